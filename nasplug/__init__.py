@@ -1,0 +1,31 @@
+"""nasplug: plugin-extensible, distribution-learning neural architecture search.
+
+A plugin imports what it needs from here: ``hookimpl`` to mark hook
+implementations, the data model, and the base classes of controllers and spaces.
+"""
+
+import pluggy
+
+from nasplug.arch import Architecture, ArchitectureError, Decision, Feedback, Path, Step, entropy
+from nasplug.controller import Controller
+from nasplug.options import Option, OptionError
+from nasplug.space import DataShape, Genotype, SearchSpace
+
+hookimpl = pluggy.HookimplMarker("nasplug")
+
+__all__ = [
+    "Architecture",
+    "ArchitectureError",
+    "Controller",
+    "DataShape",
+    "Decision",
+    "Feedback",
+    "Genotype",
+    "Option",
+    "OptionError",
+    "Path",
+    "SearchSpace",
+    "Step",
+    "entropy",
+    "hookimpl",
+]

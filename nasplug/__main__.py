@@ -1,0 +1,5 @@
+"""``python -m nasplug`` (and ``torchrun -m nasplug``) runs the command line."""
+
+from nasplug.cli import main
+
+main()

@@ -1,0 +1,221 @@
+"""The data model shared by spaces, controllers and the engine.
+
+A space exposes its choices as :class:`Decision`\\ s; a controller answers with
+:class:`Architecture`\\ s (what the supernet runs this step); the engine reports
+:class:`Feedback` for each; at the end the controller derives a genotype, whose
+type belongs to the space (see ``nasplug.spaces``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import torch
+
+from nasplug.errors import NasplugError
+
+
+class ArchitectureError(NasplugError, ValueError):
+    """An architecture, genotype or score table does not fit its space."""
+
+
+def _choices_converter(choices: Iterable[str]) -> tuple[str, ...]:
+    return tuple(choices)
+
+
+@attrs.frozen
+class Decision:
+    """One categorical variable of a space: a stable key and its named choices.
+
+    Keys are stable strings (``normal/edge 2<-0``, ``block 7``) so that
+    checkpoints, histories and plots can refer to a decision across runs.
+    """
+
+    key: str
+    choices: tuple[str, ...] = attrs.field(converter=_choices_converter)
+
+    @choices.validator
+    def _check_choices(self, _attribute: Any, value: tuple[str, ...]) -> None:
+        if not value:
+            raise ArchitectureError(f"decision {self.key!r} has no choices")
+        if len(set(value)) != len(value):
+            raise ArchitectureError(f"decision {self.key!r} repeats a choice: {value}")
+
+    def __len__(self) -> int:
+        return len(self.choices)
+
+    def index(self, choice: str) -> int:
+        """Position of ``choice``; a clear error if this decision has no such choice."""
+        try:
+            return self.choices.index(choice)
+        except ValueError:
+            raise ArchitectureError(
+                f"{choice!r} is not a choice of {self.key!r}; choices: {', '.join(self.choices)}"
+            ) from None
+
+
+@attrs.frozen
+class Path:
+    """One executed choice of a decision, optionally scaled by a gate.
+
+    ``gate`` is None for plain single-path sampling; a scalar tensor that
+    requires grad for a straight-through Gumbel sample (GDAS, EoiNAS), so the
+    forward runs only this choice but gradients reach the logits; a softmax
+    weight for each choice of a DARTS-style mixture.
+    """
+
+    choice: int
+    gate: torch.Tensor | float | None = attrs.field(default=None, eq=False)
+
+
+def _paths_converter(
+    paths: Mapping[str, Iterable[Path | int | tuple[int, Any]]],
+) -> dict[str, tuple[Path, ...]]:
+    converted = {}
+    for key, entries in paths.items():
+        items = []
+        for entry in entries:
+            if isinstance(entry, Path):
+                items.append(entry)
+            elif isinstance(entry, int):
+                items.append(Path(entry))
+            else:
+                choice, gate = entry
+                items.append(Path(int(choice), gate))
+        converted[key] = tuple(items)
+    return converted
+
+
+@attrs.frozen
+class Architecture:
+    """What the supernet runs: for each decision key, the paths to execute.
+
+    One path without a gate per key is a single-path architecture; one gated
+    path is a straight-through sample; every choice with softmax gates is a
+    DARTS mixture. A key that maps to no path (or is absent) contributes
+    nothing (the space treats it as ``none``).
+    """
+
+    paths: dict[str, tuple[Path, ...]] = attrs.field(converter=_paths_converter)
+
+    @classmethod
+    def single_path(cls, choices: Mapping[str, int]) -> Architecture:
+        """One ungated choice per decision, the form MdeNAS, PARSEC and random sample."""
+        return cls({key: (Path(int(index)),) for key, index in choices.items()})
+
+    @classmethod
+    def from_names(cls, decisions: Sequence[Decision], names: Mapping[str, str]) -> Architecture:
+        """Single path from choice names, validated against ``decisions``."""
+        by_key = {d.key: d for d in decisions}
+        unknown = sorted(set(names) - set(by_key))
+        if unknown:
+            raise ArchitectureError(f"unknown decision keys: {', '.join(unknown)}")
+        return cls.single_path({key: by_key[key].index(name) for key, name in names.items()})
+
+    def choices(self) -> dict[str, tuple[int, ...]]:
+        """The executed choice indices per key, gates dropped."""
+        return {key: tuple(p.choice for p in paths) for key, paths in self.paths.items()}
+
+    def choice(self, key: str) -> int:
+        """The single choice of ``key``; an error if it has none or several."""
+        paths = self.paths.get(key, ())
+        if len(paths) != 1:
+            raise ArchitectureError(f"decision {key!r} has {len(paths)} paths, expected one")
+        return paths[0].choice
+
+    def gates(self) -> list[torch.Tensor]:
+        """The tensor gates, in key order (what autograd must reach for GDAS-style samples)."""
+        return [
+            p.gate for paths in self.paths.values() for p in paths if isinstance(p.gate, torch.Tensor)
+        ]
+
+    def detached(self) -> Architecture:
+        """The same paths with tensor gates detached: the weight step must not build a graph to α."""
+        return Architecture(
+            {
+                key: tuple(
+                    Path(p.choice, p.gate.detach()) if isinstance(p.gate, torch.Tensor) else p
+                    for p in paths
+                )
+                for key, paths in self.paths.items()
+            }
+        )
+
+    def requires_grad(self) -> bool:
+        """Whether any gate carries a gradient back to a controller's parameters."""
+        return any(g.requires_grad for g in self.gates())
+
+    def validate(self, decisions: Sequence[Decision]) -> None:
+        """Raise :class:`ArchitectureError` naming the first key or index that does not fit."""
+        by_key = {d.key: d for d in decisions}
+        for key, paths in self.paths.items():
+            if key not in by_key:
+                raise ArchitectureError(f"unknown decision key {key!r}")
+            for path in paths:
+                if not 0 <= path.choice < len(by_key[key]):
+                    raise ArchitectureError(
+                        f"choice {path.choice} out of range for {key!r} ({len(by_key[key])} choices)"
+                    )
+
+    def to_json(self, decisions: Sequence[Decision]) -> dict[str, list[str]]:
+        """Choice names per key (gates are not serialised: they belong to one step)."""
+        by_key = {d.key: d for d in decisions}
+        return {key: [by_key[key].choices[p.choice] for p in paths] for key, paths in self.paths.items()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Sequence[str]], decisions: Sequence[Decision]) -> Architecture:
+        by_key = {d.key: d for d in decisions}
+        paths = {}
+        for key, names in data.items():
+            if key not in by_key:
+                raise ArchitectureError(f"unknown decision key {key!r}")
+            paths[key] = tuple(Path(by_key[key].index(name)) for name in names)
+        return cls(paths)
+
+
+@attrs.frozen
+class Feedback:
+    """What the engine measured for one sampled architecture on one search batch.
+
+    ``log_likelihood`` is the summed log p(y|x) over the batch (PARSEC's
+    importance weight, in log space). ``loss_tensor`` keeps the autograd graph
+    to the sample's gates when they require grad (EoiNAS), so the controller can
+    backpropagate into its own parameters; it is None otherwise.
+    """
+
+    loss: float
+    accuracy: float
+    log_likelihood: float
+    batch_size: int
+    loss_tensor: torch.Tensor | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class Step:
+    """Where the search is: passed to every per-step hook."""
+
+    epoch: int
+    index: int
+    steps_per_epoch: int
+    epochs: int
+    epoch_end: bool = False
+
+    @property
+    def global_step(self) -> int:
+        return self.epoch * self.steps_per_epoch + self.index
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the whole search done after this step, in (0, 1]."""
+        return (self.global_step + 1) / (self.epochs * self.steps_per_epoch)
+
+
+def entropy(probabilities: Mapping[str, Sequence[float]]) -> float:
+    """Sum over decisions of the Shannon entropy (nats) of each categorical."""
+    total = 0.0
+    for probs in probabilities.values():
+        total -= sum(p * math.log(p) for p in probs if p > 0)
+    return total

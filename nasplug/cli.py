@@ -1,0 +1,241 @@
+"""The ``nasplug`` command line: run, show, info, plugins (and train, ranking)."""
+
+from __future__ import annotations
+
+import datetime
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nasplug.errors import NasplugError
+from nasplug.options import OptionError, parse_assignments
+from nasplug.plugins import Hooks, available_controllers, controller_entry, load_plugins
+from nasplug.progress import Progress
+
+
+class NasplugGroup(click.Group):
+    """Turns every user-facing error into one line on stderr and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NasplugError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=NasplugGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nasplug")
+def main() -> None:
+    """Plugin-extensible neural architecture search (MdeNAS, PARSEC, EoiNAS, your own)."""
+
+
+option_assignments = click.option(
+    "-o",
+    "--option",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A controller or space option (see `nasplug plugins`); prefix with controller. or space. "
+    "where both have the key. Repeatable.",
+)
+
+
+def route_options(
+    pairs: Mapping[str, str], controller_options: Mapping[str, Any], space_options: Mapping[str, Any]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Split ``-o`` assignments into (controller, space) options by their declared keys."""
+    to_controller: dict[str, str] = {}
+    to_space: dict[str, str] = {}
+    for key, value in pairs.items():
+        owner, _, bare = key.rpartition(".")
+        if owner == "controller" or (not owner and bare in controller_options and bare not in space_options):
+            to_controller[bare] = value
+        elif owner == "space" or (not owner and bare in space_options and bare not in controller_options):
+            to_space[bare] = value
+        elif not owner and bare in controller_options:
+            raise OptionError(f"option {bare!r} exists for both controller and space; write controller.{bare} "
+                              f"or space.{bare}")
+        else:
+            accepted = sorted(controller_options) + [f"space.{k}" for k in sorted(space_options)]
+            raise OptionError(f"unknown option {key!r}; accepted: {', '.join(accepted) or 'none'}")
+    return to_controller, to_space
+
+
+def default_run_dir(space: str, controller: str) -> Path:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{stamp}-{space}-{controller}"
+
+
+def fresh_output_dir(path: Path) -> Path:
+    """Refuse a non-empty directory: results of an earlier run are never overwritten."""
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise NasplugError(f"{path} exists and is not empty; choose another --out or continue it with --resume {path}")
+    return path
+
+
+def _given(ctx: click.Context, names: list[str]) -> list[str]:
+    return [n for n in names if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT]
+
+
+@main.command()
+@click.option("--space", help="Search space name (`nasplug plugins` lists them).")
+@click.option("--controller", help="Controller name (`nasplug plugins` lists them).")
+@click.option("--dataset", default="digits", show_default=True, help="digits, cifar10, cifar100 or imagenet.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Where the dataset files are (or go).")
+@click.option("--epochs", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--layers", type=click.IntRange(min=1), help="Cells in the supernet (spaces that have cells).")
+@click.option("--channels", type=click.IntRange(min=1), help="Initial channels of the supernet.")
+@click.option("--seed", type=int, default=0, show_default=True, help="One seed for data, weights and controller.")
+@click.option("--lr", type=float, default=0.025, show_default=True, help="Weight learning rate (cosine schedule).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Data loader workers.")
+@click.option("--keep-checkpoints", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Epoch checkpoints to keep (0 keeps all).")
+@click.option("--eval-derived/--no-eval-derived", default=True, show_default=True,
+              help="Evaluate the derived architecture on the search split after every epoch.")
+@click.option("--out", type=click.Path(), help="Run directory (default: a new folder under runs/).")
+@click.option("--resume", type=click.Path(exists=True), help="Continue the run in this directory (or from this checkpoint file).")
+@click.option("--init-from", type=click.Path(exists=True, file_okay=False),
+              help="Start the controller from the distribution an earlier run learnt.")
+@click.option("--quiet", is_flag=True, help="Print only the final summary.")
+@option_assignments
+@click.pass_context
+def run(ctx: click.Context, **params: Any) -> None:
+    """Search: learn a distribution over a space's architectures and derive a genotype."""
+    from nasplug.search import SearchConfig, latest_checkpoint, read_config, run_search
+
+    progress = Progress(enabled=not params["quiet"])
+    if params["resume"]:
+        configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet")]
+        if configured:
+            raise NasplugError(f"--resume takes the configuration from the run; drop {', '.join('--' + n.replace('_', '-') for n in configured)}")
+        target = Path(params["resume"])
+        run_dir = target.parent.parent if target.is_file() else target
+        config = read_config(run_dir)
+        checkpoint = target if target.is_file() else latest_checkpoint(run_dir)
+        progress.message(f"resuming {run_dir} from {checkpoint.name}")
+        result = run_search(config, run_dir, resume_from=checkpoint, progress=progress)
+    else:
+        if not params["space"] or not params["controller"]:
+            raise NasplugError("--space and --controller are required (or --resume RUN_DIR)")
+        hooks = load_plugins()
+        config = build_search_config(hooks, params)
+        run_dir = fresh_output_dir(Path(params["out"]) if params["out"] else default_run_dir(config.space, config.controller))
+        progress.message(f"searching {config.space} with {config.controller} on {config.dataset}; writing {run_dir}")
+        result = run_search(config, run_dir, progress=progress, hooks=hooks)
+    space_cls = load_plugins().space_entry(result.genotype.space).cls
+    click.echo(space_cls.describe(result.genotype))
+    click.echo(f"genotype written to {result.run_dir / 'genotype.json'}")
+
+
+def build_search_config(hooks: Hooks, params: Mapping[str, Any]) -> Any:
+    """A SearchConfig from CLI parameters, with ``-o`` routed and checked against the declared options."""
+    from nasplug.search import SearchConfig
+
+    space_cls = hooks.space_entry(params["space"]).cls
+    controller_cls = controller_entry(params["controller"]).load()
+    controller_options, space_options = route_options(
+        parse_assignments(params["assignments"]), controller_cls.options, space_cls.options
+    )
+    for name in ("layers", "channels"):
+        if params[name] is not None:
+            if name not in space_cls.options:
+                raise OptionError(f"space {params['space']!r} has no {name}; its options: "
+                                  f"{', '.join(sorted(space_cls.options)) or 'none'}")
+            space_options[name] = str(params[name])
+    return SearchConfig(
+        space=params["space"],
+        controller=params["controller"],
+        dataset=params["dataset"],
+        data_dir=params["data_dir"],
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        seed=params["seed"],
+        lr=params["lr"],
+        space_options=space_options,
+        controller_options=controller_options,
+        device=params["device"],
+        num_workers=params["workers"],
+        eval_derived=params["eval_derived"],
+        keep_checkpoints=params["keep_checkpoints"],
+        init_from=params["init_from"],
+    )
+
+
+@main.command()
+@click.argument("genotype")
+@click.option("--space", help="The genotype's space, where the reference alone does not say.")
+def show(genotype: str, space: str | None) -> None:
+    """Print a genotype readably: a file, a run or training directory, or a published name."""
+    from nasplug.genotypes import load_genotype
+
+    entry, loaded = load_genotype(genotype, load_plugins(), space)
+    click.echo(f"{genotype} ({entry.name})")
+    click.echo(entry.cls.describe(loaded))
+
+
+@main.command()
+@click.option("--genotype", "reference", required=True, help="A genotype file, run directory or published name.")
+@click.option("--space", help="The genotype's space, where the reference alone does not say.")
+@click.option("--dataset", default="cifar10", show_default=True,
+              help="Sets classes, channels and input size: digits, cifar10, cifar100, imagenet.")
+@click.option("--input-size", type=click.IntRange(min=1), help="Override the dataset's input size.")
+@click.option("--layers", type=click.IntRange(min=1), help="Cells of the network (cell spaces).")
+@click.option("--channels", type=click.IntRange(min=1), help="Initial channels (cell spaces).")
+@option_assignments
+def info(reference: str, space: str | None, dataset: str, input_size: int | None, layers: int | None,
+         channels: int | None, assignments: tuple[str, ...]) -> None:
+    """Parameters and multiply-adds of a genotype's standalone network."""
+    from nasplug.inspect import model_cost
+    from nasplug.networks import build_network
+
+    given: dict[str, Any] = dict(parse_assignments(assignments))
+    for name, value in (("layers", layers), ("channels", channels)):
+        if value is not None:
+            given[name] = value
+    built = build_network(reference, dataset=dataset, input_size=input_size, space=space, options=given)
+    cost = model_cost(built.module, built.data)
+    described = ", ".join(f"{k}={v}" for k, v in built.options.items())
+    size = built.data.input_size
+    click.echo(f"{reference} on {built.space.name} ({described}); {dataset} {size}x{size}, "
+               f"{built.data.num_classes} classes")
+    click.echo(f"parameters     {cost.parameters / 1e6:.6f} M  (auxiliary head excluded: "
+               f"{cost.auxiliary_parameters / 1e6:.6f} M)")
+    click.echo(f"multiply-adds  {cost.macs / 1e6:.2f} M")
+
+
+@main.command()
+def plugins() -> None:
+    """List the installed spaces and controllers, the distribution that provides each, and their options."""
+    hooks = load_plugins()
+    click.echo("spaces:")
+    for name, entry in sorted(hooks.spaces().items()):
+        click.echo(f"  {name:<18} {entry.provider.distribution} {entry.provider.version}  {entry.cls.description}")
+        _echo_options(entry.cls.options)
+    click.echo("controllers:")
+    for name, centry in sorted(available_controllers().items()):
+        where = f"{centry.provider.distribution} {centry.provider.version}"
+        try:
+            cls = centry.load()
+        except NasplugError as exc:
+            click.echo(f"  {name:<18} {where}  BROKEN: {exc}")
+            continue
+        click.echo(f"  {name:<18} {where}  {cls.description}")
+        _echo_options(cls.options)
+    modules = [p for p in hooks.providers.values() if p.distribution != "nasplug"]
+    if modules:
+        click.echo("plugin modules:")
+        for provider in modules:
+            click.echo(f"  {provider.plugin:<18} {provider.distribution} {provider.version}")
+
+
+def _echo_options(options: Mapping[str, Any]) -> None:
+    for key, option in sorted(options.items()):
+        click.echo(f"      -o {key}={option.default!s:<10} {option.help}")

@@ -1,0 +1,66 @@
+"""Finding a genotype by reference: a JSON file, a run directory, or a published name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from nasplug.errors import NasplugError
+from nasplug.plugins import Hooks, PluginError, SpaceEntry
+from nasplug.space import Genotype
+
+
+class GenotypeError(NasplugError, ValueError):
+    """A genotype reference cannot be resolved; the message names the file or name and the problem."""
+
+
+def load_genotype(reference: str, hooks: Hooks, space: str | None = None) -> tuple[SpaceEntry, Genotype]:
+    """Resolve ``reference`` to its space and genotype.
+
+    ``reference`` is a genotype JSON file, a run or training directory holding
+    ``genotype.json``, or the name of a published genotype (searched in
+    ``space`` if given, else in every installed space).
+    """
+    path = Path(reference)
+    if path.is_dir():
+        path = path / "genotype.json"
+        if not path.is_file():
+            raise GenotypeError(f"{reference}: directory has no genotype.json")
+    if path.is_file():
+        return _from_file(path, hooks, space)
+    return _from_name(reference, hooks, space)
+
+
+def _from_file(path: Path, hooks: Hooks, space: str | None) -> tuple[SpaceEntry, Genotype]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GenotypeError(f"{path}: cannot read: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise GenotypeError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    if isinstance(data, dict) and isinstance(data.get("genotype"), dict):
+        data = data["genotype"]  # results.json / run summaries embed the genotype
+    if not isinstance(data, dict):
+        raise GenotypeError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    named = data.get("space", space)
+    if named is None:
+        raise GenotypeError(f"{path}: no 'space' entry; pass --space")
+    if space is not None and named != space:
+        raise GenotypeError(f"{path}: genotype of space {named!r}, but --space is {space!r}")
+    try:
+        entry = hooks.space_entry(named)
+    except PluginError as exc:
+        raise GenotypeError(f"{path}: {exc}") from exc
+    return entry, entry.cls.parse_genotype(data, str(path))
+
+
+def _from_name(name: str, hooks: Hooks, space: str | None) -> tuple[SpaceEntry, Genotype]:
+    entries = [hooks.space_entry(space)] if space is not None else list(hooks.spaces().values())
+    known = []
+    for entry in entries:
+        published = entry.cls.published_genotypes()
+        if name in published:
+            return entry, published[name]
+        known.extend(published)
+    listed = ", ".join(sorted(known)) or "none"
+    raise GenotypeError(f"{name!r} is neither a genotype file nor a published genotype; published: {listed}")

@@ -1,0 +1,138 @@
+"""The hook specifications: nasplug's contract with plugins.
+
+These docstrings are the reference documentation (``docs/hooks.md`` is checked
+against them). A hook implementation may accept fewer arguments than its spec
+names; hooks may gain arguments in later releases without breaking plugins.
+
+Two kinds of plugin implement them:
+
+* **plugin modules** from the entry-point group ``nasplug`` (and the built-in
+  spaces): :func:`build_search_space`, :func:`list_search_spaces`, and observers
+  such as :func:`epoch_finished`;
+* **the controller** of a run, an instance of a class from the entry-point group
+  ``nasplug.controllers``, registered for that run only: the per-step hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from nasplug.arch import Architecture, Feedback, Step
+    from nasplug.space import DataShape, Genotype, SearchSpace
+
+hookspec = pluggy.HookspecMarker("nasplug")
+
+
+# --------------------------------------------------------------------------- spaces
+
+
+@hookspec
+def list_search_spaces() -> Mapping[str, type[SearchSpace]]:
+    """Name the search spaces this plugin provides.
+
+    Called by ``nasplug plugins``, by error messages for unknown names and by
+    :func:`build_search_space`'s default implementation.
+
+    :return: a mapping from space name to its :class:`~nasplug.space.SearchSpace` class.
+    """
+
+
+@hookspec(firstresult=True)
+def build_search_space(name: str, data: DataShape, options: Mapping[str, Any]) -> SearchSpace | None:
+    """Build the search space called ``name``, or return None if this plugin does not know it.
+
+    Called once per run, before the controller is created. Stops at first non-None result.
+
+    :param name: the space name given on the command line (``--space``).
+    :param data: classes, input channels and input size of the dataset.
+    :param options: the space's options, already parsed against its declared ``options``.
+    """
+
+
+# --------------------------------------------------------------------------- controller
+
+
+@hookspec(firstresult=True)
+def sample_architecture(space: SearchSpace, step: Step) -> Sequence[Architecture] | None:
+    """Return the architectures to train on this step (K ≥ 1).
+
+    Called at the start of every step. Stops at first non-None result. Under
+    distributed search the engine calls it until it holds at least one sample per
+    rank (identically on every rank) and spreads the samples over the ranks.
+
+    :param space: the run's search space (its ``decisions()`` are what to sample).
+    :param step: epoch, step index, steps per epoch and total epochs.
+    :return: a list of :class:`~nasplug.arch.Architecture`.
+    """
+
+
+@hookspec
+def record_feedback(
+    space: SearchSpace, samples: Sequence[Architecture], feedback: Sequence[Feedback], step: Step
+) -> None:
+    """Receive the validation feedback for every sample of this step.
+
+    Called after each sample was evaluated on one search batch, before the
+    weights are trained; broadcast to the controller and to observer plugins.
+    ``feedback[k]`` belongs to ``samples[k]``. Where a sample's gates require
+    grad, ``feedback[k].loss_tensor`` carries the graph to them.
+    """
+
+
+@hookspec(firstresult=True)
+def sample_weights(
+    space: SearchSpace, samples: Sequence[Architecture], feedback: Sequence[Feedback], step: Step
+) -> Sequence[float] | None:
+    """Weight each sample's training loss in this step's weight update.
+
+    Called after :func:`record_feedback`. Stops at first non-None result; with no
+    implementation every sample weighs 1/K. PARSEC returns its normalised
+    importance weights ω̃_k here.
+
+    :return: K non-negative floats, or None for the default.
+    """
+
+
+@hookspec
+def update_distribution(space: SearchSpace, step: Step) -> None:
+    """Update the controller's distribution after the step's weight update.
+
+    Called after every step; ``step.epoch_end`` is True on the last step of an
+    epoch, so a controller updates at its own cadence (MdeNAS per epoch, PARSEC
+    and EoiNAS per step).
+    """
+
+
+@hookspec(firstresult=True)
+def derive_genotype(space: SearchSpace) -> Genotype | None:
+    """Derive the final discrete genotype from the current distribution.
+
+    Called at every epoch end (for the history and the derived net's accuracy)
+    and at the end of the search. Stops at first non-None result. Most
+    controllers return ``space.genotype_from_scores(scores)``.
+    """
+
+
+@hookspec(firstresult=True)
+def report_distribution(space: SearchSpace) -> Mapping[str, Sequence[float]] | None:
+    """Return the current probability of every choice, per decision key.
+
+    Called at epoch ends for the history (entropy, plots) and by progress
+    output. Stops at first non-None result.
+    """
+
+
+# --------------------------------------------------------------------------- observers
+
+
+@hookspec
+def epoch_finished(record: Mapping[str, Any], run_dir: str) -> None:
+    """Observe one epoch's history record (the line appended to ``history.jsonl``).
+
+    Called on the main process after the epoch's checkpoint is written; for
+    loggers and dashboards. Broadcast.
+    """

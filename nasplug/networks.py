@@ -1,0 +1,51 @@
+"""Genotype → plain ``nn.Module``: the standalone network of a searched or published architecture."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from torch import nn
+
+from nasplug.data import dataset_shape
+from nasplug.genotypes import load_genotype
+from nasplug.options import resolve_options
+from nasplug.plugins import Hooks, SpaceEntry, load_plugins
+from nasplug.space import DataShape, Genotype
+
+
+@attrs.frozen
+class BuiltNetwork:
+    """The network with everything needed to rebuild it: space, genotype, data shape, network options."""
+
+    module: nn.Module
+    space: SpaceEntry
+    genotype: Genotype
+    data: DataShape
+    options: dict[str, Any]
+
+
+def build_network(
+    reference: str,
+    *,
+    dataset: str = "cifar10",
+    input_size: int | None = None,
+    space: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    hooks: Hooks | None = None,
+) -> BuiltNetwork:
+    """Build the standalone network of ``reference`` (a genotype file, run directory or published name).
+
+    ``dataset`` sets classes, channels and input size; ``options`` are the
+    space's network options (e.g. ``layers``, ``channels``, ``auxiliary`` for
+    darts-cell), strings or typed values.
+    """
+    hooks = hooks or load_plugins()
+    entry, genotype = load_genotype(reference, hooks, space)
+    data = dataset_shape(dataset)
+    if input_size is not None:
+        data = attrs.evolve(data, input_size=input_size)
+    resolved = resolve_options(entry.cls.network_options, dict(options or {}), f"the {entry.name} network")
+    instance = entry.cls(data, resolve_options(entry.cls.options, {}, entry.name))
+    return BuiltNetwork(instance.build_network(genotype, resolved), entry, genotype, data, resolved)

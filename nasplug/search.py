@@ -1,0 +1,394 @@
+"""The search engine: the step loop of DESIGN §5 around the hooks, checkpoints and history.
+
+One step: the controller samples K architectures; each is evaluated on a batch
+of the search split (feedback); the shared weights are trained on a batch of
+the train split with the controller's per-sample weights, one sample at a time
+so memory stays that of one child; the controller updates its distribution.
+At each epoch end the engine records the distribution, evaluates the derived
+architecture, appends to ``history.jsonl`` and writes an atomic checkpoint
+from which ``--resume`` continues bit for bit (on CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from nasplug.arch import Architecture, Feedback, Step, entropy
+from nasplug.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint, write_json
+from nasplug.controller import Controller
+from nasplug.data import DataBundle, load_dataset, make_loader, split_indices
+from nasplug.errors import NasplugError
+from nasplug.options import resolve_options
+from nasplug.plugins import Hooks, controller_entry, load_plugins
+from nasplug.progress import Progress
+from nasplug.space import Genotype, SearchSpace
+
+CHECKPOINT_FORMAT = "nasplug-search-1"
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.jsonl"
+GENOTYPE_FILE = "genotype.json"
+CHECKPOINT_DIR = "checkpoints"
+
+
+class RunError(NasplugError, RuntimeError):
+    """The run directory or configuration cannot be used; the message says which and why."""
+
+
+@attrs.frozen
+class SearchConfig:
+    """Everything that defines a search; saved as ``config.json`` so a resume needs only the folder."""
+
+    space: str
+    controller: str
+    dataset: str = "digits"
+    data_dir: str | None = None
+    epochs: int = 50
+    batch_size: int = 64
+    seed: int = 0
+    lr: float = 0.025
+    lr_min: float = 0.001
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    train_fraction: float = 0.5
+    space_options: dict[str, Any] = attrs.field(factory=dict)
+    controller_options: dict[str, Any] = attrs.field(factory=dict)
+    device: str = "auto"
+    num_workers: int = 0
+    eval_derived: bool = True
+    keep_checkpoints: int = 3
+    init_from: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        checks = {
+            "epochs": self.epochs >= 1,
+            "batch_size": self.batch_size >= 1,
+            "train_fraction": 0.0 < self.train_fraction < 1.0,
+            "lr": self.lr > 0,
+            "keep_checkpoints": self.keep_checkpoints >= 0,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            values = ", ".join(f"{name}={getattr(self, name)!r}" for name in bad)
+            raise RunError(f"invalid search configuration: {values}")
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any, source: str) -> SearchConfig:
+        if not isinstance(data, dict):
+            raise RunError(f"{source}: expected a JSON object")
+        known = {field.name for field in attrs.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise RunError(f"{source}: unknown configuration keys: {', '.join(unknown)}")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise RunError(f"{source}: {exc}") from exc
+
+
+@attrs.frozen
+class SearchResult:
+    genotype: Genotype
+    history: list[dict[str, Any]]
+    run_dir: Path
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise RunError(f"unknown device {name!r}") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RunError("--device cuda asked for, but no CUDA device is available")
+    return device
+
+
+def read_config(run_dir: Path) -> SearchConfig:
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        raise RunError(f"{run_dir}: not a nasplug run directory (no {CONFIG_FILE})")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise RunError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+    return SearchConfig.from_json(data, str(path))
+
+
+def checkpoint_paths(run_dir: Path) -> list[Path]:
+    """The run's epoch checkpoints, oldest first."""
+    return sorted((run_dir / CHECKPOINT_DIR).glob("epoch-*.pt"))
+
+
+def latest_checkpoint(run_dir: Path) -> Path:
+    paths = checkpoint_paths(run_dir)
+    if not paths:
+        raise RunError(f"{run_dir}: no checkpoint to resume from (nothing in {CHECKPOINT_DIR}/)")
+    return paths[-1]
+
+
+def run_search(
+    config: SearchConfig,
+    run_dir: str | Path,
+    *,
+    resume_from: str | Path | None = None,
+    progress: Progress | None = None,
+    hooks: Hooks | None = None,
+) -> SearchResult:
+    """Run (or, with ``resume_from`` a checkpoint file, continue) a search writing into ``run_dir``."""
+    engine = SearchEngine(config, Path(run_dir), hooks or load_plugins(), progress or Progress(False))
+    if resume_from is not None:
+        engine.restore(load_checkpoint(Path(resume_from)))
+    else:
+        engine.start()
+    return engine.run()
+
+
+class SearchEngine:
+    """Holds one search's state; :meth:`run` executes the remaining epochs."""
+
+    def __init__(self, config: SearchConfig, run_dir: Path, hooks: Hooks, progress: Progress) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        self.hooks = hooks
+        self.progress = progress
+        self.device = resolve_device(config.device)
+        torch.manual_seed(config.seed)
+
+        self.data: DataBundle = load_dataset(config.dataset, config.data_dir, augment=True)
+        train_part, search_part = split_indices(len(self.data.train), config.train_fraction, config.seed)
+        self.train_set = torch.utils.data.Subset(self.data.train, train_part)
+        self.search_set = torch.utils.data.Subset(self.data.train, search_part)
+
+        self.space: SearchSpace = hooks.build_space(config.space, self.data.shape, config.space_options)
+        entry = controller_entry(config.controller)
+        controller_cls = entry.load()
+        options = resolve_options(
+            controller_cls.options, config.controller_options, f"controller {config.controller!r}"
+        )
+        self.controller: Controller = controller_cls(self.space, options, config.seed)
+        hooks.add_controller(self.controller, config.controller)
+
+        self.supernet: nn.Module = self.space.build_supernet().to(self.device)
+        self.optimizer = torch.optim.SGD(
+            self.supernet.parameters(),
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+        )
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.optimizer, T_max=config.epochs, eta_min=config.lr_min
+        )
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ state
+
+    def start(self) -> None:
+        """A fresh run: write the config; take an earlier run's distribution if ``init_from`` is set."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(self.run_dir / CONFIG_FILE, self.config.to_json())
+        if self.config.init_from is not None:
+            earlier = load_checkpoint(latest_checkpoint(Path(self.config.init_from)))
+            self.controller.transfer_state(earlier["controller"])
+            self.progress.message(f"controller initialised from {self.config.init_from}")
+
+    def state_dict(self) -> dict[str, Any]:
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.config.to_json(),
+            "epoch": self.epoch,
+            "supernet": self.supernet.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "controller": self.controller.state_dict(),
+            "rng": rng,
+            "history": self.history,
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"not a search checkpoint (format {state.get('format')!r})")
+        if state["config"] != self.config.to_json():
+            raise RunError("the checkpoint was written by a run with a different configuration")
+        try:
+            self.supernet.load_state_dict(state["supernet"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.controller.load_state_dict(state["controller"])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise CheckpointError(f"checkpoint does not match this run: {exc}") from exc
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        self.epoch = int(state["epoch"])
+        self.history = list(state["history"])
+        self._write_history()
+
+    def _write_history(self) -> None:
+        text = "".join(json.dumps(record) + "\n" for record in self.history)
+        atomic_write(self.run_dir / HISTORY_FILE, lambda handle: handle.write(text.encode()))
+
+    def _save_checkpoint(self) -> None:
+        folder = self.run_dir / CHECKPOINT_DIR
+        save_checkpoint(folder / f"epoch-{self.epoch:04d}.pt", self.state_dict())
+        if self.config.keep_checkpoints:
+            for old in checkpoint_paths(self.run_dir)[: -self.config.keep_checkpoints]:
+                old.unlink()
+
+    # ------------------------------------------------------------------ loop
+
+    def run(self) -> SearchResult:
+        cfg = self.config
+        for epoch in range(self.epoch, cfg.epochs):
+            started = time.perf_counter()
+            metrics = self._train_epoch(epoch)
+            record = self._epoch_record(epoch, metrics, time.perf_counter() - started)
+            self.epoch = epoch + 1
+            self.history.append(record)
+            self._save_checkpoint()
+            self._write_history()
+            self.hooks.epoch_finished(record, str(self.run_dir))
+            self.progress.end_epoch(_summary(record, cfg.epochs))
+        genotype = self.hooks.derive_genotype(self.space)
+        write_json(self.run_dir / GENOTYPE_FILE, genotype.to_json())
+        return SearchResult(genotype, self.history, self.run_dir)
+
+    def _loaders(self, epoch: int) -> tuple[Any, Any]:
+        cfg = self.config
+        pin = self.device.type == "cuda"
+        common = dict(drop_last=True, num_workers=cfg.num_workers, pin_memory=pin, epoch=epoch)
+        train = make_loader(self.train_set, cfg.batch_size, shuffle=True, seed=cfg.seed, **common)
+        search = make_loader(self.search_set, cfg.batch_size, shuffle=True, seed=cfg.seed + 1, **common)
+        return train, search
+
+    def _to_device(self, batch: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = batch
+        return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+    def _train_epoch(self, epoch: int) -> dict[str, float]:
+        train_loader, search_loader = self._loaders(epoch)
+        steps = min(len(train_loader), len(search_loader))
+        if steps == 0:
+            raise RunError(
+                f"batch size {self.config.batch_size} is larger than a split of {self.config.dataset} "
+                f"({len(self.train_set)} train / {len(self.search_set)} search images)"
+            )
+        totals = {"train_loss": 0.0, "train_accuracy": 0.0, "search_loss": 0.0, "search_accuracy": 0.0}
+        self.supernet.train()
+        self.progress.start_epoch(f"epoch {epoch + 1}/{self.config.epochs}", steps)
+        for index, (train_batch, search_batch) in enumerate(zip(train_loader, search_loader)):
+            step = Step(epoch, index, steps, self.config.epochs, epoch_end=index == steps - 1)
+            measured = self._step(step, self._to_device(train_batch), self._to_device(search_batch))
+            for key, value in measured.items():
+                totals[key] += value
+            self.progress.step({key: value / (index + 1) for key, value in totals.items()})
+        self.scheduler.step()
+        return {key: value / steps for key, value in totals.items()}
+
+    def _step(self, step: Step, train: tuple, search: tuple) -> dict[str, float]:
+        samples = self.hooks.sample_architecture(self.space, step)
+        feedback = [self._feedback(sample, *search) for sample in samples]
+        self.hooks.record_feedback(self.space, samples, feedback, step)
+        weights = self.hooks.sample_weights(self.space, samples, feedback, step)
+        search_loss = sum(f.loss for f in feedback) / len(feedback)
+        search_accuracy = sum(f.accuracy for f in feedback) / len(feedback)
+        del feedback  # drop any graph to the gates before the weight step
+        train_loss, train_accuracy = self._train_weights(samples, weights, *train)
+        self.hooks.update_distribution(self.space, step)
+        return {
+            "train_loss": train_loss,
+            "train_accuracy": train_accuracy,
+            "search_loss": search_loss,
+            "search_accuracy": search_accuracy,
+        }
+
+    def _feedback(self, sample: Architecture, x: torch.Tensor, y: torch.Tensor) -> Feedback:
+        """Loss, accuracy and log-likelihood of one sample on the search batch (graph kept only for gates)."""
+        keep_graph = sample.requires_grad()
+        with torch.set_grad_enabled(keep_graph):
+            logits = self.supernet(x, sample)
+            loss = F.cross_entropy(logits, y)
+        loss_value = float(loss.detach())
+        accuracy = float((logits.detach().argmax(1) == y).float().mean())
+        return Feedback(
+            loss=loss_value,
+            accuracy=accuracy,
+            log_likelihood=-loss_value * len(y),
+            batch_size=len(y),
+            loss_tensor=loss if keep_graph else None,
+        )
+
+    def _train_weights(
+        self, samples: Sequence[Architecture], weights: Sequence[float], x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[float, float]:
+        """Σ_k w_k · loss_k, backward per sample so only one child's graph is alive at a time."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss_sum = correct = 0.0
+        for sample, weight in zip(samples, weights):
+            if weight == 0.0:
+                continue
+            logits = self.supernet(x, sample.detached())
+            loss = F.cross_entropy(logits, y)
+            (weight * loss).backward()
+            loss_sum += weight * float(loss.detach())
+            correct += weight * float((logits.detach().argmax(1) == y).float().mean())
+        total = sum(weights)
+        if self.config.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.supernet.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        return loss_sum / total if total else math.nan, correct / total if total else math.nan
+
+    # ------------------------------------------------------------------ epoch end
+
+    def _epoch_record(self, epoch: int, metrics: Mapping[str, float], seconds: float) -> dict[str, Any]:
+        distribution = self.hooks.report_distribution(self.space)
+        genotype = self.hooks.derive_genotype(self.space)
+        record: dict[str, Any] = {"epoch": epoch + 1, **metrics}
+        record["lr"] = self.optimizer.param_groups[0]["lr"]
+        record["entropy"] = entropy(distribution) if distribution else None
+        if self.config.eval_derived:
+            record["derived_accuracy"] = self._evaluate(self.space.architecture_from_genotype(genotype))
+        record["seconds"] = round(seconds, 3)
+        record["genotype"] = genotype.to_json()
+        record["distribution"] = distribution
+        return record
+
+    @torch.no_grad()
+    def _evaluate(self, architecture: Architecture) -> float:
+        """Accuracy of one architecture over the whole search split (batch statistics, as in search)."""
+        loader = make_loader(
+            self.search_set, self.config.batch_size, shuffle=False, seed=self.config.seed, epoch=0
+        )
+        correct = total = 0
+        for batch in loader:
+            x, y = self._to_device(batch)
+            correct += int((self.supernet(x, architecture).argmax(1) == y).sum())
+            total += len(y)
+        return correct / total
+
+
+def _summary(record: Mapping[str, Any], epochs: int) -> str:
+    parts = [f"epoch {record['epoch']}/{epochs}"]
+    for key in ("train_loss", "train_accuracy", "search_accuracy", "derived_accuracy", "entropy"):
+        if record.get(key) is not None:
+            parts.append(f"{key} {record[key]:.4f}")
+    parts.append(f"{record['seconds']:.1f}s")
+    return "  ".join(parts)

@@ -1,0 +1,106 @@
+"""The contract every search space fulfils, whatever its shape.
+
+A space knows its decisions, builds a weight-sharing supernet that runs any
+:class:`~nasplug.arch.Architecture`, turns per-decision scores into a genotype
+(its derivation rule), and builds the standalone network of a genotype.
+Controllers only ever see decisions, architectures and scores, so they work on
+every space unchanged.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import attrs
+from torch import nn
+
+from nasplug.arch import Architecture, Decision
+from nasplug.options import Option
+
+
+@attrs.frozen
+class DataShape:
+    """What a space needs to know about the data: classes, channels, square input size."""
+
+    num_classes: int
+    in_channels: int
+    input_size: int
+
+
+class Genotype(abc.ABC):
+    """A derived, discrete architecture of one space; saved as JSON, never ``eval``-ed."""
+
+    space: ClassVar[str]
+
+    @abc.abstractmethod
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict that includes ``"space"`` so a file names its own space."""
+
+
+class SearchSpace(abc.ABC):
+    """Base class of a search space; built by the ``build_search_space`` hook.
+
+    ``options`` declares the space's options (``-o key=value`` on the CLI,
+    ``--layers``/``--channels`` where declared); ``network_options`` those of the
+    standalone network built from a genotype (``nasplug train``/``info``).
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    options: ClassVar[Mapping[str, Option]] = {}
+    network_options: ClassVar[Mapping[str, Option]] = {}
+    factorisations: ClassVar[tuple[str, ...]] = ("edge",)
+
+    def __init__(self, data: DataShape, options: Mapping[str, Any]) -> None:
+        self.data = data
+        self.config = dict(options)
+
+    @abc.abstractmethod
+    def decisions(self, factorisation: str = "edge") -> tuple[Decision, ...]:
+        """The categorical choices of ``factorisation`` (one of ``factorisations``)."""
+
+    @abc.abstractmethod
+    def build_supernet(self, only: Architecture | None = None) -> nn.Module:
+        """The shared-weight network; ``forward(x, arch)`` returns logits.
+
+        Only the paths named in ``arch`` execute. With ``only`` given, the module
+        holds just the ops of that architecture: the standalone child, with the
+        same compute as the supernet running ``only`` (benchmarks compare them).
+        """
+
+    @abc.abstractmethod
+    def genotype_from_scores(self, scores: Mapping[str, Sequence[float]]) -> Genotype:
+        """The space's derivation rule from one score per choice per decision.
+
+        Keys may be those of any factorisation this space offers.
+        """
+
+    @abc.abstractmethod
+    def architecture_from_genotype(self, genotype: Genotype) -> Architecture:
+        """The single-path architecture the supernet runs for ``genotype``."""
+
+    @classmethod
+    @abc.abstractmethod
+    def parse_genotype(cls, data: Mapping[str, Any], source: str) -> Genotype:
+        """Validate and build a genotype from JSON data; errors name ``source`` and the problem."""
+
+    @classmethod
+    @abc.abstractmethod
+    def published_genotypes(cls) -> Mapping[str, Genotype]:
+        """Genotypes from the literature, by name (for ``--genotype NAME``)."""
+
+    @abc.abstractmethod
+    def build_network(self, genotype: Genotype, options: Mapping[str, Any]) -> nn.Module:
+        """The standalone network of ``genotype`` with resolved ``network_options``.
+
+        ``forward(x)`` returns logits in eval mode and ``(logits, aux_logits)`` in
+        training mode when it has an auxiliary head (``aux_logits`` may be None).
+        Parameters of an auxiliary head live under a submodule named ``auxiliary``.
+        """
+
+    @classmethod
+    @abc.abstractmethod
+    def describe(cls, genotype: Genotype) -> str:
+        """A readable multi-line rendering of ``genotype`` for ``nasplug show``."""

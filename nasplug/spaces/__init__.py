@@ -1,0 +1,14 @@
+"""The built-in search spaces, registered by the core as a plugin module."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from nasplug import hookimpl
+from nasplug.space import SearchSpace
+from nasplug.spaces.darts_cell import DartsCellSpace
+
+
+@hookimpl
+def list_search_spaces() -> Mapping[str, type[SearchSpace]]:
+    return {DartsCellSpace.name: DartsCellSpace}

@@ -1,0 +1,90 @@
+import pytest
+
+from nasplug.controller import Controller
+from nasplug.plugins import PluginError, available_controllers, controller_entry, load_plugins
+from nasplug.space import DataShape
+
+
+def test_builtin_space_and_random_controller_are_found():
+    hooks = load_plugins()
+    assert "darts-cell" in hooks.spaces()
+    assert hooks.space_entry("darts-cell").provider.distribution == "nasplug"
+    random = available_controllers()["random"]
+    assert random.provider.distribution == "nasplug"
+    assert issubclass(random.load(), Controller)
+
+
+def test_unknown_names_list_what_is_available():
+    hooks = load_plugins()
+    with pytest.raises(PluginError, match=r"unknown space 'dart'; available: .*darts-cell"):
+        hooks.space_entry("dart")
+    with pytest.raises(PluginError, match=r"unknown controller 'mdenass'; available: .*random"):
+        controller_entry("mdenass")
+
+
+def test_unknown_space_option_is_rejected_with_the_accepted_keys():
+    hooks = load_plugins()
+    with pytest.raises(Exception, match="unknown option depth for space 'darts-cell'; it accepts: .*layers"):
+        hooks.build_space("darts-cell", DataShape(10, 1, 8), {"depth": "3"})
+
+
+def test_plugin_module_that_fails_to_import_is_named_with_its_distribution(fake_dist):
+    fake_dist("nasplug-broken", {"nasplug": {"broken": "broken_plugin"}}, {"broken_plugin.py": "import nope\n"})
+    with pytest.raises(PluginError) as error:
+        load_plugins()
+    message = str(error.value)
+    assert message.startswith("plugin 'broken' (nasplug-broken 1.2.3) failed to import: ModuleNotFoundError")
+    assert "\n" not in message
+
+
+def test_bad_hook_signature_is_named(fake_dist):
+    source = """
+        from nasplug import hookimpl
+
+        @hookimpl
+        def build_search_space(name, data, options, colour):
+            return None
+    """
+    fake_dist("nasplug-badsig", {"nasplug": {"badsig": "badsig_plugin"}}, {"badsig_plugin.py": source})
+    with pytest.raises(PluginError, match=r"plugin 'badsig' \(nasplug-badsig 1.2.3\) has a bad hook implementation"):
+        load_plugins()
+
+
+def test_misspelled_hook_is_caught(fake_dist):
+    source = """
+        from nasplug import hookimpl
+
+        @hookimpl
+        def sample_architectures(space, step):
+            return None
+    """
+    fake_dist("nasplug-typo", {"nasplug": {"typo": "typo_plugin"}}, {"typo_plugin.py": source})
+    with pytest.raises(PluginError, match="implements an unknown hook.*sample_architectures"):
+        load_plugins()
+
+
+def test_third_party_space_plugin_module_is_listed_with_its_distribution(fake_dist):
+    source = """
+        from nasplug import hookimpl
+        from nasplug.spaces.darts_cell import DartsCellSpace
+
+        class Renamed(DartsCellSpace):
+            name = "my-cells"
+
+        @hookimpl
+        def list_search_spaces():
+            return {"my-cells": Renamed}
+    """
+    fake_dist("nasplug-myspace", {"nasplug": {"myspace": "myspace_plugin"}}, {"myspace_plugin.py": source})
+    hooks = load_plugins()
+    entry = hooks.space_entry("my-cells")
+    assert (entry.provider.distribution, entry.provider.version) == ("nasplug-myspace", "1.2.3")
+    space = hooks.build_space("my-cells", DataShape(10, 1, 8), {"layers": "3"})
+    assert space.config["layers"] == 3
+
+
+def test_controller_that_is_not_a_controller_class(fake_dist):
+    fake_dist("nasplug-notctl", {"nasplug.controllers": {"notctl": "notctl_mod:Thing"}},
+              {"notctl_mod.py": "class Thing:\n    pass\n"})
+    with pytest.raises(PluginError, match=r"controller 'notctl' \(nasplug-notctl 1.2.3\): .* is not a nasplug.Controller"):
+        controller_entry("notctl").load()

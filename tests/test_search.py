@@ -1,0 +1,72 @@
+"""The engine: outputs, exact resume, and what it guarantees to controllers."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from nasplug.checkpoint import load_checkpoint
+from nasplug.search import SearchConfig, checkpoint_paths, run_search
+
+pytestmark = pytest.mark.slow
+
+
+def tiny_config(**overrides):
+    values = dict(
+        space="darts-cell",
+        controller="random",
+        dataset="digits",
+        epochs=3,
+        batch_size=64,
+        space_options={"layers": "3", "channels": "4"},
+        keep_checkpoints=0,
+        seed=7,
+    )
+    values.update(overrides)
+    return SearchConfig(**values)
+
+
+def history_without_times(run_dir):
+    records = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+    for record in records:
+        record.pop("seconds")
+    return records
+
+
+def test_search_writes_results_and_resumes_exactly(tmp_path):
+    config = tiny_config()
+    full = tmp_path / "full"
+    result = run_search(config, full)
+    assert (full / "genotype.json").is_file()
+    assert [p.name for p in checkpoint_paths(full)] == ["epoch-0001.pt", "epoch-0002.pt", "epoch-0003.pt"]
+    history = history_without_times(full)
+    assert [r["epoch"] for r in history] == [1, 2, 3]
+    assert all(0.0 <= r["derived_accuracy"] <= 1.0 for r in history)
+    assert history[0]["lr"] > history[-1]["lr"]
+
+    # Interrupted after epoch 1: only its checkpoint survives, history and genotype are stale.
+    cut = tmp_path / "cut"
+    shutil.copytree(full, cut)
+    for path in checkpoint_paths(cut)[1:]:
+        path.unlink()
+    (cut / "genotype.json").unlink()
+    resumed = run_search(config, cut, resume_from=checkpoint_paths(cut)[0])
+
+    assert resumed.genotype == result.genotype
+    assert history_without_times(cut) == history
+    final_full = load_checkpoint(checkpoint_paths(full)[-1])
+    final_cut = load_checkpoint(checkpoint_paths(cut)[-1])
+    for name, tensor in final_full["supernet"].items():
+        assert torch.equal(tensor, final_cut["supernet"][name]), name
+    assert torch.equal(final_full["controller"]["visits"]["normal/edge 2<-0"],
+                       final_cut["controller"]["visits"]["normal/edge 2<-0"])
+
+
+def test_seed_reaches_everything(tmp_path):
+    first = run_search(tiny_config(epochs=1), tmp_path / "a")
+    second = run_search(tiny_config(epochs=1), tmp_path / "b")
+    third = run_search(tiny_config(epochs=1, seed=8), tmp_path / "c")
+    assert history_without_times(tmp_path / "a") == history_without_times(tmp_path / "b")
+    assert first.genotype == second.genotype
+    assert history_without_times(tmp_path / "a") != history_without_times(tmp_path / "c")
