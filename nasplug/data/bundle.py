@@ -1,0 +1,56 @@
+"""What every dataset loader returns: the bundle, its error type and in-memory image sets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import attrs
+import torch
+from torch.utils.data import Dataset
+
+from nasplug.errors import NasplugError
+from nasplug.space import DataShape
+
+
+class DatasetError(NasplugError, RuntimeError):
+    """A dataset is unknown, missing, incomplete or damaged; the message says which file and what to do."""
+
+
+@attrs.frozen
+class DataBundle:
+    """One dataset ready for training: the (possibly augmented) train set, the plain test set, its shape."""
+
+    name: str
+    train: Dataset
+    test: Dataset
+    shape: DataShape
+
+
+class TensorImages(Dataset):
+    """Images held in memory as one ``N×C×H×W`` tensor; ``transform`` runs per item.
+
+    Items are ``(transform(image), label)``; ``classes`` names the labels.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        classes: Sequence[str],
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
+        if images.ndim != 4 or len(images) != len(labels):
+            raise ValueError(f"need N×C×H×W images and N labels, got {tuple(images.shape)} and {len(labels)}")
+        self.images = images
+        self.labels = labels
+        self.classes = tuple(classes)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        image = self.images[index]
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, int(self.labels[index])
