@@ -1,0 +1,66 @@
+"""EoiNAS checkpoints: a restored controller continues exactly; a foreign state is a clear error."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+from eoinas_fakes import evaluate, fake_space
+
+from nasplug import Decision, Step
+from nasplug.checkpoint import CheckpointError
+from nasplug.options import resolve_options
+from nasplug_eoinas import EoiNAS
+
+
+def make(space, **given) -> EoiNAS:
+    return EoiNAS(space, resolve_options(EoiNAS.options, given, "eoinas"), 0)
+
+
+def run_steps(controller: EoiNAS, space, supernet, epochs: range, steps: int = 3, total: int = 6) -> list:
+    drawn = []
+    for epoch in epochs:
+        for index in range(steps):
+            step = Step(epoch, index, steps, total, epoch_end=index == steps - 1)
+            [sample] = controller.sample_architecture(space, step)
+            controller.record_feedback(space, [sample], [evaluate(supernet, sample, seed=index)], step)
+            controller.update_distribution(space, step)
+            drawn.append(sample.choices())
+    return drawn
+
+
+def round_trip(state: dict) -> dict:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
+
+
+def test_restored_controller_continues_exactly():
+    space = fake_space()
+    supernet = space.build_supernet()
+    options = dict(warmup=1, interval=1, arch_lr=0.05)
+    original = make(space, **options)
+    run_steps(original, space, supernet, range(3))
+    assert original.alive.sum() < make(space).alive.sum()  # the state includes a prune
+    restored = make(space, **options)
+    restored.load_state_dict(round_trip(original.state_dict()))
+
+    later = range(3, 6)
+    assert run_steps(original, space, supernet, later) == run_steps(restored, space, supernet, later)
+    assert torch.equal(original.alpha, restored.alpha)
+    assert torch.equal(original.alive, restored.alive)
+    assert torch.equal(original.trained, restored.trained)
+    assert torch.equal(original.accuracy, restored.accuracy)
+
+
+def test_state_of_another_space_is_a_clear_error():
+    space = fake_space()
+    state = make(space).state_dict()
+    other = fake_space()
+    other.decisions = lambda factorisation="edge": (Decision("only", ("x", "y")),)
+    with pytest.raises(CheckpointError, match="'alpha' has shape"):
+        make(other).load_state_dict(state)
+    with pytest.raises(CheckpointError, match="no 'alive'"):
+        make(space).load_state_dict({k: v for k, v in state.items() if k != "alive"})
