@@ -88,10 +88,12 @@ def _given(ctx: click.Context, names: list[str]) -> list[str]:
 @click.option("--controller", help="Controller name (`nasplug plugins` lists them).")
 @click.option("--dataset", default="digits", show_default=True, help="digits, cifar10, cifar100 or imagenet.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where the dataset files are (or go).")
-@click.option("--epochs", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), help="Default: 50 (DARTS); 15 on digits.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--layers", type=click.IntRange(min=1), help="Cells in the supernet (spaces that have cells).")
-@click.option("--channels", type=click.IntRange(min=1), help="Initial channels of the supernet.")
+@click.option("--layers", type=click.IntRange(min=1),
+              help="Cells in the supernet (cell spaces). Default: the space's (8); 5 on digits.")
+@click.option("--channels", type=click.IntRange(min=1),
+              help="Initial channels of the supernet. Default: the space's (16); 8 on digits.")
 @click.option("--seed", type=int, default=0, show_default=True, help="One seed for data, weights and controller.")
 @click.option("--lr", type=float, default=0.025, show_default=True, help="Weight learning rate (cosine schedule).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
@@ -109,7 +111,7 @@ def _given(ctx: click.Context, names: list[str]) -> list[str]:
 @click.pass_context
 def run(ctx: click.Context, **params: Any) -> None:
     """Search: learn a distribution over a space's architectures and derive a genotype."""
-    from nasplug.search import SearchConfig, latest_checkpoint, read_config, run_search
+    from nasplug.search import latest_checkpoint, read_config, run_search
 
     progress = Progress(enabled=not params["quiet"])
     if params["resume"]:
@@ -135,6 +137,11 @@ def run(ctx: click.Context, **params: Any) -> None:
     click.echo(f"genotype written to {result.run_dir / 'genotype.json'}")
 
 
+# The offline quickstart must finish in minutes on 2 CPU cores: a smaller supernet and fewer epochs on
+# digits (8x8 images, 1438 training images); elsewhere the DARTS search settings.
+SEARCH_RECIPES: dict[str, dict[str, int]] = {"digits": {"epochs": 15, "layers": 5, "channels": 8}}
+
+
 def build_search_config(hooks: Hooks, params: Mapping[str, Any]) -> Any:
     """A SearchConfig from CLI parameters, with ``-o`` routed and checked against the declared options."""
     from nasplug.search import SearchConfig
@@ -144,18 +151,21 @@ def build_search_config(hooks: Hooks, params: Mapping[str, Any]) -> Any:
     controller_options, space_options = route_options(
         parse_assignments(params["assignments"]), controller_cls.options, space_cls.options
     )
+    recipe = SEARCH_RECIPES.get(params["dataset"], {})
     for name in ("layers", "channels"):
         if params[name] is not None:
             if name not in space_cls.options:
                 raise OptionError(f"space {params['space']!r} has no {name}; its options: "
                                   f"{', '.join(sorted(space_cls.options)) or 'none'}")
             space_options[name] = str(params[name])
+        elif name in recipe and name in space_cls.options and name not in space_options:
+            space_options[name] = str(recipe[name])
     return SearchConfig(
         space=params["space"],
         controller=params["controller"],
         dataset=params["dataset"],
         data_dir=params["data_dir"],
-        epochs=params["epochs"],
+        epochs=params["epochs"] or recipe.get("epochs", 50),
         batch_size=params["batch_size"],
         seed=params["seed"],
         lr=params["lr"],
@@ -189,7 +199,8 @@ def show(genotype: str, space: str | None) -> None:
 @click.option("--input-size", type=click.IntRange(min=1), help="Override the dataset's input size.")
 @click.option("--layers", type=click.IntRange(min=1), help="Cells of the network (cell spaces).")
 @click.option("--channels", type=click.IntRange(min=1), help="Initial channels (cell spaces).")
-@option_assignments
+@click.option("-o", "--option", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="A network option of the genotype's space (`nasplug plugins` lists them). Repeatable.")
 def info(reference: str, space: str | None, dataset: str, input_size: int | None, layers: int | None,
          channels: int | None, assignments: tuple[str, ...]) -> None:
     """Parameters and multiply-adds of a genotype's standalone network."""
@@ -211,6 +222,125 @@ def info(reference: str, space: str | None, dataset: str, input_size: int | None
     click.echo(f"multiply-adds  {cost.macs / 1e6:.2f} M")
 
 
+TRAIN_SETTINGS = ("data_dir", "input_size", "epochs", "batch_size", "seed", "lr", "weight_decay",
+                  "label_smoothing", "cutout", "auxiliary_weight", "device", "amp", "channels_last",
+                  "keep_checkpoints")
+
+
+@main.command()
+@click.option("--genotype", "reference", help="A genotype file, run or training directory, published name.")
+@click.option("--space", help="The genotype's space, where the reference alone does not say.")
+@click.option("--dataset", default="cifar10", show_default=True,
+              help="Picks data and recipe: digits, cifar10, cifar100, imagenet.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Where the dataset files are (or go).")
+@click.option("--input-size", type=click.IntRange(min=1), help="Override the dataset's input size.")
+@click.option("--out", type=click.Path(), help="Output directory (default: a new folder under runs/).")
+@click.option("--epochs", type=click.IntRange(min=1), help="Recipe: 600 CIFAR, 250 ImageNet, 30 digits.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Recipe: 96 CIFAR, 128 ImageNet, 64 digits.")
+@click.option("--layers", type=click.IntRange(min=1), help="Cells of the network (cell spaces).")
+@click.option("--channels", type=click.IntRange(min=1), help="Initial channels (cell spaces).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds weights, data and augmentation.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Initial learning rate.")
+@click.option("--weight-decay", type=click.FloatRange(min=0))
+@click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True))
+@click.option("--cutout", type=click.IntRange(min=0), help="Side of the cutout square in pixels; 0 = off.")
+@click.option("--drop-path", type=click.FloatRange(0, 1, max_open=True),
+              help="Final drop-path probability, ramped from 0 (cell spaces).")
+@click.option("--auxiliary-weight", type=click.FloatRange(min=0),
+              help="Weight of the auxiliary head's loss; 0 builds no head.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--amp/--no-amp", default=None, help="bf16 autocast  [default: on for CUDA]")
+@click.option("--channels-last/--no-channels-last", default=None, help="NHWC memory  [default: on for CUDA]")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Data loader workers.")
+@click.option("--keep-checkpoints", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Epoch checkpoints to keep (0 keeps all).")
+@click.option("--resume", type=click.Path(exists=True, file_okay=False),
+              help="Continue the training in this directory.")
+@click.option("--quiet", is_flag=True, help="Print only the final summary.")
+@click.option("-o", "--option", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="A network option of the genotype's space (see docs/train.md). Repeatable.")
+@click.pass_context
+def train(ctx: click.Context, **params: Any) -> None:
+    """Train a genotype's network from scratch with its paper's protocol; report test top-1/top-5."""
+    from nasplug.train import train_network, training_config
+
+    progress = Progress(enabled=not params["quiet"])
+    if params["resume"]:
+        configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet")]
+        if configured:
+            raise NasplugError(f"--resume takes the configuration from the directory; drop "
+                               f"{', '.join('--' + n.replace('_', '-') for n in configured)}")
+        out = Path(params["resume"])
+        result = train_network(None, out, resume=True, progress=progress)
+    else:
+        if not params["reference"]:
+            raise NasplugError("--genotype is required (or --resume DIR)")
+        hooks = load_plugins()
+        network: dict[str, Any] = dict(parse_assignments(params["assignments"]))
+        for name in ("layers", "channels", "drop_path"):
+            if params[name] is not None:
+                network[name] = params[name]
+        config = training_config(
+            params["reference"], dataset=params["dataset"], space=params["space"], network_options=network,
+            hooks=hooks, num_workers=params["workers"], **{name: params[name] for name in TRAIN_SETTINGS},
+        )
+        out = Path(params["out"]) if params["out"] else default_run_dir(config.space, "train")
+        progress.message(f"training {params['reference']} ({config.space}) on {config.dataset} for "
+                         f"{config.epochs} epochs; writing {out}")
+        result = train_network(config, out, progress=progress, hooks=hooks)
+    cost = result.cost
+    click.echo(f"test top-1 {100 * result.top1:.2f} %  top-5 {100 * result.top5:.2f} %  "
+               f"parameters {cost.parameters / 1e6:.6f} M  multiply-adds {cost.macs / 1e6:.2f} M  "
+               f"({result.wall_time:.0f} s)")
+    click.echo(f"results written to {out / 'results.json'}")
+
+
+@main.command()
+@click.option("--space", required=True, help="Search space to sample from (`nasplug plugins` lists them).")
+@click.option("--dataset", default="digits", show_default=True, help="digits, cifar10, cifar100 or imagenet.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Where the dataset files are (or go).")
+@click.option("--architectures", type=click.IntRange(min=2), default=10, show_default=True,
+              help="How many architectures to sample and train (N).")
+@click.option("--epochs", type=click.IntRange(min=2), default=10, show_default=True,
+              help="Epochs to train each one (E).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--layers", type=click.IntRange(min=1), help="Cells of each network (spaces that have cells).")
+@click.option("--channels", type=click.IntRange(min=1), help="Initial channels of each network.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the sampling, weights and data.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--out", type=click.Path(), help="Output directory (default: a new folder under runs/).")
+@click.option("--quiet", is_flag=True, help="Print only the result.")
+@click.option("-o", "--option", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="A space option (see `nasplug plugins`). Repeatable.")
+def ranking(**params: Any) -> None:
+    """MdeNAS's ranking-hypothesis experiment: Kendall τ of each epoch's ranking with the final one."""
+    from nasplug.ranking import PLOT_FILE, RESULT_FILE, run_ranking_experiment
+
+    hooks = load_plugins()
+    space_cls = hooks.space_entry(params["space"]).cls
+    given = parse_assignments(params["assignments"])
+    for name in ("layers", "channels"):
+        if params[name] is not None:
+            given[name] = str(params[name])
+    _, space_options = route_options(given, {}, space_cls.options)
+    out = fresh_output_dir(Path(params["out"]) if params["out"] else default_run_dir(params["space"], "ranking"))
+    progress = Progress(enabled=not params["quiet"])
+    progress.message(f"training {params['architectures']} architectures of {params['space']} on "
+                     f"{params['dataset']} for {params['epochs']} epochs each; writing {out}")
+    result = run_ranking_experiment(
+        params["space"], params["dataset"], architectures=params["architectures"], epochs=params["epochs"],
+        batch_size=params["batch_size"], seed=params["seed"], space_options=space_options,
+        data_dir=params["data_dir"], out_dir=out, device=params["device"], progress=progress,
+    )
+    for epoch, tau in enumerate(result.taus, start=1):
+        click.echo(f"epoch {epoch:>3}  Kendall tau {'undefined' if tau is None else f'{tau:+.3f}'}")
+    mean = "undefined" if result.mean_tau is None else f"{result.mean_tau:.3f}"
+    click.echo(f"mean tau over epochs 1-{result.epochs - 1}: {mean}  (MdeNAS reports 0.474 on CIFAR-10)")
+    written = [name for name in (RESULT_FILE, PLOT_FILE) if (out / name).is_file()]
+    click.echo(f"written to {out}: {', '.join(written)}")
+
+
 @main.command()
 def plugins() -> None:
     """List the installed spaces and controllers, the distribution that provides each, and their options."""
@@ -219,6 +349,9 @@ def plugins() -> None:
     for name, entry in sorted(hooks.spaces().items()):
         click.echo(f"  {name:<18} {entry.provider.distribution} {entry.provider.version}  {entry.cls.description}")
         _echo_options(entry.cls.options)
+        if entry.cls.network_options:
+            click.echo("      network (train, info):")
+            _echo_options(entry.cls.network_options)
     click.echo("controllers:")
     for name, centry in sorted(available_controllers().items()):
         where = f"{centry.provider.distribution} {centry.provider.version}"
@@ -238,4 +371,5 @@ def plugins() -> None:
 
 def _echo_options(options: Mapping[str, Any]) -> None:
     for key, option in sorted(options.items()):
-        click.echo(f"      -o {key}={option.default!s:<10} {option.help}")
+        assignment = f"-o {key}={option.default}"
+        click.echo(f"      {assignment:<30} {option.help}")
