@@ -1,0 +1,170 @@
+"""The PARSEC controller's hooks, state, resume and transfer, on a small fake space."""
+
+import gc
+import math
+import weakref
+
+import pytest
+import torch
+from parsec_fakes import FakeSpace, SlotSpace, make_space
+
+from nasplug import Architecture, Feedback, OptionError
+from nasplug.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from nasplug.controller import TransferError
+from nasplug.options import resolve_options
+from nasplug.plugins import controller_entry
+from nasplug_parsec import PARSEC
+from nasplug_parsec.estimator import FeedbackError
+
+
+def controller(space=None, seed=0, **options):
+    return PARSEC(space or make_space(), resolve_options(PARSEC.options, options, "parsec"), seed)
+
+
+def feedback(log_likelihood, loss_tensor=None):
+    return Feedback(
+        loss=0.0, accuracy=0.5, log_likelihood=log_likelihood, batch_size=4, loss_tensor=loss_tensor
+    )
+
+
+def run_steps(parsec, steps, table_seed=0):
+    """Sample, feed back a fixed pseudo-likelihood per architecture, update: what the engine does."""
+    scores = torch.randn(3, 3, 2, generator=torch.Generator().manual_seed(table_seed))
+    for _ in range(steps):
+        drawn = parsec.sample_architecture()
+        parsec.record_feedback(drawn, [
+            feedback(float(scores[a.choice("first"), a.choice("second"), a.choice("third")])) for a in drawn
+        ])
+        parsec.sample_weights(drawn)
+        parsec.update_distribution()
+
+
+def test_entry_point_and_options():
+    assert controller_entry("parsec").load() is PARSEC
+    parsec = controller()
+    assert parsec.config == {"samples": 8, "lr": 0.02}
+    assert parsec.optimizer.param_groups[0]["betas"] == (0.5, 0.999)
+    with pytest.raises(OptionError, match="'samples' must be at least 1"):
+        controller(samples=0)
+    with pytest.raises(OptionError, match="'lr' must be positive"):
+        controller(lr=-0.1)
+
+
+def test_uses_the_slot_factorisation_where_offered():
+    assert controller(make_space(FakeSpace)).factorisation == "edge"
+    slot = controller(make_space(SlotSpace))
+    assert slot.factorisation == "slot"
+    assert set(slot.report_distribution()) == {"node 2 slot 0", "node 2 slot 1"}
+    assert all(set(a.paths) == {"node 2 slot 0", "node 2 slot 1"} for a in slot.sample_architecture())
+
+
+def test_samples_k_single_path_architectures_from_the_prior():
+    space = make_space()
+    parsec = controller(space, samples=5)
+    drawn = parsec.sample_architecture()
+    assert len(drawn) == 5
+    for arch in drawn:
+        arch.validate(space.decisions())
+        assert set(arch.paths) == {"first", "second", "third"}
+        assert not arch.requires_grad() and all(len(paths) == 1 for paths in arch.paths.values())
+    # A peaked prior is sampled accordingly.
+    parsec.prior.logits["third"].copy_(torch.tensor([0.0, 30.0]))
+    assert {a.choice("third") for a in parsec.sample_architecture()} == {1}
+
+
+def test_weights_and_one_adam_step_by_hand():
+    parsec = controller(samples=2, lr=0.02)
+    drawn = [Architecture.single_path({"first": 0, "second": 2, "third": 1}),
+             Architecture.single_path({"first": 1, "second": 2, "third": 1})]
+    parsec.record_feedback(drawn, [feedback(math.log(1.0) - 300.0), feedback(math.log(3.0) - 300.0)])
+    assert parsec.sample_weights(drawn) == pytest.approx([0.25, 0.75])
+    # Σ_k ω̃_k (onehot(a_k) − 1/3) on "first": (0.25, 0.75, 0) − 1/3; all samples agree on the others.
+    assert parsec.gradient()["first"].tolist() == pytest.approx([0.25 - 1 / 3, 0.75 - 1 / 3, -1 / 3])
+    assert parsec.gradient()["third"].tolist() == pytest.approx([-0.5, 0.5])
+    parsec.update_distribution()
+    # Adam's first step moves each logit by lr·sign(gradient): ascent, so towards the likely samples.
+    assert parsec.prior.logits["first"].tolist() == pytest.approx([-0.02, 0.02, -0.02], rel=1e-6)
+    assert parsec.prior.logits["second"].tolist() == pytest.approx([-0.02, -0.02, 0.02], rel=1e-6)
+    assert parsec.evidence is None
+    with pytest.raises(FeedbackError, match="no feedback for this step"):
+        parsec.update_distribution()
+
+
+def test_feedback_keeps_no_graph():
+    # PARSEC learns from floats: a graph the engine attaches to a feedback dies with the feedback.
+    parsec = controller(samples=3)
+    drawn = parsec.sample_architecture()
+    leaf = torch.randn(16, requires_grad=True)
+    losses = [(leaf * (k + 1)).pow(2).sum() for k in range(3)]
+    alive = [weakref.ref(loss) for loss in losses]
+    results = [feedback(-float(loss.detach()), loss_tensor=loss) for loss in losses]
+    parsec.record_feedback(drawn, results)
+    parsec.sample_weights(drawn)
+    parsec.update_distribution()
+    del losses, results
+    gc.collect()
+    assert all(ref() is None for ref in alive)
+    assert all(not logits.requires_grad for logits in parsec.prior.logits.values())
+
+
+def test_report_and_derive_use_the_current_logits():
+    space = make_space()
+    parsec = controller(space)
+    run_steps(parsec, 40)
+    probs = parsec.report_distribution()
+    assert all(sum(p) == pytest.approx(1.0) for p in probs.values())
+    genotype = parsec.derive_genotype(space)
+    assert space.last_scores == {key: logits.tolist() for key, logits in parsec.prior.logits.items()}
+    # The derived genotype is the mode: each decision's most probable choice.
+    assert genotype.choices == {key: f"{key}-{int(torch.tensor(p).argmax())}" for key, p in probs.items()}
+
+
+def test_checkpoint_round_trip_continues_exactly(tmp_path):
+    uninterrupted = controller(seed=3)
+    run_steps(uninterrupted, 5)
+    save_checkpoint(tmp_path / "c.pt", {"format": "test", "controller": uninterrupted.state_dict()})
+    run_steps(uninterrupted, 5, table_seed=1)
+
+    resumed = controller(seed=99)
+    resumed.load_state_dict(load_checkpoint(tmp_path / "c.pt")["controller"])  # weights_only load
+    run_steps(resumed, 5, table_seed=1)
+    for key, logits in uninterrupted.prior.logits.items():
+        assert torch.equal(logits, resumed.prior.logits[key])
+    assert [a.choices() for a in uninterrupted.sample_architecture()] == [
+        a.choices() for a in resumed.sample_architecture()
+    ]
+
+
+def test_load_state_rejects_foreign_state():
+    state = controller().state_dict()
+    with pytest.raises(CheckpointError, match="no PARSEC logits"):
+        controller().load_state_dict({"generator": state["generator"], "probabilities": {}})
+    with pytest.raises(CheckpointError, match="missing decisions 'second'"):
+        bad = dict(state, logits={k: v for k, v in state["logits"].items() if k != "second"})
+        controller().load_state_dict(bad)
+
+
+def test_transfer_takes_pi_and_restarts_adam():
+    earlier = controller(seed=1)
+    run_steps(earlier, 20)
+    later = controller(seed=2, lr=0.01)
+    later.transfer_state(earlier.state_dict())
+    for key, logits in earlier.prior.logits.items():
+        assert torch.equal(later.prior.logits[key], logits)
+    assert later.optimizer.state_dict()["state"] == {}
+    assert later.optimizer.param_groups[0]["lr"] == 0.01
+    # Only π moves over: the sampling generator stays this run's own.
+    assert later.generator.get_state().equal(controller(seed=2).generator.get_state())
+
+
+def test_transfer_names_mismatched_decisions():
+    earlier = controller(make_space(SlotSpace))
+    with pytest.raises(TransferError, match=r"missing decisions 'first', 'second', 'third'; "
+                                            r"unexpected decisions 'node 2 slot 0', 'node 2 slot 1'"):
+        controller().transfer_state(earlier.state_dict())
+    state = controller().state_dict()
+    state["logits"]["third"] = torch.zeros(5, dtype=torch.float64)
+    with pytest.raises(TransferError, match=r"'third' has shape \(5,\), expected 2 choices"):
+        controller().transfer_state(state)
+    with pytest.raises(TransferError, match="no PARSEC logits"):
+        controller().transfer_state({"generator": state["generator"], "visits": {}})
