@@ -42,12 +42,12 @@ def run_steps(parsec, steps, table_seed=0):
 def test_entry_point_and_options():
     assert controller_entry("parsec").load() is PARSEC
     parsec = controller()
-    assert parsec.config == {"samples": 8, "lr": 0.02}
+    assert parsec.config == {"samples": 8, "arch_lr": 0.02}
     assert parsec.optimizer.param_groups[0]["betas"] == (0.5, 0.999)
     with pytest.raises(OptionError, match="'samples' must be at least 1"):
         controller(samples=0)
-    with pytest.raises(OptionError, match="'lr' must be positive"):
-        controller(lr=-0.1)
+    with pytest.raises(OptionError, match="'arch_lr' must be positive"):
+        controller(arch_lr=-0.1)
 
 
 def test_uses_the_slot_factorisation_where_offered():
@@ -73,7 +73,7 @@ def test_samples_k_single_path_architectures_from_the_prior():
 
 
 def test_weights_and_one_adam_step_by_hand():
-    parsec = controller(samples=2, lr=0.02)
+    parsec = controller(samples=2, arch_lr=0.02)
     drawn = [Architecture.single_path({"first": 0, "second": 2, "third": 1}),
              Architecture.single_path({"first": 1, "second": 2, "third": 1})]
     parsec.record_feedback(drawn, [feedback(math.log(1.0) - 300.0), feedback(math.log(3.0) - 300.0)])
@@ -147,7 +147,7 @@ def test_load_state_rejects_foreign_state():
 def test_transfer_takes_pi_and_restarts_adam():
     earlier = controller(seed=1)
     run_steps(earlier, 20)
-    later = controller(seed=2, lr=0.01)
+    later = controller(seed=2, arch_lr=0.01)
     later.transfer_state(earlier.state_dict())
     for key, logits in earlier.prior.logits.items():
         assert torch.equal(later.prior.logits[key], logits)

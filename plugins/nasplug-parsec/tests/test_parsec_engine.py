@@ -94,7 +94,7 @@ def test_digits_search_entropy_falls_and_init_from_starts_from_the_earlier_pi(tm
     assert max(float(pi.abs().max()) for pi in learnt.values()) > 0.05  # far from the uniform start
     deeper = tmp_path / "deeper"
     result = CliRunner().invoke(main, [*common, "--layers", "4", "--epochs", "1", "--out", str(deeper),
-                                       "--init-from", str(small), "-o", "samples=2", "-o", "lr=1e-7"])
+                                       "--init-from", str(small), "-o", "samples=2", "-o", "arch_lr=1e-7"])
     assert result.exit_code == 0, result.output
     started = final_logits(deeper)
     assert max(float((started[key] - pi).abs().max()) for key, pi in learnt.items()) < 1e-4

@@ -40,15 +40,15 @@ class PARSEC(Controller):
     description = "PARSEC: probabilistic NAS, importance-weighted learning of an architecture prior (2019)"
     options = {
         "samples": Option(int, 8, "architectures K sampled per step (paper: 8 or 16)"),
-        "lr": Option(float, 0.02, "Adam learning rate of the logits π (paper: 0.02; 0.01 to fine-tune)"),
+        "arch_lr": Option(float, 0.02, "Adam learning rate of the logits π (paper: 0.02; 0.01 to fine-tune)"),
     }
 
     def __init__(self, space: SearchSpace, options: Mapping[str, Any], seed: int) -> None:
         super().__init__(space, options, seed)
         if self.config["samples"] < 1:
             raise OptionError(f"option 'samples' must be at least 1, got {self.config['samples']}")
-        if not self.config["lr"] > 0:
-            raise OptionError(f"option 'lr' must be positive, got {self.config['lr']}")
+        if not self.config["arch_lr"] > 0:
+            raise OptionError(f"option 'arch_lr' must be positive, got {self.config['arch_lr']}")
         self.factorisation = "slot" if "slot" in space.factorisations else "edge"
         self.prior = CategoricalPrior(space.decisions(self.factorisation))
         self.optimizer = self._new_optimizer()
@@ -57,7 +57,7 @@ class PARSEC(Controller):
     def _new_optimizer(self) -> torch.optim.Adam:
         # maximize: π ascends the log marginal likelihood.
         return torch.optim.Adam(
-            list(self.prior.logits.values()), lr=self.config["lr"], betas=ADAM_BETAS, maximize=True
+            list(self.prior.logits.values()), lr=self.config["arch_lr"], betas=ADAM_BETAS, maximize=True
         )
 
     def _recorded(self) -> Evidence:
@@ -137,7 +137,7 @@ class PARSEC(Controller):
         """Start from an earlier run's π with a fresh Adam (paper §4.2's fine-tuning).
 
         Only the distribution transfers; the sampling generator stays this
-        run's own and Adam restarts at this run's ``lr``.
+        run's own and Adam restarts at this run's ``arch_lr``.
         """
         logits = state.get("logits")
         if not isinstance(logits, Mapping):
