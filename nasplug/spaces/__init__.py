@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from nasplug import hookimpl
 from nasplug.space import SearchSpace
 from nasplug.spaces.darts_cell import DartsCellSpace
+from nasplug.spaces.proxyless import ProxylessSpace
 
 
 @hookimpl
 def list_search_spaces() -> Mapping[str, type[SearchSpace]]:
-    return {DartsCellSpace.name: DartsCellSpace}
+    return {DartsCellSpace.name: DartsCellSpace, ProxylessSpace.name: ProxylessSpace}
