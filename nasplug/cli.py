@@ -88,8 +88,8 @@ def _given(ctx: click.Context, names: list[str]) -> list[str]:
 @click.option("--controller", help="Controller name (`nasplug plugins` lists them).")
 @click.option("--dataset", default="digits", show_default=True, help="digits, cifar10, cifar100 or imagenet.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where the dataset files are (or go).")
-@click.option("--epochs", type=click.IntRange(min=1), help="Default: 50 (DARTS); 15 on digits.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), help="Default: 50 (DARTS); 30 on digits.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Default: 64 (DARTS); 32 on digits.")
 @click.option("--layers", type=click.IntRange(min=1),
               help="Cells in the supernet (cell spaces). Default: the space's (8); 5 on digits.")
 @click.option("--channels", type=click.IntRange(min=1),
@@ -111,9 +111,9 @@ def _given(ctx: click.Context, names: list[str]) -> list[str]:
 @click.pass_context
 def run(ctx: click.Context, **params: Any) -> None:
     """Search: learn a distribution over a space's architectures and derive a genotype."""
-    from nasplug.search import latest_checkpoint, read_config, run_search
+    from nasplug.distributed import from_main, joined
+    from nasplug.search import latest_checkpoint, read_config, resolve_device, run_search
 
-    progress = Progress(enabled=not params["quiet"])
     if params["resume"]:
         configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet")]
         if configured:
@@ -122,16 +122,24 @@ def run(ctx: click.Context, **params: Any) -> None:
         run_dir = target.parent.parent if target.is_file() else target
         config = read_config(run_dir)
         checkpoint = target if target.is_file() else latest_checkpoint(run_dir)
-        progress.message(f"resuming {run_dir} from {checkpoint.name}")
-        result = run_search(config, run_dir, resume_from=checkpoint, progress=progress)
     else:
         if not params["space"] or not params["controller"]:
             raise NasplugError("--space and --controller are required (or --resume RUN_DIR)")
         hooks = load_plugins()
         config = build_search_config(hooks, params)
-        run_dir = fresh_output_dir(Path(params["out"]) if params["out"] else default_run_dir(config.space, config.controller))
-        progress.message(f"searching {config.space} with {config.controller} on {config.dataset}; writing {run_dir}")
-        result = run_search(config, run_dir, progress=progress, hooks=hooks)
+    # Under torchrun every process runs this command; rank 0 alone picks the folder and prints.
+    with joined(resolve_device(config.device)) as world:
+        progress = Progress(enabled=not params["quiet"] and world.is_main)
+        if params["resume"]:
+            progress.message(f"resuming {run_dir} from {checkpoint.name}")
+            result = run_search(config, run_dir, resume_from=checkpoint, progress=progress, world=world)
+        else:
+            run_dir = from_main(world, lambda: fresh_output_dir(
+                Path(params["out"]) if params["out"] else default_run_dir(config.space, config.controller)))
+            progress.message(f"searching {config.space} with {config.controller} on {config.dataset}; writing {run_dir}")
+            result = run_search(config, run_dir, progress=progress, hooks=hooks, world=world)
+    if not world.is_main:
+        return
     space_cls = load_plugins().space_entry(result.genotype.space).cls
     click.echo(space_cls.describe(result.genotype))
     click.echo(f"genotype written to {result.run_dir / 'genotype.json'}")
@@ -139,7 +147,9 @@ def run(ctx: click.Context, **params: Any) -> None:
 
 # The offline quickstart must finish in minutes on 2 CPU cores: a smaller supernet and fewer epochs on
 # digits (8x8 images, 1438 training images); elsewhere the DARTS search settings.
-SEARCH_RECIPES: dict[str, dict[str, int]] = {"digits": {"epochs": 15, "layers": 5, "channels": 8}}
+SEARCH_RECIPES: dict[str, dict[str, int]] = {
+    "digits": {"epochs": 30, "batch_size": 32, "layers": 5, "channels": 8},
+}
 
 
 def build_search_config(hooks: Hooks, params: Mapping[str, Any]) -> Any:
@@ -166,7 +176,7 @@ def build_search_config(hooks: Hooks, params: Mapping[str, Any]) -> Any:
         dataset=params["dataset"],
         data_dir=params["data_dir"],
         epochs=params["epochs"] or recipe.get("epochs", 50),
-        batch_size=params["batch_size"],
+        batch_size=params["batch_size"] or recipe.get("batch_size", 64),
         seed=params["seed"],
         lr=params["lr"],
         space_options=space_options,
@@ -194,14 +204,14 @@ def show(genotype: str, space: str | None) -> None:
 @main.command()
 @click.option("--genotype", "reference", required=True, help="A genotype file, run directory or published name.")
 @click.option("--space", help="The genotype's space, where the reference alone does not say.")
-@click.option("--dataset", default="cifar10", show_default=True,
-              help="Sets classes, channels and input size: digits, cifar10, cifar100, imagenet.")
+@click.option("--dataset", help="Sets classes, channels and input size: digits, cifar10, cifar100, imagenet. "
+              "Default: the space's (cifar10 for darts-cell, imagenet for proxyless-mbv2).")
 @click.option("--input-size", type=click.IntRange(min=1), help="Override the dataset's input size.")
 @click.option("--layers", type=click.IntRange(min=1), help="Cells of the network (cell spaces).")
 @click.option("--channels", type=click.IntRange(min=1), help="Initial channels (cell spaces).")
 @click.option("-o", "--option", "assignments", multiple=True, metavar="KEY=VALUE",
               help="A network option of the genotype's space (`nasplug plugins` lists them). Repeatable.")
-def info(reference: str, space: str | None, dataset: str, input_size: int | None, layers: int | None,
+def info(reference: str, space: str | None, dataset: str | None, input_size: int | None, layers: int | None,
          channels: int | None, assignments: tuple[str, ...]) -> None:
     """Parameters and multiply-adds of a genotype's standalone network."""
     from nasplug.inspect import model_cost
@@ -215,7 +225,7 @@ def info(reference: str, space: str | None, dataset: str, input_size: int | None
     cost = model_cost(built.module, built.data)
     described = ", ".join(f"{k}={v}" for k, v in built.options.items())
     size = built.data.input_size
-    click.echo(f"{reference} on {built.space.name} ({described}); {dataset} {size}x{size}, "
+    click.echo(f"{reference} on {built.space.name} ({described}); {built.dataset} {size}x{size}, "
                f"{built.data.num_classes} classes")
     click.echo(f"parameters     {cost.parameters / 1e6:.6f} M  (auxiliary head excluded: "
                f"{cost.auxiliary_parameters / 1e6:.6f} M)")

@@ -22,6 +22,7 @@ class BuiltNetwork:
     module: nn.Module
     space: SpaceEntry
     genotype: Genotype
+    dataset: str
     data: DataShape
     options: dict[str, Any]
 
@@ -29,7 +30,7 @@ class BuiltNetwork:
 def build_network(
     reference: str,
     *,
-    dataset: str = "cifar10",
+    dataset: str | None = None,
     input_size: int | None = None,
     space: str | None = None,
     options: Mapping[str, Any] | None = None,
@@ -37,15 +38,17 @@ def build_network(
 ) -> BuiltNetwork:
     """Build the standalone network of ``reference`` (a genotype file, run directory or published name).
 
-    ``dataset`` sets classes, channels and input size; ``options`` are the
+    ``dataset`` sets classes, channels and input size (default: the space's
+    ``default_dataset``, the one its published figures are for); ``options`` are the
     space's network options (e.g. ``layers``, ``channels``, ``auxiliary`` for
     darts-cell), strings or typed values.
     """
     hooks = hooks or load_plugins()
     entry, genotype = load_genotype(reference, hooks, space)
+    dataset = dataset or entry.cls.default_dataset
     data = dataset_shape(dataset)
     if input_size is not None:
         data = attrs.evolve(data, input_size=input_size)
     resolved = resolve_options(entry.cls.network_options, dict(options or {}), f"the {entry.name} network")
     instance = entry.cls(data, resolve_options(entry.cls.options, {}, entry.name))
-    return BuiltNetwork(instance.build_network(genotype, resolved), entry, genotype, data, resolved)
+    return BuiltNetwork(instance.build_network(genotype, resolved), entry, genotype, dataset, data, resolved)

@@ -44,7 +44,8 @@ class SearchSpace(abc.ABC):
 
     ``options`` declares the space's options (``-o key=value`` on the CLI,
     ``--layers``/``--channels`` where declared); ``network_options`` those of the
-    standalone network built from a genotype (``nasplug train``/``info``).
+    standalone network built from a genotype (``nasplug train``/``info``);
+    ``default_dataset`` the dataset ``nasplug info`` sizes networks for by default.
     """
 
     name: ClassVar[str]
@@ -52,6 +53,7 @@ class SearchSpace(abc.ABC):
     options: ClassVar[Mapping[str, Option]] = {}
     network_options: ClassVar[Mapping[str, Option]] = {}
     factorisations: ClassVar[tuple[str, ...]] = ("edge",)
+    default_dataset: ClassVar[str] = "cifar10"
 
     def __init__(self, data: DataShape, options: Mapping[str, Any]) -> None:
         self.data = data
