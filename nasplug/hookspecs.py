@@ -79,7 +79,10 @@ def record_feedback(
     Called after each sample was evaluated on one search batch, before the
     weights are trained; broadcast to the controller and to observer plugins.
     ``feedback[k]`` belongs to ``samples[k]``. Where a sample's gates require
-    grad, ``feedback[k].loss_tensor`` carries the graph to them.
+    grad, ``feedback[k].loss_tensor`` carries the graph to them; backpropagate
+    it here. Under distributed search every rank gets every sample's feedback,
+    and ``loss_tensor`` is a first-order stand-in with the same value and the
+    same gradient towards the gates (docs/distributed.md).
     """
 
 

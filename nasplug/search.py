@@ -7,10 +7,16 @@ so memory stays that of one child; the controller updates its distribution.
 At each epoch end the engine records the distribution, evaluates the derived
 architecture, appends to ``history.jsonl`` and writes an atomic checkpoint
 from which ``--resume`` continues bit for bit (on CPU).
+
+Under torchrun every rank runs the same hooks on the same controller state;
+the samples are spread over the ranks, their feedback is shared, the shared
+weights train under DistributedDataParallel and rank 0 writes the files
+(docs/distributed.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -27,6 +33,18 @@ from nasplug.arch import Architecture, Feedback, Step, entropy
 from nasplug.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint, write_json
 from nasplug.controller import Controller
 from nasplug.data import DataBundle, load_dataset, make_loader, split_indices
+from nasplug.distributed import (
+    World,
+    all_sum,
+    barrier,
+    check_identical,
+    current_world,
+    data_parallel,
+    exchange_feedback,
+    local_main_first,
+    rank_seed,
+    training_share,
+)
 from nasplug.errors import NasplugError
 from nasplug.options import resolve_options
 from nasplug.plugins import Hooks, controller_entry, load_plugins
@@ -148,9 +166,13 @@ def run_search(
     resume_from: str | Path | None = None,
     progress: Progress | None = None,
     hooks: Hooks | None = None,
+    world: World | None = None,
 ) -> SearchResult:
-    """Run (or, with ``resume_from`` a checkpoint file, continue) a search writing into ``run_dir``."""
-    engine = SearchEngine(config, Path(run_dir), hooks or load_plugins(), progress or Progress(False))
+    """Run (or, with ``resume_from`` a checkpoint file, continue) a search writing into ``run_dir``.
+
+    ``world`` defaults to the initialised process group's (one process without one).
+    """
+    engine = SearchEngine(config, Path(run_dir), hooks or load_plugins(), progress or Progress(False), world)
     if resume_from is not None:
         engine.restore(load_checkpoint(Path(resume_from)))
     else:
@@ -159,17 +181,30 @@ def run_search(
 
 
 class SearchEngine:
-    """Holds one search's state; :meth:`run` executes the remaining epochs."""
+    """Holds one search's state; :meth:`run` executes the remaining epochs.
 
-    def __init__(self, config: SearchConfig, run_dir: Path, hooks: Hooks, progress: Progress) -> None:
+    On several ranks (``world``) each rank holds the same controller and
+    supernet; only rank 0 writes files or reports progress.
+    """
+
+    def __init__(
+        self,
+        config: SearchConfig,
+        run_dir: Path,
+        hooks: Hooks,
+        progress: Progress,
+        world: World | None = None,
+    ) -> None:
         self.config = config
         self.run_dir = run_dir
         self.hooks = hooks
-        self.progress = progress
-        self.device = resolve_device(config.device)
+        self.world = world or current_world()
+        self.progress = progress if self.world.is_main else Progress(False)
+        self.device = self._rank_device(resolve_device(config.device))
         torch.manual_seed(config.seed)
 
-        self.data: DataBundle = load_dataset(config.dataset, config.data_dir, augment=True)
+        with local_main_first(self.world):  # one download per machine
+            self.data: DataBundle = load_dataset(config.dataset, config.data_dir, augment=True)
         train_part, search_part = split_indices(len(self.data.train), config.train_fraction, config.seed)
         self.train_set = torch.utils.data.Subset(self.data.train, train_part)
         self.search_set = torch.utils.data.Subset(self.data.train, search_part)
@@ -184,6 +219,10 @@ class SearchEngine:
         hooks.add_controller(self.controller, config.controller)
 
         self.supernet: nn.Module = self.space.build_supernet().to(self.device)
+        # What trains the weights: DDP around the supernet on several ranks, the supernet itself on one.
+        self.model: nn.Module = self.supernet
+        if self.world.is_distributed:
+            self.model = data_parallel(self.supernet, self.device)
         self.optimizer = torch.optim.SGD(
             self.supernet.parameters(),
             lr=config.lr,
@@ -196,12 +235,24 @@ class SearchEngine:
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
 
+    def _rank_device(self, device: torch.device) -> torch.device:
+        """Under torchrun each rank drives the GPU of its local rank; NCCL cannot reduce CPU tensors."""
+        if not self.world.is_distributed:
+            return device
+        if device.type == "cuda":
+            return torch.device("cuda", self.world.local_rank)
+        if self.world.device.type == "cuda":
+            raise RunError(f"the process group uses {self.world.backend}, which needs CUDA, but the run's "
+                           f"device is {device}")
+        return device
+
     # ------------------------------------------------------------------ state
 
     def start(self) -> None:
         """A fresh run: write the config; take an earlier run's distribution if ``init_from`` is set."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(self.run_dir / CONFIG_FILE, self.config.to_json())
+        if self.world.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            write_json(self.run_dir / CONFIG_FILE, self.config.to_json())
         if self.config.init_from is not None:
             earlier = load_checkpoint(latest_checkpoint(Path(self.config.init_from)))
             self.controller.transfer_state(earlier["controller"])
@@ -221,6 +272,7 @@ class SearchEngine:
             "controller": self.controller.state_dict(),
             "rng": rng,
             "history": self.history,
+            "world_size": self.world.size,
         }
 
     def restore(self, state: Mapping[str, Any]) -> None:
@@ -240,13 +292,34 @@ class SearchEngine:
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
         self.epoch = int(state["epoch"])
         self.history = list(state["history"])
-        self._write_history()
+        self._check_ranks_agree()  # every rank read the same checkpoint (a stale copy on some node?)
+        written_by = int(state.get("world_size", 1))
+        if written_by != self.world.size:
+            self.progress.message(
+                f"the checkpoint was written by {written_by} process(es), this run has {self.world.size}: "
+                f"the search continues, but steps and samples per step change (not bit for bit)"
+            )
+        if self.world.is_main:
+            self._write_history()
 
     def _write_history(self) -> None:
         text = "".join(json.dumps(record) + "\n" for record in self.history)
         atomic_write(self.run_dir / HISTORY_FILE, lambda handle: handle.write(text.encode()))
 
+    def _check_ranks_agree(self) -> None:
+        """Verify (not assume) that every rank holds the same controller state and weights."""
+        check_identical(
+            self.world,
+            {
+                "the controller state": self.controller.state_dict(),
+                "the supernet weights": dict(self.supernet.named_parameters()),
+            },
+        )
+
     def _save_checkpoint(self) -> None:
+        self._check_ranks_agree()
+        if not self.world.is_main:
+            return
         folder = self.run_dir / CHECKPOINT_DIR
         save_checkpoint(folder / f"epoch-{self.epoch:04d}.pt", self.state_dict())
         if self.config.keep_checkpoints:
@@ -264,17 +337,27 @@ class SearchEngine:
             self.epoch = epoch + 1
             self.history.append(record)
             self._save_checkpoint()
-            self._write_history()
-            self.hooks.epoch_finished(record, str(self.run_dir))
+            if self.world.is_main:
+                self._write_history()
+                self.hooks.epoch_finished(record, str(self.run_dir))
             self.progress.end_epoch(_summary(record, cfg.epochs))
         genotype = self.hooks.derive_genotype(self.space)
-        write_json(self.run_dir / GENOTYPE_FILE, genotype.to_json())
+        if self.world.is_main:
+            write_json(self.run_dir / GENOTYPE_FILE, genotype.to_json())
+        barrier(self.world)  # every rank returns once the genotype is on disk
         return SearchResult(genotype, self.history, self.run_dir)
 
     def _loaders(self, epoch: int) -> tuple[Any, Any]:
         cfg = self.config
         pin = self.device.type == "cuda"
-        common = dict(drop_last=True, num_workers=cfg.num_workers, pin_memory=pin, epoch=epoch)
+        common = dict(
+            drop_last=True,
+            num_workers=cfg.num_workers,
+            pin_memory=pin,
+            epoch=epoch,
+            rank=self.world.rank,
+            world_size=self.world.size,
+        )
         train = make_loader(self.train_set, cfg.batch_size, shuffle=True, seed=cfg.seed, **common)
         search = make_loader(self.search_set, cfg.batch_size, shuffle=True, seed=cfg.seed + 1, **common)
         return train, search
@@ -284,12 +367,17 @@ class SearchEngine:
         return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
+        if self.world.is_distributed:
+            # Each rank augments with its own stream, a function of (seed, epoch, rank): no
+            # per-rank generator state has to be checkpointed for an exact resume.
+            torch.manual_seed(rank_seed(self.config.seed, epoch, self.world.rank))
         train_loader, search_loader = self._loaders(epoch)
         steps = min(len(train_loader), len(search_loader))
         if steps == 0:
+            shared = f" shared by {self.world.size} processes" if self.world.is_distributed else ""
             raise RunError(
                 f"batch size {self.config.batch_size} is larger than a split of {self.config.dataset} "
-                f"({len(self.train_set)} train / {len(self.search_set)} search images)"
+                f"({len(self.train_set)} train / {len(self.search_set)} search images{shared})"
             )
         totals = {"train_loss": 0.0, "train_accuracy": 0.0, "search_loss": 0.0, "search_accuracy": 0.0}
         self.supernet.train()
@@ -304,8 +392,14 @@ class SearchEngine:
         return {key: value / steps for key, value in totals.items()}
 
     def _step(self, step: Step, train: tuple, search: tuple) -> dict[str, float]:
-        samples = self.hooks.sample_architecture(self.space, step)
-        feedback = [self._feedback(sample, *search) for sample in samples]
+        samples = self._sample(step)
+        if self.world.is_distributed:
+            # Rank r evaluates samples r, r + N, ... on its own search batch; all ranks get all feedback.
+            local = {k: self._feedback(samples[k], *search) for k in self.world.owned(len(samples))}
+            feedback = exchange_feedback(self.world, samples, local)
+            del local
+        else:
+            feedback = [self._feedback(sample, *search) for sample in samples]
         self.hooks.record_feedback(self.space, samples, feedback, step)
         weights = self.hooks.sample_weights(self.space, samples, feedback, step)
         search_loss = sum(f.loss for f in feedback) / len(feedback)
@@ -319,6 +413,17 @@ class SearchEngine:
             "search_loss": search_loss,
             "search_accuracy": search_accuracy,
         }
+
+    def _sample(self, step: Step) -> list[Architecture]:
+        """The controller's samples, asked for again until every rank has one (hookspecs)."""
+        samples: list[Architecture] = []
+        while True:
+            drawn = self.hooks.sample_architecture(self.space, step)
+            if not drawn:
+                raise RunError(f"controller {self.config.controller!r} returned no architecture to sample")
+            samples.extend(drawn)
+            if len(samples) >= self.world.size:
+                return samples
 
     def _feedback(self, sample: Architecture, x: torch.Tensor, y: torch.Tensor) -> Feedback:
         """Loss, accuracy and log-likelihood of one sample on the search batch (graph kept only for gates)."""
@@ -339,17 +444,25 @@ class SearchEngine:
     def _train_weights(
         self, samples: Sequence[Architecture], weights: Sequence[float], x: torch.Tensor, y: torch.Tensor
     ) -> tuple[float, float]:
-        """Σ_k w_k · loss_k, backward per sample so only one child's graph is alive at a time."""
+        """Σ_k w_k · loss_k, backward per sample so only one child's graph is alive at a time.
+
+        On N ranks each rank backpropagates its share of the samples on its own
+        batch, scaled by N: DDP averages over the ranks, so the step's gradient is
+        Σ_k w_k ∇loss_k, each sample's loss on the batch of the rank that trained it.
+        """
         self.optimizer.zero_grad(set_to_none=True)
         loss_sum = correct = 0.0
-        for sample, weight in zip(samples, weights):
-            if weight == 0.0:
-                continue
-            logits = self.supernet(x, sample.detached())
-            loss = F.cross_entropy(logits, y)
-            (weight * loss).backward()
+        share = training_share(self.world, weights)
+        for position, (index, weight) in enumerate(share):
+            # DDP all-reduces in the share's last backward; the earlier ones accumulate locally.
+            last = position == len(share) - 1
+            with self.model.no_sync() if self.world.is_distributed and not last else contextlib.nullcontext():
+                logits = self.model(x, samples[index].detached())
+                loss = F.cross_entropy(logits, y)
+                (weight * self.world.size * loss).backward()
             loss_sum += weight * float(loss.detach())
             correct += weight * float((logits.detach().argmax(1) == y).float().mean())
+        loss_sum, correct = all_sum(self.world, [loss_sum, correct])
         total = sum(weights)
         if self.config.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.supernet.parameters(), self.config.grad_clip)
@@ -373,15 +486,22 @@ class SearchEngine:
 
     @torch.no_grad()
     def _evaluate(self, architecture: Architecture) -> float:
-        """Accuracy of one architecture over the whole search split (batch statistics, as in search)."""
-        loader = make_loader(
-            self.search_set, self.config.batch_size, shuffle=False, seed=self.config.seed, epoch=0
-        )
+        """Accuracy of one architecture over the whole search split (batch statistics, as in search).
+
+        On N ranks rank r counts images r, r + N, ... of the split; the counts are summed.
+        """
+        part: torch.utils.data.Dataset = self.search_set
+        if self.world.is_distributed:
+            part = torch.utils.data.Subset(
+                self.search_set, range(self.world.rank, len(self.search_set), self.world.size)
+            )
+        loader = make_loader(part, self.config.batch_size, shuffle=False, seed=self.config.seed, epoch=0)
         correct = total = 0
         for batch in loader:
             x, y = self._to_device(batch)
             correct += int((self.supernet(x, architecture).argmax(1) == y).sum())
             total += len(y)
+        correct, total = all_sum(self.world, [correct, total])
         return correct / total
 
 
