@@ -45,6 +45,7 @@ from nasplug.distributed import (
     rank_seed,
     training_share,
 )
+from nasplug.config import config_from_json, reject_invalid
 from nasplug.errors import NasplugError
 from nasplug.options import resolve_options
 from nasplug.plugins import Hooks, controller_entry, load_plugins
@@ -95,26 +96,14 @@ class SearchConfig:
             "lr": self.lr > 0,
             "keep_checkpoints": self.keep_checkpoints >= 0,
         }
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            values = ", ".join(f"{name}={getattr(self, name)!r}" for name in bad)
-            raise RunError(f"invalid search configuration: {values}")
+        reject_invalid(self, checks, RunError, "search configuration")
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
 
     @classmethod
     def from_json(cls, data: Any, source: str) -> SearchConfig:
-        if not isinstance(data, dict):
-            raise RunError(f"{source}: expected a JSON object")
-        known = {field.name for field in attrs.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise RunError(f"{source}: unknown configuration keys: {', '.join(unknown)}")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise RunError(f"{source}: {exc}") from exc
+        return config_from_json(cls, data, source, RunError)
 
 
 @attrs.frozen

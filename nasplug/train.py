@@ -23,6 +23,7 @@ from torch.nn import functional as F
 
 from nasplug.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint, write_json
 from nasplug.data import DataBundle, load_dataset, make_loader
+from nasplug.config import config_from_json, reject_invalid
 from nasplug.errors import NasplugError
 from nasplug.genotypes import load_genotype
 from nasplug.inspect import ModelCost, model_cost
@@ -106,26 +107,14 @@ class TrainConfig:
             "num_workers": self.num_workers >= 0,
             "keep_checkpoints": self.keep_checkpoints >= 0,
         }
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            values = ", ".join(f"{name}={getattr(self, name)!r}" for name in bad)
-            raise TrainError(f"invalid training configuration: {values}")
+        reject_invalid(self, checks, TrainError, "training configuration")
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
 
     @classmethod
     def from_json(cls, data: Any, source: str) -> TrainConfig:
-        if not isinstance(data, dict):
-            raise TrainError(f"{source}: expected a JSON object")
-        known = {field.name for field in attrs.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise TrainError(f"{source}: unknown configuration keys: {', '.join(unknown)}")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise TrainError(f"{source}: {exc}") from exc
+        return config_from_json(cls, data, source, TrainError)
 
 
 @attrs.frozen
