@@ -59,8 +59,8 @@ def test_search_writes_results_and_resumes_exactly(tmp_path):
     final_cut = load_checkpoint(checkpoint_paths(cut)[-1])
     for name, tensor in final_full["supernet"].items():
         assert torch.equal(tensor, final_cut["supernet"][name]), name
-    assert torch.equal(final_full["controller"]["visits"]["normal/edge 2<-0"],
-                       final_cut["controller"]["visits"]["normal/edge 2<-0"])
+    assert torch.equal(final_full["controller"]["visits"], final_cut["controller"]["visits"])
+    assert torch.equal(final_full["controller"]["accuracy_sum"], final_cut["controller"]["accuracy_sum"])
 
 
 def test_seed_reaches_everything(tmp_path):
@@ -70,3 +70,23 @@ def test_seed_reaches_everything(tmp_path):
     assert history_without_times(tmp_path / "a") == history_without_times(tmp_path / "b")
     assert first.genotype == second.genotype
     assert history_without_times(tmp_path / "a") != history_without_times(tmp_path / "c")
+
+
+def test_random_controller_scores_choices_by_mean_accuracy():
+    from nasplug.arch import Architecture, Feedback
+    from nasplug.controllers.random import RandomController
+    from nasplug.space import DataShape
+    from nasplug.spaces.darts_cell import DartsCellSpace
+
+    space = DartsCellSpace(DataShape(10, 1, 8), {"layers": 3, "channels": 4})
+    controller = RandomController(space, {"derive": "accuracy"}, seed=0)
+    keys = [d.key for d in space.decisions()]
+    first = Architecture.single_path({key: 4 for key in keys})          # sep_conv_3x3 everywhere
+    second = Architecture.single_path({key: 1 for key in keys})         # max_pool_3x3 everywhere
+    feedback = [Feedback(0.0, acc, 0.0, 8) for acc in (0.9, 0.2)]
+    controller.record_feedback(samples=[first, second, first], feedback=[*feedback, feedback[1]])
+    offset = controller.offsets["normal/edge 3<-1"]
+    assert controller.visits[offset + 4] == 2 and controller.visits[offset + 1] == 1
+    assert controller.accuracy_sum[offset + 4] == pytest.approx(1.1)   # (0.9 + 0.2) over 2 visits
+    genotype = controller.derive_genotype(space)
+    assert {op for op, _ in genotype.normal} == {"sep_conv_3x3"}        # 0.55 beats 0.2

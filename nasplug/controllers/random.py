@@ -31,8 +31,14 @@ class RandomController(Controller):
     def __init__(self, space: SearchSpace, options: Mapping[str, Any], seed: int) -> None:
         super().__init__(space, options, seed)
         self.decisions = space.decisions()
-        self.visits = {d.key: torch.zeros(len(d)) for d in self.decisions}
-        self.accuracy_sum = {d.key: torch.zeros(len(d)) for d in self.decisions}
+        # One flat table over every (decision, choice): one index_add per sample, not one op per decision.
+        self.offsets = {}
+        total = 0
+        for decision in self.decisions:
+            self.offsets[decision.key] = total
+            total += len(decision)
+        self.visits = torch.zeros(total)
+        self.accuracy_sum = torch.zeros(total)
 
     @hookimpl
     def sample_architecture(self) -> list[Architecture]:
@@ -44,9 +50,11 @@ class RandomController(Controller):
     @hookimpl
     def record_feedback(self, samples: Sequence[Architecture], feedback: Sequence[Feedback]) -> None:
         for sample, result in zip(samples, feedback):
-            for key, choice in sample.choices().items():
-                self.visits[key][list(choice)] += 1
-                self.accuracy_sum[key][list(choice)] += result.accuracy
+            index = torch.tensor(
+                [self.offsets[key] + choice for key, paths in sample.choices().items() for choice in paths]
+            )
+            self.visits.index_add_(0, index, torch.ones(len(index)))
+            self.accuracy_sum.index_add_(0, index, torch.full((len(index),), result.accuracy))
 
     @hookimpl
     def update_distribution(self, step: Step) -> None:
@@ -59,9 +67,8 @@ class RandomController(Controller):
             scores = {d.key: torch.rand(len(d), generator=self.generator).tolist() for d in self.decisions}
             self.generator.set_state(state)
         else:
-            scores = {
-                key: (self.accuracy_sum[key] / self.visits[key].clamp(min=1)).tolist() for key in self.visits
-            }
+            mean_accuracy = (self.accuracy_sum / self.visits.clamp(min=1)).tolist()
+            scores = {d.key: mean_accuracy[self.offsets[d.key]:self.offsets[d.key] + len(d)] for d in self.decisions}
         return space.genotype_from_scores(scores)
 
     @hookimpl
@@ -73,5 +80,5 @@ class RandomController(Controller):
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
-        self.visits = {key: value.clone() for key, value in state["visits"].items()}
-        self.accuracy_sum = {key: value.clone() for key, value in state["accuracy_sum"].items()}
+        self.visits = state["visits"].clone()
+        self.accuracy_sum = state["accuracy_sum"].clone()
