@@ -1,5 +1,6 @@
 """The ranking-hypothesis experiment: τ against hand computation, and one tiny real run."""
 
+import importlib.util
 import json
 import math
 
@@ -86,4 +87,7 @@ def test_tiny_ranking_run_through_the_cli_writes_json_and_plot(tmp_path):
     assert taus[-1] == 1.0
     assert data["mean_tau"] == taus[0]
     assert f"mean tau over epochs 1-1: {data['mean_tau']:.3f}" in result.output
-    assert (out / "ranking.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (out / "ranking.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    else:  # the plot is optional (the `plot` extra); the JSON is the result
+        assert not (out / "ranking.png").exists()
