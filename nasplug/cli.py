@@ -103,7 +103,8 @@ def _given(ctx: click.Context, names: list[str]) -> list[str]:
 @click.option("--eval-derived/--no-eval-derived", default=True, show_default=True,
               help="Evaluate the derived architecture on the search split after every epoch.")
 @click.option("--out", type=click.Path(), help="Run directory (default: a new folder under runs/).")
-@click.option("--resume", type=click.Path(exists=True), help="Continue the run in this directory (or from this checkpoint file).")
+@click.option("--resume", type=click.Path(exists=True),
+              help="Continue the run in this directory (or from this checkpoint file).")
 @click.option("--init-from", type=click.Path(exists=True, file_okay=False),
               help="Start the controller from the distribution an earlier run learnt.")
 @click.option("--quiet", is_flag=True, help="Print only the final summary.")
@@ -117,7 +118,8 @@ def run(ctx: click.Context, **params: Any) -> None:
     if params["resume"]:
         configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet")]
         if configured:
-            raise NasplugError(f"--resume takes the configuration from the run; drop {', '.join('--' + n.replace('_', '-') for n in configured)}")
+            dropped = ", ".join("--" + n.replace("_", "-") for n in configured)
+            raise NasplugError(f"--resume takes the configuration from the run; drop {dropped}")
         target = Path(params["resume"])
         run_dir = target.parent.parent if target.is_file() else target
         config = read_config(run_dir)
@@ -136,7 +138,8 @@ def run(ctx: click.Context, **params: Any) -> None:
         else:
             run_dir = from_main(world, lambda: fresh_output_dir(
                 Path(params["out"]) if params["out"] else default_run_dir(config.space, config.controller)))
-            progress.message(f"searching {config.space} with {config.controller} on {config.dataset}; writing {run_dir}")
+            progress.message(f"searching {config.space} with {config.controller} on {config.dataset}; "
+                             f"writing {run_dir}")
             result = run_search(config, run_dir, progress=progress, hooks=hooks, world=world)
     if not world.is_main:
         return

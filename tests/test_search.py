@@ -66,7 +66,7 @@ def test_search_writes_results_and_resumes_exactly(tmp_path):
 def test_seed_reaches_everything(tmp_path):
     first = run_search(tiny_config(epochs=1), tmp_path / "a")
     second = run_search(tiny_config(epochs=1), tmp_path / "b")
-    third = run_search(tiny_config(epochs=1, seed=8), tmp_path / "c")
+    run_search(tiny_config(epochs=1, seed=8), tmp_path / "c")
     assert history_without_times(tmp_path / "a") == history_without_times(tmp_path / "b")
     assert first.genotype == second.genotype
     assert history_without_times(tmp_path / "a") != history_without_times(tmp_path / "c")

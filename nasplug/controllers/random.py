@@ -68,7 +68,9 @@ class RandomController(Controller):
             self.generator.set_state(state)
         else:
             mean_accuracy = (self.accuracy_sum / self.visits.clamp(min=1)).tolist()
-            scores = {d.key: mean_accuracy[self.offsets[d.key]:self.offsets[d.key] + len(d)] for d in self.decisions}
+            scores = {
+                d.key: mean_accuracy[self.offsets[d.key] : self.offsets[d.key] + len(d)] for d in self.decisions
+            }
         return space.genotype_from_scores(scores)
 
     @hookimpl
