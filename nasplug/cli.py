@@ -86,7 +86,8 @@ def _given(ctx: click.Context, names: list[str]) -> list[str]:
 @main.command()
 @click.option("--space", help="Search space name (`nasplug plugins` lists them).")
 @click.option("--controller", help="Controller name (`nasplug plugins` lists them).")
-@click.option("--dataset", default="digits", show_default=True, help="digits, cifar10, cifar100 or imagenet.")
+@click.option("--dataset", default="digits", show_default=True,
+              help="digits, cifar10, cifar100, imagenet, folder (with --data-dir ROOT) or a plugin's.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where the dataset files are (or go).")
 @click.option("--epochs", type=click.IntRange(min=1), help="Default: 50 (DARTS); 30 on digits.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Default: 64 (DARTS); 32 on digits.")
@@ -311,7 +312,8 @@ def train(ctx: click.Context, **params: Any) -> None:
 
 @main.command()
 @click.option("--space", required=True, help="Search space to sample from (`nasplug plugins` lists them).")
-@click.option("--dataset", default="digits", show_default=True, help="digits, cifar10, cifar100 or imagenet.")
+@click.option("--dataset", default="digits", show_default=True,
+              help="digits, cifar10, cifar100, imagenet, folder (with --data-dir ROOT) or a plugin's.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where the dataset files are (or go).")
 @click.option("--architectures", type=click.IntRange(min=2), default=10, show_default=True,
               help="How many architectures to sample and train (N).")
@@ -356,7 +358,7 @@ def ranking(**params: Any) -> None:
 
 @main.command()
 def plugins() -> None:
-    """List the installed spaces and controllers, the distribution that provides each, and their options."""
+    """List the installed spaces, datasets and controllers, the distribution providing each, their options."""
     hooks = load_plugins()
     click.echo("spaces:")
     for name, entry in sorted(hooks.spaces().items()):
@@ -365,6 +367,10 @@ def plugins() -> None:
         if entry.cls.network_options:
             click.echo("      network (train, info):")
             _echo_options(entry.cls.network_options)
+    click.echo("datasets:")
+    for name, dentry in sorted(hooks.datasets().items()):
+        click.echo(f"  {name:<18} {dentry.provider.distribution} {dentry.provider.version}  "
+                   f"{dentry.info.description}")
     click.echo("controllers:")
     for name, centry in sorted(available_controllers().items()):
         where = f"{centry.provider.distribution} {centry.provider.version}"

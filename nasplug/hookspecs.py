@@ -7,8 +7,9 @@ names; hooks may gain arguments in later releases without breaking plugins.
 Two kinds of plugin implement them:
 
 * **plugin modules** from the entry-point group ``nasplug`` (and the built-in
-  spaces): :func:`build_search_space`, :func:`list_search_spaces`, and observers
-  such as :func:`epoch_finished`;
+  spaces and datasets): :func:`build_search_space`, :func:`list_search_spaces`,
+  :func:`build_dataset`, :func:`list_datasets`, and observers such as
+  :func:`epoch_finished`;
 * **the controller** of a run, an instance of a class from the entry-point group
   ``nasplug.controllers``, registered for that run only: the per-step hooks.
 """
@@ -16,12 +17,14 @@ Two kinds of plugin implement them:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
     from nasplug.arch import Architecture, Feedback, Step
+    from nasplug.data.bundle import DataBundle, DatasetInfo, DatasetOptions
     from nasplug.space import DataShape, Genotype, SearchSpace
 
 hookspec = pluggy.HookspecMarker("nasplug")
@@ -50,6 +53,35 @@ def build_search_space(name: str, data: DataShape, options: Mapping[str, Any]) -
     :param name: the space name given on the command line (``--space``).
     :param data: classes, input channels and input size of the dataset.
     :param options: the space's options, already parsed against its declared ``options``.
+    """
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+@hookspec
+def list_datasets() -> Mapping[str, DatasetInfo]:
+    """Name the datasets this plugin provides.
+
+    Called by ``nasplug plugins``, by error messages for unknown names and for
+    a dataset's nominal shape (``nasplug info --dataset``).
+
+    :return: a mapping from dataset name to a :class:`~nasplug.data.DatasetInfo`
+        (a one-line description and the nominal shape, or None if only the files tell).
+    """
+
+
+@hookspec(firstresult=True)
+def build_dataset(name: str, data_dir: Path | None, options: DatasetOptions) -> DataBundle | None:
+    """Load the dataset called ``name``, or return None if this plugin does not know it.
+
+    Called once per search or training run, before the search space is built (the
+    space is built for the bundle's shape). Stops at first non-None result.
+
+    :param name: the dataset name given on the command line (``--dataset``).
+    :param data_dir: the folder given with ``--data-dir`` (user-expanded), or None.
+    :param options: augmentation, Cutout, download and input size (:class:`~nasplug.data.DatasetOptions`).
+    :return: a :class:`~nasplug.data.DataBundle`; problems raise :class:`~nasplug.data.DatasetError`.
     """
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping, Sequence
 from importlib import metadata
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
@@ -22,10 +23,13 @@ from nasplug.errors import NasplugError
 from nasplug.options import resolve_options
 from nasplug.space import DataShape, Genotype, SearchSpace
 
+if TYPE_CHECKING:
+    from nasplug.data.bundle import DataBundle, DatasetInfo, DatasetOptions
+
 PROJECT = "nasplug"
 PLUGIN_GROUP = "nasplug"
 CONTROLLER_GROUP = "nasplug.controllers"
-BUILTIN_PLUGINS = ("nasplug.spaces",)
+BUILTIN_PLUGINS = ("nasplug.spaces", "nasplug.data.builtin")
 
 
 class PluginError(NasplugError, RuntimeError):
@@ -45,6 +49,13 @@ class Provider:
 class SpaceEntry:
     name: str
     cls: type[SearchSpace]
+    provider: Provider
+
+
+@attrs.frozen
+class DatasetEntry:
+    name: str
+    info: DatasetInfo
     provider: Provider
 
 
@@ -177,6 +188,39 @@ class Hooks:
         options = resolve_options(entry.cls.options, given, f"space {name!r}")
         space = self.pm.hook.build_search_space(name=name, data=data, options=options)
         return space if space is not None else entry.cls(data, options)
+
+    def datasets(self) -> dict[str, DatasetEntry]:
+        """Every dataset any registered plugin lists, by name."""
+        datasets = {}
+        for impl in self.pm.hook.list_datasets.get_hookimpls():
+            provider = self.providers.get(impl.plugin_name, Provider(impl.plugin_name, "unknown", ""))
+            for name, info in impl.function().items():
+                datasets[name] = DatasetEntry(name, info, provider)
+        return datasets
+
+    def dataset_entry(self, name: str) -> DatasetEntry:
+        """The dataset called ``name`` (case-insensitive where no plugin lists the exact spelling)."""
+        from nasplug.data.bundle import DatasetError
+
+        datasets = self.datasets()
+        by_lower = {key.lower(): entry for key, entry in datasets.items()}
+        entry = datasets.get(name) or by_lower.get(name.lower())
+        if entry is None:
+            raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(datasets)}")
+        return entry
+
+    def build_dataset(self, name: str, data_dir: Path | None, options: DatasetOptions) -> DataBundle:
+        """Load dataset ``name`` from the first plugin that builds it; checks that it returned a bundle."""
+        from nasplug.data.bundle import DataBundle
+
+        entry = self.dataset_entry(name)
+        bundle = self.pm.hook.build_dataset(name=entry.name, data_dir=data_dir, options=options)
+        where = f"dataset {entry.name!r} ({entry.provider.distribution} {entry.provider.version})"
+        if bundle is None:
+            raise PluginError(f"{where} is listed, but no plugin's build_dataset built it")
+        if not isinstance(bundle, DataBundle):
+            raise PluginError(f"{where}: build_dataset returned a {type(bundle).__name__}, not a DataBundle")
+        return bundle
 
     def add_controller(self, controller: Controller, name: str) -> None:
         _register(self.pm, controller, f"controller:{name}", f"controller {name!r}")

@@ -323,7 +323,7 @@ def test_unknown_dataset_lists_the_known_ones():
         DatasetError, match="unknown dataset 'mnist'; choose one of digits, cifar10, cifar100, imag"
     ):
         load_dataset("mnist")
-    assert DATASETS == ("digits", "cifar10", "cifar100", "imagenet")
+    assert DATASETS == ("digits", "cifar10", "cifar100", "imagenet", "folder")
     assert dataset_shape("CIFAR100") == DataShape(num_classes=100, in_channels=3, input_size=32)
 
 

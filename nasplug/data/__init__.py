@@ -10,11 +10,16 @@ describes each dataset, where its files go and the choices made.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from nasplug.data.bundle import DataBundle, DatasetError, TensorImages
+from nasplug.data.bundle import DataBundle, DatasetError, DatasetInfo, DatasetOptions, TensorImages
+from nasplug.data.builtin import BUILTIN_DATASETS, DEFAULT_DATA_DIR
 from nasplug.data.loaders import EpochSampler, make_loader, split_indices
 from nasplug.data.transforms import Cutout
 from nasplug.space import DataShape
+
+if TYPE_CHECKING:
+    from nasplug.plugins import Hooks
 
 __all__ = [
     "DATASETS",
@@ -22,6 +27,8 @@ __all__ = [
     "Cutout",
     "DataBundle",
     "DatasetError",
+    "DatasetInfo",
+    "DatasetOptions",
     "EpochSampler",
     "TensorImages",
     "dataset_shape",
@@ -30,19 +37,17 @@ __all__ = [
     "split_indices",
 ]
 
-_SHAPES = {
-    "digits": DataShape(num_classes=10, in_channels=1, input_size=8),
-    "cifar10": DataShape(num_classes=10, in_channels=3, input_size=32),
-    "cifar100": DataShape(num_classes=100, in_channels=3, input_size=32),
-    "imagenet": DataShape(num_classes=1000, in_channels=3, input_size=224),
-}
-DATASETS: tuple[str, ...] = tuple(_SHAPES)
-DEFAULT_DATA_DIR = Path("~/.cache/nasplug/data")
+DATASETS: tuple[str, ...] = tuple(BUILTIN_DATASETS)
+"""The datasets nasplug itself provides; plugins add more (``nasplug plugins`` lists them all)."""
 
 
-def dataset_shape(name: str) -> DataShape:
-    """The nominal shape of dataset ``name`` without loading it (ImageNet: its 1000 classes at 224 px)."""
-    return _SHAPES[_known(name)]
+def dataset_shape(name: str, data_dir: str | Path | None = None, *, hooks: Hooks | None = None) -> DataShape:
+    """The shape of dataset ``name``: its nominal one without reading a file where it has one
+    (ImageNet: 1000 classes at 224 px), otherwise that of the loaded files (a folder dataset)."""
+    entry = _hooks(hooks).dataset_entry(name)
+    if entry.info.shape is not None:
+        return entry.info.shape
+    return load_dataset(entry.name, data_dir, augment=False, download=False, hooks=hooks).shape
 
 
 def load_dataset(
@@ -53,39 +58,28 @@ def load_dataset(
     cutout: int = 0,
     download: bool = True,
     input_size: int | None = None,
+    hooks: Hooks | None = None,
 ) -> DataBundle:
-    """Dataset ``name`` (one of :data:`DATASETS`), files under ``data_dir`` (default ``DEFAULT_DATA_DIR``).
+    """Dataset ``name`` from the plugin that provides it (built-ins: :data:`DATASETS`), files under ``data_dir``.
 
     ``augment`` turns on the dataset's training augmentation and ``cutout`` (a
     square side in pixels, 0 for none) adds Cutout to it; the test set is never
     augmented. ``download`` lets CIFAR fetch its archive when missing.
     ``input_size`` resizes the images (default: the dataset's own size).
+    ``data_dir`` defaults to ``DEFAULT_DATA_DIR`` for the built-ins that keep files.
     """
-    name = _known(name)
     if cutout < 0:
         raise DatasetError(f"the cutout length cannot be negative, got {cutout}")
     if cutout and not augment:
         raise DatasetError("cutout is a training augmentation; it needs augmentation turned on")
     if input_size is not None and input_size < 1:
         raise DatasetError(f"the input size must be a positive number of pixels, got {input_size}")
-    root = Path(data_dir if data_dir is not None else DEFAULT_DATA_DIR).expanduser()
-    # Each loader is imported on use: torchvision and scikit-learn take seconds to import,
-    # and commands that only need dataset_shape (nasplug info, show) should not wait for them.
-    if name == "digits":
-        from nasplug.data.digits import load_digits
-
-        return load_digits(augment=augment, cutout=cutout, input_size=input_size)
-    if name == "imagenet":
-        from nasplug.data.imagenet import load_imagenet
-
-        return load_imagenet(root, augment=augment, cutout=cutout, input_size=input_size)
-    from nasplug.data.cifar import load_cifar
-
-    return load_cifar(name, root, augment=augment, cutout=cutout, download=download, input_size=input_size)
+    options = DatasetOptions(augment=augment, cutout=cutout, download=download, input_size=input_size)
+    root = Path(data_dir).expanduser() if data_dir is not None else None
+    return _hooks(hooks).build_dataset(name, root, options)
 
 
-def _known(name: str) -> str:
-    key = name.lower()
-    if key not in _SHAPES:
-        raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    return key
+def _hooks(hooks: Hooks | None) -> Hooks:
+    from nasplug.plugins import load_plugins  # nasplug.plugins imports the engine's data model
+
+    return hooks if hooks is not None else load_plugins()

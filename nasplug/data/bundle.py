@@ -1,4 +1,4 @@
-"""What every dataset loader returns: the bundle, its error type and in-memory image sets."""
+"""The dataset contract: what a loader is asked for and returns, its error type, in-memory image sets."""
 
 from __future__ import annotations
 
@@ -24,6 +24,32 @@ class DataBundle:
     train: Dataset
     test: Dataset
     shape: DataShape
+
+
+@attrs.frozen
+class DatasetInfo:
+    """What ``list_datasets`` says about a dataset without loading it.
+
+    ``shape`` is its nominal shape (what ``nasplug info --dataset`` uses), or None where only
+    the files tell (a folder of images).
+    """
+
+    description: str
+    shape: DataShape | None = None
+
+
+@attrs.frozen
+class DatasetOptions:
+    """How a dataset is to be loaded (the ``options`` of the ``build_dataset`` hook).
+
+    ``augment`` turns the training augmentation on, ``cutout`` adds Cutout of that side (0: none),
+    ``download`` lets a loader fetch missing files, ``input_size`` resizes (None: the dataset's own).
+    """
+
+    augment: bool = True
+    cutout: int = 0
+    download: bool = True
+    input_size: int | None = None
 
 
 class TensorImages(Dataset):

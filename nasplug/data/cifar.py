@@ -19,10 +19,9 @@ import attrs
 import numpy as np
 import torch
 from torchvision.datasets.utils import download_and_extract_archive
-from torchvision.transforms import v2
 
 from nasplug.data.bundle import DataBundle, DatasetError, TensorImages
-from nasplug.data.transforms import Cutout
+from nasplug.data.pipelines import small_image_transforms
 from nasplug.space import DataShape
 
 IMAGE_SIZE = 32
@@ -89,7 +88,9 @@ def load_cifar(
     train_images, train_labels = _read_batches([folder / f for f in release.train_files], release)
     test_images, test_labels = _read_batches([folder / release.test_file], release)
     size = input_size or IMAGE_SIZE
-    train_transform, test_transform = _transforms(release, size, augment=augment, cutout=cutout)
+    train_transform, test_transform = small_image_transforms(
+        release.mean, release.std, size, resize=size != IMAGE_SIZE, augment=augment, cutout=cutout
+    )
     return DataBundle(
         name=name,
         train=TensorImages(train_images, train_labels, classes, train_transform),
@@ -190,18 +191,3 @@ def _unpickle(path: Path) -> dict[str, Any]:
     if not isinstance(content, dict):
         raise DatasetError(f"{path} does not hold a CIFAR dict but a {type(content).__name__}")
     return {key.decode() if isinstance(key, bytes) else key: value for key, value in content.items()}
-
-
-def _transforms(
-    release: CifarRelease, size: int, *, augment: bool, cutout: int
-) -> tuple[v2.Compose, v2.Compose]:
-    """(train, test) transforms on uint8 CHW tensors: the DARTS CIFAR pipeline."""
-    resize = [v2.Resize(size, antialias=True)] if size != IMAGE_SIZE else []
-    normalise = [v2.ToDtype(torch.float32, scale=True), v2.Normalize(release.mean, release.std)]
-    test = v2.Compose([*resize, *normalise])
-    if not augment:
-        return test, test
-    # random crop with 4 pixels of zero padding at 32 px (scaled with the size), then a horizontal flip
-    crop_flip = [v2.RandomCrop(size, padding=size // 8), v2.RandomHorizontalFlip()]
-    erase = [Cutout(cutout)] if cutout else []
-    return v2.Compose([*resize, *crop_flip, *normalise, *erase]), test

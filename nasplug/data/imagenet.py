@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from torchvision.datasets import ImageFolder
 from torchvision.transforms import v2
 
 from nasplug.data.bundle import DataBundle, DatasetError
-from nasplug.data.transforms import Cutout
+from nasplug.data.pipelines import large_image_transforms
 from nasplug.space import DataShape
 
 IMAGE_SIZE = 224
@@ -20,7 +19,7 @@ STD = (0.229, 0.224, 0.225)
 def load_imagenet(root: Path, *, augment: bool, cutout: int, input_size: int | None) -> DataBundle:
     """ImageFolder train and val sets; the classes are the folders found (1000 for ImageNet)."""
     size = input_size or IMAGE_SIZE
-    train_transform, test_transform = _transforms(size, augment=augment, cutout=cutout)
+    train_transform, test_transform = large_image_transforms(MEAN, STD, size, augment=augment, cutout=cutout)
     train = _image_folder(root / "train", root, train_transform)
     test = _image_folder(root / "val", root, test_transform)
     if test.classes != train.classes:
@@ -47,19 +46,3 @@ def _image_folder(folder: Path, root: Path, transform: v2.Compose) -> ImageFolde
         return ImageFolder(str(folder), transform=transform)
     except OSError as error:  # FileNotFoundError: no class folders, or a class folder without images
         raise DatasetError(f"ImageNet: {error}") from error
-
-
-def _transforms(size: int, *, augment: bool, cutout: int) -> tuple[v2.Compose, v2.Compose]:
-    """(train, val) transforms on PIL images: the DARTS ImageNet pipeline."""
-    to_tensor = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(MEAN, STD)]
-    # val: resize the short side to 256/224 of the crop (256 for 224), then a centre crop
-    test = v2.Compose([v2.Resize(round(size * 256 / 224), antialias=True), v2.CenterCrop(size), *to_tensor])
-    if not augment:
-        return test, test
-    augmentation = [
-        v2.RandomResizedCrop(size, antialias=True),
-        v2.RandomHorizontalFlip(),
-        v2.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.2),
-    ]
-    erase = [Cutout(cutout)] if cutout else []
-    return v2.Compose([*augmentation, *to_tensor, *erase]), test
