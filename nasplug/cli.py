@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -10,10 +9,12 @@ from typing import Any
 
 import click
 
+from nasplug.api import route_options, search_config
 from nasplug.errors import NasplugError
-from nasplug.options import OptionError, parse_assignments
-from nasplug.plugins import Hooks, available_controllers, controller_entry, load_plugins
+from nasplug.options import parse_assignments
+from nasplug.plugins import Hooks, available_controllers, load_plugins
 from nasplug.progress import Progress
+from nasplug.rundir import default_run_dir, fresh_output_dir
 
 
 class NasplugGroup(click.Group):
@@ -44,39 +45,6 @@ option_assignments = click.option(
     help="A controller or space option (see `nasplug plugins`); prefix with controller. or space. "
     "where both have the key. Repeatable.",
 )
-
-
-def route_options(
-    pairs: Mapping[str, str], controller_options: Mapping[str, Any], space_options: Mapping[str, Any]
-) -> tuple[dict[str, str], dict[str, str]]:
-    """Split ``-o`` assignments into (controller, space) options by their declared keys."""
-    to_controller: dict[str, str] = {}
-    to_space: dict[str, str] = {}
-    for key, value in pairs.items():
-        owner, _, bare = key.rpartition(".")
-        if owner == "controller" or (not owner and bare in controller_options and bare not in space_options):
-            to_controller[bare] = value
-        elif owner == "space" or (not owner and bare in space_options and bare not in controller_options):
-            to_space[bare] = value
-        elif not owner and bare in controller_options:
-            raise OptionError(f"option {bare!r} exists for both controller and space; write controller.{bare} "
-                              f"or space.{bare}")
-        else:
-            accepted = sorted(controller_options) + [f"space.{k}" for k in sorted(space_options)]
-            raise OptionError(f"unknown option {key!r}; accepted: {', '.join(accepted) or 'none'}")
-    return to_controller, to_space
-
-
-def default_run_dir(space: str, controller: str) -> Path:
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{stamp}-{space}-{controller}"
-
-
-def fresh_output_dir(path: Path) -> Path:
-    """Refuse a non-empty directory: results of an earlier run are never overwritten."""
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise NasplugError(f"{path} exists and is not empty; choose another --out or continue it with --resume {path}")
-    return path
 
 
 def _given(ctx: click.Context, names: list[str]) -> list[str]:
@@ -149,48 +117,12 @@ def run(ctx: click.Context, **params: Any) -> None:
     click.echo(f"genotype written to {result.run_dir / 'genotype.json'}")
 
 
-# The offline quickstart must finish in minutes on 2 CPU cores: a smaller supernet and fewer epochs on
-# digits (8x8 images, 1438 training images); elsewhere the DARTS search settings.
-SEARCH_RECIPES: dict[str, dict[str, int]] = {
-    "digits": {"epochs": 30, "batch_size": 32, "layers": 5, "channels": 8},
-}
-
-
 def build_search_config(hooks: Hooks, params: Mapping[str, Any]) -> Any:
-    """A SearchConfig from CLI parameters, with ``-o`` routed and checked against the declared options."""
-    from nasplug.search import SearchConfig
-
-    space_cls = hooks.space_entry(params["space"]).cls
-    controller_cls = controller_entry(params["controller"]).load()
-    controller_options, space_options = route_options(
-        parse_assignments(params["assignments"]), controller_cls.options, space_cls.options
-    )
-    recipe = SEARCH_RECIPES.get(params["dataset"], {})
-    for name in ("layers", "channels"):
-        if params[name] is not None:
-            if name not in space_cls.options:
-                raise OptionError(f"space {params['space']!r} has no {name}; its options: "
-                                  f"{', '.join(sorted(space_cls.options)) or 'none'}")
-            space_options[name] = str(params[name])
-        elif name in recipe and name in space_cls.options and name not in space_options:
-            space_options[name] = str(recipe[name])
-    return SearchConfig(
-        space=params["space"],
-        controller=params["controller"],
-        dataset=params["dataset"],
-        data_dir=params["data_dir"],
-        epochs=params["epochs"] or recipe.get("epochs", 50),
-        batch_size=params["batch_size"] or recipe.get("batch_size", 64),
-        seed=params["seed"],
-        lr=params["lr"],
-        space_options=space_options,
-        controller_options=controller_options,
-        device=params["device"],
-        num_workers=params["workers"],
-        eval_derived=params["eval_derived"],
-        keep_checkpoints=params["keep_checkpoints"],
-        init_from=params["init_from"],
-    )
+    """A SearchConfig from CLI parameters: :func:`nasplug.api.search_config`, the API's defaults and checks."""
+    names = ("dataset", "data_dir", "epochs", "batch_size", "layers", "channels", "seed", "lr", "device",
+             "keep_checkpoints", "eval_derived", "init_from")
+    return search_config(params["space"], params["controller"], hooks=hooks, workers=params["workers"],
+                         options=parse_assignments(params["assignments"]), **{n: params[n] for n in names})
 
 
 @main.command()
@@ -277,7 +209,8 @@ TRAIN_SETTINGS = ("data_dir", "input_size", "epochs", "batch_size", "seed", "lr"
 @click.pass_context
 def train(ctx: click.Context, **params: Any) -> None:
     """Train a genotype's network from scratch with its paper's protocol; report test top-1/top-5."""
-    from nasplug.train import train_network, training_config
+    from nasplug.api import resume_training
+    from nasplug.api import train as train_genotype
 
     progress = Progress(enabled=not params["quiet"])
     if params["resume"]:
@@ -285,24 +218,16 @@ def train(ctx: click.Context, **params: Any) -> None:
         if configured:
             raise NasplugError(f"--resume takes the configuration from the directory; drop "
                                f"{', '.join('--' + n.replace('_', '-') for n in configured)}")
-        out = Path(params["resume"])
-        result = train_network(None, out, resume=True, progress=progress)
+        result = resume_training(params["resume"], progress=progress)
     else:
         if not params["reference"]:
             raise NasplugError("--genotype is required (or --resume DIR)")
-        hooks = load_plugins()
-        network: dict[str, Any] = dict(parse_assignments(params["assignments"]))
-        for name in ("layers", "channels", "drop_path"):
-            if params[name] is not None:
-                network[name] = params[name]
-        config = training_config(
-            params["reference"], dataset=params["dataset"], space=params["space"], network_options=network,
-            hooks=hooks, num_workers=params["workers"], **{name: params[name] for name in TRAIN_SETTINGS},
+        result = train_genotype(
+            params["reference"], dataset=params["dataset"], space=params["space"], out=params["out"],
+            options=parse_assignments(params["assignments"]), progress=progress, workers=params["workers"],
+            **{name: params[name] for name in (*TRAIN_SETTINGS, "layers", "channels", "drop_path")},
         )
-        out = Path(params["out"]) if params["out"] else default_run_dir(config.space, "train")
-        progress.message(f"training {params['reference']} ({config.space}) on {config.dataset} for "
-                         f"{config.epochs} epochs; writing {out}")
-        result = train_network(config, out, progress=progress, hooks=hooks)
+    out = result.out_dir
     cost = result.cost
     click.echo(f"test top-1 {100 * result.top1:.2f} %  top-5 {100 * result.top5:.2f} %  "
                f"parameters {cost.parameters / 1e6:.6f} M  multiply-adds {cost.macs / 1e6:.2f} M  "

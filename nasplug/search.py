@@ -32,6 +32,7 @@ from torch.nn import functional as F
 from nasplug.arch import Architecture, Feedback, Step, entropy
 from nasplug.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint, write_json
 from nasplug.controller import Controller
+from nasplug.controller_choice import build_space_and_controller
 from nasplug.data import DataBundle, load_dataset, make_loader, split_indices
 from nasplug.distributed import (
     World,
@@ -47,10 +48,9 @@ from nasplug.distributed import (
 )
 from nasplug.config import config_from_json, reject_invalid
 from nasplug.errors import NasplugError
-from nasplug.options import resolve_options
-from nasplug.plugins import Hooks, controller_entry, load_plugins
+from nasplug.plugins import Hooks, load_plugins
 from nasplug.progress import Progress
-from nasplug.space import Genotype, SearchSpace
+from nasplug.space import Genotype
 
 CHECKPOINT_FORMAT = "nasplug-search-1"
 CONFIG_FILE = "config.json"
@@ -156,12 +156,17 @@ def run_search(
     progress: Progress | None = None,
     hooks: Hooks | None = None,
     world: World | None = None,
+    data: DataBundle | None = None,
+    controller: type[Controller] | Controller | None = None,
 ) -> SearchResult:
     """Run (or, with ``resume_from`` a checkpoint file, continue) a search writing into ``run_dir``.
 
-    ``world`` defaults to the initialised process group's (one process without one).
+    ``world`` defaults to the initialised process group's (one process without one). ``data``, if
+    given, is searched on instead of loading ``config.dataset``; ``controller``, a Controller class
+    or instance, instead of the installed controller ``config.controller`` names.
     """
-    engine = SearchEngine(config, Path(run_dir), hooks or load_plugins(), progress or Progress(False), world)
+    engine = SearchEngine(config, Path(run_dir), hooks or load_plugins(), progress or Progress(False), world,
+                          data=data, controller=controller)
     if resume_from is not None:
         engine.restore(load_checkpoint(Path(resume_from)))
     else:
@@ -183,6 +188,8 @@ class SearchEngine:
         hooks: Hooks,
         progress: Progress,
         world: World | None = None,
+        data: DataBundle | None = None,
+        controller: type[Controller] | Controller | None = None,
     ) -> None:
         self.config = config
         self.run_dir = run_dir
@@ -193,18 +200,14 @@ class SearchEngine:
         torch.manual_seed(config.seed)
 
         with local_main_first(self.world):  # one download per machine
-            self.data: DataBundle = load_dataset(config.dataset, config.data_dir, augment=True)
+            self.data: DataBundle = data if data is not None else load_dataset(
+                config.dataset, config.data_dir, augment=True
+            )
         train_part, search_part = split_indices(len(self.data.train), config.train_fraction, config.seed)
         self.train_set = torch.utils.data.Subset(self.data.train, train_part)
         self.search_set = torch.utils.data.Subset(self.data.train, search_part)
 
-        self.space: SearchSpace = hooks.build_space(config.space, self.data.shape, config.space_options)
-        entry = controller_entry(config.controller)
-        controller_cls = entry.load()
-        options = resolve_options(
-            controller_cls.options, config.controller_options, f"controller {config.controller!r}"
-        )
-        self.controller: Controller = controller_cls(self.space, options, config.seed)
+        self.space, self.controller = build_space_and_controller(config, hooks, self.data.shape, controller)
         hooks.add_controller(self.controller, config.controller)
 
         self.supernet: nn.Module = self.space.build_supernet().to(self.device)

@@ -1,0 +1,279 @@
+"""The Python API: one function per command, with the command line's defaults and checks.
+
+``nasplug run`` is :func:`search` (and :func:`resume_search` for ``--resume``), ``nasplug train`` is
+:func:`train` (and :func:`resume_training`), ``nasplug show`` is :func:`show` and ``nasplug info``
+is :func:`info`. Beyond the command line, :func:`search` takes a controller class or instance (as
+Optuna takes a sampler object) and a user's own ``torch.utils.data.Dataset``. docs/python-api.md is
+the guide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nasplug.controller import Controller
+from nasplug.controller_choice import ControllerLike, controller_class, controller_name
+from nasplug.errors import NasplugError
+from nasplug.options import OptionError, resolve_options
+from nasplug.plugins import Hooks, controller_entry, load_plugins
+from nasplug.progress import Progress
+from nasplug.rundir import default_run_dir, fresh_output_dir
+from nasplug.search_defaults import search_recipe
+
+if TYPE_CHECKING:
+    from torch.utils.data import Dataset
+
+    from nasplug.data import DataBundle
+    from nasplug.inspect import ModelCost
+    from nasplug.search import SearchConfig, SearchResult
+    from nasplug.train import TrainResult
+
+__all__ = ["info", "resume_search", "resume_training", "search", "search_config", "show", "train"]
+
+_API_DIRS = {"out": "out=", "resume": "nasplug.api.resume_search('{path}')"}
+
+
+def search(
+    space: str,
+    controller: ControllerLike,
+    *,
+    dataset: str = "digits",
+    data: DataBundle | Dataset | None = None,
+    data_dir: str | Path | None = None,
+    out: str | Path | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    layers: int | None = None,
+    channels: int | None = None,
+    seed: int = 0,
+    lr: float = 0.025,
+    device: str = "auto",
+    workers: int = 0,
+    keep_checkpoints: int = 3,
+    eval_derived: bool = True,
+    init_from: str | Path | None = None,
+    options: Mapping[str, Any] | None = None,
+    progress: bool | Progress = True,
+) -> SearchResult:
+    """Search ``space`` with ``controller``, as ``nasplug run`` does; returns genotype, history, run folder.
+
+    ``controller`` is an installed controller's name, a :class:`~nasplug.Controller` subclass or an
+    instance of one (built for the space it is to search). ``data``, a ``torch.utils.data.Dataset``
+    of ``(C×H×W tensor, label)`` items or a DataBundle, is searched on instead of ``dataset``.
+    ``out`` must be absent or empty (default: a new folder under ``runs/``). ``options`` are the
+    ``-o`` options (``space.KEY`` or ``controller.KEY`` where both have KEY). ``progress``: True for a
+    progress display, False for none, or a :class:`~nasplug.progress.Progress`.
+    """
+    from nasplug.data.user import as_bundle
+    from nasplug.search import run_search
+
+    hooks = load_plugins()
+    bundle = as_bundle(data) if data is not None else None
+    config = search_config(
+        space, controller, dataset=bundle.name if bundle is not None else dataset, data_dir=data_dir,
+        epochs=epochs, batch_size=batch_size, layers=layers, channels=channels, seed=seed, lr=lr,
+        device=device, workers=workers, keep_checkpoints=keep_checkpoints, eval_derived=eval_derived,
+        init_from=init_from, options=options, hooks=hooks, given_data=bundle is not None,
+    )
+    run_dir = fresh_output_dir(Path(out) if out is not None else default_run_dir(space, config.controller),
+                               **_API_DIRS)
+    shown = _progress(progress)
+    shown.message(f"searching {config.space} with {config.controller} on {config.dataset}; writing {run_dir}")
+    instance = None if isinstance(controller, str) else controller
+    return run_search(config, run_dir, progress=shown, hooks=hooks, data=bundle, controller=instance)
+
+
+def resume_search(
+    run_dir: str | Path,
+    *,
+    data: DataBundle | Dataset | None = None,
+    controller: type[Controller] | Controller | None = None,
+    progress: bool | Progress = True,
+) -> SearchResult:
+    """Continue the search in ``run_dir`` from its latest checkpoint, as ``nasplug run --resume`` does.
+
+    Pass the same ``data`` and ``controller`` class or instance the search started with, if it
+    started with them (the run's ``config.json`` names, but cannot hold, them).
+    """
+    from nasplug.data.user import as_bundle
+    from nasplug.search import latest_checkpoint, read_config, run_search
+
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    if controller is not None and controller_name(controller) != config.controller:
+        raise NasplugError(f"{run_dir} was searched with controller {config.controller!r}, "
+                           f"not {controller_name(controller)!r}")
+    checkpoint = latest_checkpoint(run_dir)
+    shown = _progress(progress)
+    shown.message(f"resuming {run_dir} from {checkpoint.name}")
+    bundle = as_bundle(data) if data is not None else None
+    return run_search(config, run_dir, resume_from=checkpoint, progress=shown, data=bundle,
+                      controller=controller)
+
+
+def search_config(
+    space: str,
+    controller: ControllerLike,
+    *,
+    dataset: str = "digits",
+    data_dir: str | Path | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    layers: int | None = None,
+    channels: int | None = None,
+    seed: int = 0,
+    lr: float = 0.025,
+    device: str = "auto",
+    workers: int = 0,
+    keep_checkpoints: int = 3,
+    eval_derived: bool = True,
+    init_from: str | Path | None = None,
+    options: Mapping[str, Any] | None = None,
+    hooks: Hooks | None = None,
+    given_data: bool = False,
+) -> SearchConfig:
+    """The SearchConfig of a search, with the defaults of the dataset (:mod:`nasplug.search_defaults`).
+
+    Every name and option is checked here, before any data is loaded. ``given_data`` says the
+    dataset is the caller's own (its name need not be installed).
+    """
+    from nasplug.search import SearchConfig
+
+    hooks = hooks or load_plugins()
+    space_cls = hooks.space_entry(space).cls
+    if not given_data:
+        dataset = hooks.dataset_entry(dataset).name
+    name = controller_name(controller)
+    cls = controller_entry(name).load() if isinstance(controller, str) else controller_class(controller)
+    controller_options, space_options = route_options(options or {}, cls.options, space_cls.options)
+    recipe = search_recipe(dataset)
+    for key, value in (("layers", layers), ("channels", channels)):
+        if value is not None:
+            if key not in space_cls.options:
+                raise OptionError(f"space {space!r} has no {key}; its options: "
+                                  f"{', '.join(sorted(space_cls.options)) or 'none'}")
+            space_options[key] = str(value)
+        elif key in recipe and key in space_cls.options and key not in space_options:
+            space_options[key] = str(recipe[key])
+    if isinstance(controller, Controller):
+        if options or layers is not None or channels is not None:
+            raise OptionError("a controller instance brings its own options and space; pass its class "
+                              "to set options, layers or channels")
+        controller_options, space_options = dict(controller.config), dict(controller.space.config)
+    resolve_options(cls.options, controller_options, f"controller {name!r}")  # fail before loading data
+    resolve_options(space_cls.options, space_options, f"space {space!r}")
+    return SearchConfig(
+        space=space,
+        controller=name,
+        dataset=dataset,
+        data_dir=None if data_dir is None else str(data_dir),
+        epochs=epochs or recipe["epochs"],
+        batch_size=batch_size or recipe["batch_size"],
+        seed=seed,
+        lr=lr,
+        space_options=space_options,
+        controller_options=controller_options,
+        device=device,
+        num_workers=workers,
+        eval_derived=eval_derived,
+        keep_checkpoints=keep_checkpoints,
+        init_from=None if init_from is None else str(init_from),
+    )
+
+
+def route_options(
+    pairs: Mapping[str, Any], controller_options: Mapping[str, Any], space_options: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split ``-o`` assignments into (controller, space) options by their declared keys."""
+    to_controller: dict[str, Any] = {}
+    to_space: dict[str, Any] = {}
+    for key, value in pairs.items():
+        owner, _, bare = key.rpartition(".")
+        if owner == "controller" or (not owner and bare in controller_options and bare not in space_options):
+            to_controller[bare] = value
+        elif owner == "space" or (not owner and bare in space_options and bare not in controller_options):
+            to_space[bare] = value
+        elif not owner and bare in controller_options:
+            raise OptionError(f"option {bare!r} exists for both controller and space; write controller.{bare} "
+                              f"or space.{bare}")
+        else:
+            accepted = sorted(controller_options) + [f"space.{k}" for k in sorted(space_options)]
+            raise OptionError(f"unknown option {key!r}; accepted: {', '.join(accepted) or 'none'}")
+    return to_controller, to_space
+
+
+def train(
+    genotype: str | Path,
+    *,
+    dataset: str = "cifar10",
+    space: str | None = None,
+    out: str | Path | None = None,
+    options: Mapping[str, Any] | None = None,
+    progress: bool | Progress = True,
+    **settings: Any,
+) -> TrainResult:
+    """Train a genotype's network from scratch with its paper's recipe, as ``nasplug train`` does.
+
+    ``genotype`` is a genotype file, run or training folder, or a published name. ``settings`` are
+    the command's options by their Python names (``epochs``, ``batch_size``, ``layers``,
+    ``channels``, ``drop_path``, ``lr``, ``cutout``, ``device``, ``workers``, ...); None or absent
+    means the recipe's value. ``options`` are the network's ``-o`` options.
+    """
+    from nasplug.train import train_network, training_config
+
+    hooks = load_plugins()
+    network = dict(options or {})
+    for key in ("layers", "channels", "drop_path"):
+        if settings.get(key) is not None:
+            network[key] = settings[key]
+    settings = {key: value for key, value in settings.items() if key not in ("layers", "channels", "drop_path")}
+    if "workers" in settings:
+        settings["num_workers"] = settings.pop("workers")
+    config = training_config(str(genotype), dataset=dataset, space=space, network_options=network, hooks=hooks,
+                             **settings)
+    out_dir = Path(out) if out is not None else default_run_dir(config.space, "train")
+    shown = _progress(progress)
+    shown.message(f"training {genotype} ({config.space}) on {config.dataset} for {config.epochs} epochs; "
+                  f"writing {out_dir}")
+    return train_network(config, out_dir, progress=shown, hooks=hooks)
+
+
+def resume_training(out: str | Path, *, progress: bool | Progress = True) -> TrainResult:
+    """Continue the training in ``out`` from its latest checkpoint, as ``nasplug train --resume`` does."""
+    from nasplug.train import train_network
+
+    return train_network(None, Path(out), resume=True, progress=_progress(progress))
+
+
+def show(genotype: str | Path, *, space: str | None = None) -> str:
+    """A genotype rendered readably, as ``nasplug show`` prints it."""
+    from nasplug.genotypes import load_genotype
+
+    entry, loaded = load_genotype(str(genotype), load_plugins(), space)
+    return entry.cls.describe(loaded)
+
+
+def info(
+    genotype: str | Path,
+    *,
+    space: str | None = None,
+    dataset: str | None = None,
+    input_size: int | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> ModelCost:
+    """Parameters and multiply-adds of a genotype's standalone network, as ``nasplug info`` reports them.
+
+    ``options`` are the network's options (``layers``, ``channels``, ...).
+    """
+    from nasplug.inspect import model_cost
+    from nasplug.networks import build_network
+
+    built = build_network(str(genotype), dataset=dataset, input_size=input_size, space=space,
+                          options=dict(options or {}))
+    return model_cost(built.module, built.data)
+
+
+def _progress(progress: bool | Progress) -> Progress:
+    return progress if isinstance(progress, Progress) else Progress(enabled=bool(progress))
