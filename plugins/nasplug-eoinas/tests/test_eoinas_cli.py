@@ -6,22 +6,17 @@ import json
 import shutil
 
 import pytest
-from click.testing import CliRunner
 
-from nasplug.cli import main
 from nasplug.search import checkpoint_paths, read_config, run_search
 from nasplug.spaces.darts_cell.ops import PRIMITIVES
+from nasplug.testing import run_cli
 
 pytestmark = pytest.mark.slow
 
 
 def search(out, space: str, *args: str) -> list[dict]:
-    result = CliRunner().invoke(
-        main,
-        ["run", "--space", space, "--controller", "eoinas", "--dataset", "digits", "--batch-size", "128",
-         "--keep-checkpoints", "0", "--quiet", "--out", str(out), "-o", "interval=1", *args],
-    )
-    assert result.exit_code == 0, result.output
+    run_cli("run", "--space", space, "--controller", "eoinas", "--dataset", "digits", "--batch-size", "128",
+            "--keep-checkpoints", "0", "--quiet", "--out", out, "-o", "interval=1", *args)
     return history(out)
 
 

@@ -6,10 +6,10 @@ import math
 
 import pytest
 import torch
-from eoinas_fakes import evaluate, fake_space
 
 from nasplug import Step
 from nasplug.options import resolve_options
+from nasplug.testing import evaluate, tiny_space
 from nasplug_eoinas import EoiNAS
 from nasplug_eoinas.importance import indicator
 from nasplug_eoinas.schedule import is_prune_epoch
@@ -38,7 +38,7 @@ def set_table(controller: EoiNAS, row: int, alpha, trained, accuracy) -> None:
 
 
 def test_indicator_matches_a_hand_computed_example_and_decides_the_prune():
-    space = fake_space()
+    space = tiny_space()
     controller = make(space, warmup=0, interval=1, keep="")
     # Decision "third" (none, f, g): α = (0, ln 2, ln 3) → β = (1/6, 2/6, 3/6).
     # C^e = (10, 4, 0), C^a = (9.0, 1.2, 0) → C^a/C^e = (0.9, 0.3, 0: never trained).
@@ -62,7 +62,7 @@ def test_indicator_function_handles_ops_never_trained():
 
 
 def test_feedback_accumulates_training_iterations_and_accuracy_of_the_sampled_ops():
-    space = fake_space()
+    space = tiny_space()
     controller = make(space, warmup=5)
     supernet = space.build_supernet()
     seen = torch.zeros_like(controller.trained)
@@ -87,7 +87,7 @@ def test_prune_epochs_follow_warmup_then_every_interval():
 
 
 def test_pruning_removes_exactly_one_op_per_decision_per_interval_and_keeps_none():
-    space = fake_space()
+    space = tiny_space()
     controller = make(space, warmup=1, interval=2)  # keep="none" by default
     # Decisions: first (none, a, b, c), second (d, e), third (none, f, g); prunes after epochs 3, 5, 7, 9.
     counts = finish_epochs(controller, space, epochs=9, total=9)
@@ -101,14 +101,14 @@ def test_pruning_removes_exactly_one_op_per_decision_per_interval_and_keeps_none
 
 
 def test_pruning_without_kept_choices_goes_down_to_one_op():
-    space = fake_space()
+    space = tiny_space()
     controller = make(space, warmup=0, interval=1, keep="")
     counts = finish_epochs(controller, space, epochs=4, total=4)
     assert counts == [[3, 1, 2], [2, 1, 1], [1, 1, 1], [1, 1, 1]]
 
 
 def test_pruned_ops_are_never_sampled_again_and_score_minus_infinity():
-    space = fake_space()
+    space = tiny_space()
     controller = make(space, warmup=0, interval=1, keep="")
     set_table(controller, 0, [0.0, 0.0, 0.0, 0.0], [4, 4, 4, 4], [3.6, 0.4, 2.0, 2.8])  # "a" then "b" go
     finish_epochs(controller, space, epochs=2, total=3)

@@ -7,10 +7,10 @@ import math
 import attrs
 import pytest
 import torch
-from eoinas_fakes import evaluate, fake_space
 
 from nasplug import Step
 from nasplug.options import OptionError, resolve_options
+from nasplug.testing import evaluate, tiny_space
 from nasplug_eoinas import EoiNAS
 from nasplug_eoinas.controller import FeedbackError
 from nasplug_eoinas.gumbel import hard_gumbel_sample
@@ -35,7 +35,7 @@ def count_forwards(supernet: torch.nn.Module) -> dict[tuple[str, int], int]:
 
 
 def test_straight_through_gate_sends_gradient_to_alpha_while_only_the_sampled_op_runs():
-    space = fake_space()
+    space = tiny_space()
     controller = make(space, warmup=0)
     supernet = space.build_supernet()
     forwards = count_forwards(supernet)
@@ -94,7 +94,7 @@ def test_masked_choices_are_never_drawn_and_get_no_gradient():
 
 
 def test_warmup_trains_weights_only_and_samples_uniformly():
-    space = fake_space()
+    space = tiny_space()
     controller = make(space, warmup=2)
     supernet = space.build_supernet()
     counts = torch.zeros(4)
@@ -118,7 +118,7 @@ def test_warmup_trains_weights_only_and_samples_uniformly():
 
 
 def test_gated_sample_without_a_loss_graph_is_a_clear_error():
-    space = fake_space()
+    space = tiny_space()
     controller = make(space, warmup=0)
     step = Step(0, 0, 1, 1)
     [sample] = controller.sample_architecture(space, step)
@@ -137,7 +137,7 @@ def test_temperature_anneals_exponentially_from_tau_max_to_tau_min():
 
 
 def test_same_seed_draws_the_same_architectures():
-    space = fake_space()
+    space = tiny_space()
     first, second = make(space, seed=7, warmup=0), make(space, seed=7, warmup=0)
     for index in range(5):
         step = Step(0, index, 5, 1)
@@ -161,4 +161,4 @@ def test_same_seed_draws_the_same_architectures():
 )
 def test_bad_options_are_one_line_errors(given, message):
     with pytest.raises(OptionError, match=message):
-        make(fake_space(), **given)
+        make(tiny_space(), **given)

@@ -6,11 +6,11 @@ import io
 
 import pytest
 import torch
-from eoinas_fakes import evaluate, fake_space
 
 from nasplug import Decision, Step
 from nasplug.checkpoint import CheckpointError
 from nasplug.options import resolve_options
+from nasplug.testing import evaluate, tiny_space
 from nasplug_eoinas import EoiNAS
 
 
@@ -38,7 +38,7 @@ def round_trip(state: dict) -> dict:
 
 
 def test_restored_controller_continues_exactly():
-    space = fake_space()
+    space = tiny_space()
     supernet = space.build_supernet()
     options = dict(warmup=1, interval=1, arch_lr=0.05)
     original = make(space, **options)
@@ -56,9 +56,9 @@ def test_restored_controller_continues_exactly():
 
 
 def test_state_of_another_space_is_a_clear_error():
-    space = fake_space()
+    space = tiny_space()
     state = make(space).state_dict()
-    other = fake_space()
+    other = tiny_space()
     other.decisions = lambda factorisation="edge": (Decision("only", ("x", "y")),)
     with pytest.raises(CheckpointError, match="'alpha' has shape"):
         make(other).load_state_dict(state)

@@ -5,23 +5,16 @@ import shutil
 
 import pytest
 import torch
-from click.testing import CliRunner
 
 from nasplug.checkpoint import load_checkpoint
-from nasplug.cli import main
 from nasplug.plugins import load_plugins
+from nasplug.testing import run_cli
 
 pytestmark = pytest.mark.slow
 
 RUN = ["run", "--space", "darts-cell", "--controller", "mdenas", "--dataset", "digits", "--epochs", "3",
        "--layers", "3", "--channels", "4", "--device", "cpu", "--no-eval-derived", "--keep-checkpoints", "0",
        "--quiet", "-o", "alpha=0.02"]
-
-
-def invoke(*args):
-    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def history(run_dir):
@@ -32,13 +25,13 @@ def history(run_dir):
 
 
 def test_mdenas_listed_by_nasplug_plugins():
-    assert "nasplug-mdenas" in [line.split()[1] for line in invoke("plugins").output.splitlines()
+    assert "nasplug-mdenas" in [line.split()[1] for line in run_cli("plugins").output.splitlines()
                                 if line.strip().startswith("mdenas")]
 
 
 def test_search_lowers_entropy_derives_a_valid_genotype_and_resumes_exactly(tmp_path):
     full = tmp_path / "full"
-    invoke(*RUN, "--out", full)
+    run_cli(*RUN, "--out", full)
     records = history(full)
     entropies = [r["entropy"] for r in records]
     assert all(later < earlier for earlier, later in zip(entropies, entropies[1:])), entropies
@@ -54,7 +47,7 @@ def test_search_lowers_entropy_derives_a_valid_genotype_and_resumes_exactly(tmp_
     for name in ("epoch-0002.pt", "epoch-0003.pt"):
         (cut / "checkpoints" / name).unlink()
     (cut / "genotype.json").unlink()
-    invoke("run", "--resume", cut, "--quiet")
+    run_cli("run", "--resume", cut, "--quiet")
 
     assert history(cut) == records
     assert json.loads((cut / "genotype.json").read_text()) == data

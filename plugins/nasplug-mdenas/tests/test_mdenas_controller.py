@@ -6,48 +6,28 @@ from importlib import metadata
 import pytest
 import torch
 
-from nasplug import DataShape, Decision, Feedback, OptionError, Step, entropy
+from nasplug import DataShape, OptionError, Step, entropy
 from nasplug.checkpoint import CheckpointError
 from nasplug.plugins import available_controllers, load_plugins
+from nasplug.testing import controller_hooks, feedback_favouring, run_steps, tiny_space
 from nasplug_mdenas import MdeNAS
 
 
-class RaggedSpace:
-    """Just what a controller may use of a space: decisions of 3, 2 and 4 choices, argmax derivation."""
+RAGGED = {"a": ("x", "y", "z"), "b": ("x", "zero"), "c": ("p", "q", "r", "s")}
+"""Decisions of 3, 2 and 4 choices."""
 
-    def decisions(self, factorisation="edge"):
-        return (
-            Decision("a", ("x", "y", "z")),
-            Decision("b", ("x", "zero")),
-            Decision("c", ("p", "q", "r", "s")),
-        )
 
-    def genotype_from_scores(self, scores):
-        return {key: max(range(len(values)), key=values.__getitem__) for key, values in scores.items()}
+def ragged_space():
+    return tiny_space(RAGGED)
 
 
 def _hooks(controller):
-    hooks = load_plugins(load_entry_points=False)
-    hooks.add_controller(controller, "mdenas")
-    return hooks
+    return controller_hooks(controller, "mdenas")
 
 
-def _feedback(sample):
+def _run_epochs(hooks, space, epochs, steps=12, start=0):
     # Choice 0 of every decision makes a better network: a signal MdeNAS can learn.
-    zeros = sum(index == 0 for (index,) in sample.choices().values())
-    return Feedback(loss=1.0, accuracy=0.2 + 0.2 * zeros, log_likelihood=-1.0, batch_size=8)
-
-
-def _run_epochs(controller, hooks, space, epochs, steps=12, start=0):
-    sampled = []
-    for epoch in range(start, start + epochs):
-        for index in range(steps):
-            step = Step(epoch, index, steps, start + epochs, epoch_end=index == steps - 1)
-            samples = hooks.sample_architecture(space, step)
-            hooks.record_feedback(space, samples, [_feedback(s) for s in samples], step)
-            hooks.update_distribution(space, step)
-            sampled.append(samples[0].choices())
-    return sampled
+    return run_steps(hooks, space, feedback_favouring, epochs=epochs, steps=steps, start=start)
 
 
 def test_installed_distribution_provides_the_entry_point():
@@ -59,13 +39,13 @@ def test_installed_distribution_provides_the_entry_point():
 
 
 def test_starts_uniform_over_each_decision_s_own_choices():
-    space = RaggedSpace()
+    space = ragged_space()
     report = _hooks(MdeNAS(space, {"alpha": 0.01}, seed=0)).report_distribution(space)
     assert report == {"a": [1 / 3] * 3, "b": [0.5, 0.5], "c": [0.25] * 4}
 
 
 def test_samples_follow_p_and_never_the_padding():
-    space = RaggedSpace()
+    space = ragged_space()
     controller = MdeNAS(space, {"alpha": 0.01}, seed=3)
     controller.probabilities = torch.tensor(
         [[0.7, 0.2, 0.1, 0.0], [0.1, 0.9, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]], dtype=torch.float64
@@ -80,10 +60,10 @@ def test_samples_follow_p_and_never_the_padding():
 
 
 def test_histories_and_epoch_end_update():
-    space = RaggedSpace()
+    space = ragged_space()
     controller = MdeNAS(space, {"alpha": 0.01}, seed=1)
     hooks = _hooks(controller)
-    sampled = _run_epochs(controller, hooks, space, epochs=1, steps=12)
+    sampled = _run_epochs(hooks, space, epochs=1, steps=12)
 
     expected_counts = torch.zeros(3, 4, dtype=torch.int64)
     accuracy_sum = torch.zeros(3, 4, dtype=torch.float64)
@@ -102,40 +82,40 @@ def test_histories_and_epoch_end_update():
 
 
 def test_distribution_changes_only_at_epoch_end():
-    space = RaggedSpace()
+    space = ragged_space()
     controller = MdeNAS(space, {"alpha": 0.01}, seed=1)
     hooks = _hooks(controller)
     step = Step(0, 0, 5, 1, epoch_end=False)
     samples = hooks.sample_architecture(space, step)
-    hooks.record_feedback(space, samples, [_feedback(samples[0])], step)
+    hooks.record_feedback(space, samples, [feedback_favouring(samples[0])], step)
     hooks.update_distribution(space, step)
     assert torch.equal(controller.probabilities, controller.table.uniform())
     assert controller.epoch_samples.sum() == 3
 
 
 def test_learns_the_better_choice_and_derives_it():
-    space = RaggedSpace()
+    space = ragged_space()
     controller = MdeNAS(space, {"alpha": 0.05}, seed=0)
     hooks = _hooks(controller)
-    _run_epochs(controller, hooks, space, epochs=8, steps=20)
+    _run_epochs(hooks, space, epochs=8, steps=20)
     report = hooks.report_distribution(space)
     assert all(values[0] == max(values) for values in report.values())
-    assert hooks.derive_genotype(space) == {"a": 0, "b": 0, "c": 0}
+    assert hooks.derive_genotype(space).choices == {"a": "x", "b": "x", "c": "p"}
 
 
 def test_resume_from_a_checkpoint_continues_exactly():
-    space = RaggedSpace()
+    space = ragged_space()
     uninterrupted = MdeNAS(space, {"alpha": 0.02}, seed=7)
     hooks = _hooks(uninterrupted)
-    _run_epochs(uninterrupted, hooks, space, epochs=2)
+    _run_epochs(hooks, space, epochs=2)
     buffer = io.BytesIO()
     torch.save(uninterrupted.state_dict(), buffer)
     buffer.seek(0)
     resumed = MdeNAS(space, {"alpha": 0.02}, seed=999)
     resumed.load_state_dict(torch.load(buffer, weights_only=True))
 
-    expected = _run_epochs(uninterrupted, hooks, space, epochs=2, start=2)
-    got = _run_epochs(resumed, _hooks(resumed), space, epochs=2, start=2)
+    expected = _run_epochs(hooks, space, epochs=2, start=2)
+    got = _run_epochs(_hooks(resumed), space, epochs=2, start=2)
     assert got == expected
     for name, value in uninterrupted.state_dict().items():
         if isinstance(value, torch.Tensor):
@@ -143,7 +123,7 @@ def test_resume_from_a_checkpoint_continues_exactly():
 
 
 def test_state_of_another_space_is_refused():
-    space = RaggedSpace()
+    space = ragged_space()
     state = MdeNAS(space, {"alpha": 0.01}, seed=0).state_dict()
     state["keys"] = ["a", "b", "other"]
     with pytest.raises(CheckpointError, match="different keys"):
@@ -156,7 +136,7 @@ def test_state_of_another_space_is_refused():
 
 def test_non_positive_alpha_is_an_option_error():
     with pytest.raises(OptionError, match="alpha"):
-        MdeNAS(RaggedSpace(), {"alpha": 0.0}, seed=0)
+        MdeNAS(ragged_space(), {"alpha": 0.0}, seed=0)
 
 
 @pytest.mark.parametrize("name", ["darts-cell", "proxyless-mbv2"])
@@ -166,7 +146,7 @@ def test_every_built_in_space_works_unchanged(name):
     controller = MdeNAS(space, {"alpha": 0.05}, seed=0)
     hooks.add_controller(controller, "mdenas")
     decisions = space.decisions()
-    _run_epochs(controller, hooks, space, epochs=3, steps=10)
+    _run_epochs(hooks, space, epochs=3, steps=10)
 
     report = hooks.report_distribution(space)
     assert list(report) == [d.key for d in decisions]

@@ -6,25 +6,33 @@ import weakref
 
 import pytest
 import torch
-from parsec_fakes import FakeSpace, SlotSpace, make_space
 
-from nasplug import Architecture, Feedback, OptionError
+from nasplug import Architecture, OptionError
 from nasplug.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from nasplug.controller import TransferError
 from nasplug.options import resolve_options
 from nasplug.plugins import controller_entry
+from nasplug.testing import feedback as made_feedback
+from nasplug.testing import tiny_space
 from nasplug_parsec import PARSEC
 from nasplug_parsec.estimator import FeedbackError
 
 
 def controller(space=None, seed=0, **options):
-    return PARSEC(space or make_space(), resolve_options(PARSEC.options, options, "parsec"), seed)
+    return PARSEC(space or tiny_space(SIZES), resolve_options(PARSEC.options, options, "parsec"), seed)
+
+
+SIZES = {"first": 3, "second": 3, "third": 2}
+SLOTS = {"node 2 slot 0": ("a<-0", "a<-1"), "node 2 slot 1": ("a<-0", "a<-1")}
+
+
+def slot_space():
+    """A second factorisation, ``slot``, with its own keys (as darts-cell offers)."""
+    return tiny_space(SIZES, factorisations={"slot": SLOTS})
 
 
 def feedback(log_likelihood, loss_tensor=None):
-    return Feedback(
-        loss=0.0, accuracy=0.5, log_likelihood=log_likelihood, batch_size=4, loss_tensor=loss_tensor
-    )
+    return made_feedback(0.5, 0.0, log_likelihood=log_likelihood, batch_size=4, loss_tensor=loss_tensor)
 
 
 def run_steps(parsec, steps, table_seed=0):
@@ -51,15 +59,15 @@ def test_entry_point_and_options():
 
 
 def test_uses_the_slot_factorisation_where_offered():
-    assert controller(make_space(FakeSpace)).factorisation == "edge"
-    slot = controller(make_space(SlotSpace))
+    assert controller(tiny_space(SIZES)).factorisation == "edge"
+    slot = controller(slot_space())
     assert slot.factorisation == "slot"
     assert set(slot.report_distribution()) == {"node 2 slot 0", "node 2 slot 1"}
     assert all(set(a.paths) == {"node 2 slot 0", "node 2 slot 1"} for a in slot.sample_architecture())
 
 
 def test_samples_k_single_path_architectures_from_the_prior():
-    space = make_space()
+    space = tiny_space(SIZES)
     parsec = controller(space, samples=5)
     drawn = parsec.sample_architecture()
     assert len(drawn) == 5
@@ -108,7 +116,7 @@ def test_feedback_keeps_no_graph():
 
 
 def test_report_and_derive_use_the_current_logits():
-    space = make_space()
+    space = tiny_space(SIZES)
     parsec = controller(space)
     run_steps(parsec, 40)
     probs = parsec.report_distribution()
@@ -158,7 +166,7 @@ def test_transfer_takes_pi_and_restarts_adam():
 
 
 def test_transfer_names_mismatched_decisions():
-    earlier = controller(make_space(SlotSpace))
+    earlier = controller(slot_space())
     with pytest.raises(TransferError, match=r"missing decisions 'first', 'second', 'third'; "
                                             r"unexpected decisions 'node 2 slot 0', 'node 2 slot 1'"):
         controller().transfer_state(earlier.state_dict())

@@ -5,13 +5,11 @@ import math
 
 import pytest
 import torch
-from click.testing import CliRunner
-from parsec_fakes import FakeSpace, FakeSpacePlugin
 
 from nasplug.checkpoint import load_checkpoint
-from nasplug.cli import main
 from nasplug.plugins import load_plugins
 from nasplug.search import SearchConfig, checkpoint_paths, run_search
+from nasplug.testing import TinySpacePlugin, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -46,8 +44,8 @@ class Saved:
 
 def search_memory(tmp_path, samples):
     hooks = load_plugins()
-    hooks.pm.register(FakeSpacePlugin(), name="parsec-fake-space")
-    config = SearchConfig(space=FakeSpace.name, controller="parsec", dataset="digits", epochs=1,
+    hooks.pm.register(TinySpacePlugin({"first": 3, "second": 3, "third": 2}), name="tiny-space")
+    config = SearchConfig(space="tiny", controller="parsec", dataset="digits", epochs=1,
                           batch_size=64, controller_options={"samples": samples}, eval_derived=False,
                           keep_checkpoints=0)
     meter = SavedTensorMeter()
@@ -78,9 +76,7 @@ def test_digits_search_entropy_falls_and_init_from_starts_from_the_earlier_pi(tm
     common = ["run", "--space", "darts-cell", "--controller", "parsec", "--dataset", "digits",
               "--channels", "4", "--batch-size", "64", "--quiet"]
     small = tmp_path / "small"
-    result = CliRunner().invoke(main, [*common, "--layers", "3", "--epochs", "2", "--out", str(small),
-                                       "-o", "samples=4"])
-    assert result.exit_code == 0, result.output
+    run_cli(*common, "--layers", "3", "--epochs", "2", "--out", small, "-o", "samples=4")
     records = history(small)
     uniform = sum(math.log(len(p)) for p in records[0]["distribution"].values())
     entropies = [r["entropy"] for r in records]
@@ -93,9 +89,8 @@ def test_digits_search_entropy_falls_and_init_from_starts_from_the_earlier_pi(tm
     learnt = final_logits(small)
     assert max(float(pi.abs().max()) for pi in learnt.values()) > 0.05  # far from the uniform start
     deeper = tmp_path / "deeper"
-    result = CliRunner().invoke(main, [*common, "--layers", "4", "--epochs", "1", "--out", str(deeper),
-                                       "--init-from", str(small), "-o", "samples=2", "-o", "arch_lr=1e-7"])
-    assert result.exit_code == 0, result.output
+    run_cli(*common, "--layers", "4", "--epochs", "1", "--out", deeper, "--init-from", small, "-o", "samples=2",
+            "-o", "arch_lr=1e-7")
     started = final_logits(deeper)
     assert max(float((started[key] - pi).abs().max()) for key, pi in learnt.items()) < 1e-4
     assert history(deeper)[0]["entropy"] == pytest.approx(entropies[-1], abs=1e-2)

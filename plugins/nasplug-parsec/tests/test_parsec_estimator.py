@@ -10,10 +10,10 @@ import math
 
 import pytest
 import torch
-from parsec_fakes import EnumerableSpace, all_architectures, make_space
 
-from nasplug import Feedback
 from nasplug.options import resolve_options
+from nasplug.testing import all_architectures, tiny_space
+from nasplug.testing import feedback as made_feedback
 from nasplug_parsec import PARSEC
 from nasplug_parsec.estimator import FeedbackError, importance_weights, log_prior_gradient
 
@@ -23,7 +23,7 @@ def controller(space, seed=0, **options):
 
 
 def feedback(log_likelihood):
-    return Feedback(loss=0.0, accuracy=0.0, log_likelihood=float(log_likelihood), batch_size=1)
+    return made_feedback(0.0, 0.0, log_likelihood=float(log_likelihood), batch_size=1)
 
 
 def problem(seed=0):
@@ -32,7 +32,7 @@ def problem(seed=0):
     logits = {"first": torch.randn(3, generator=generator, dtype=torch.float64),
               "second": torch.randn(3, generator=generator, dtype=torch.float64)}
     table = 1.5 * torch.randn(3, 3, generator=generator, dtype=torch.float64)
-    return make_space(EnumerableSpace), logits, table
+    return tiny_space({"first": 3, "second": 3}), logits, table
 
 
 def ell(table, arch):
