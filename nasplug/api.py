@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 __all__ = ["info", "resume_search", "resume_training", "search", "search_config", "show", "train"]
 
+NETWORK_SETTINGS = ("layers", "channels", "drop_path")
+"""Keywords of :func:`train` that are network options (``--layers``, ``--channels``, ``--drop-path``)."""
+
 _API_DIRS = {"out": "out=", "resume": "nasplug.api.resume_search('{path}')"}
 
 
@@ -196,8 +199,8 @@ def route_options(
         elif owner == "space" or (not owner and bare in space_options and bare not in controller_options):
             to_space[bare] = value
         elif not owner and bare in controller_options:
-            raise OptionError(f"option {bare!r} exists for both controller and space; write controller.{bare} "
-                              f"or space.{bare}")
+            raise OptionError(f"option {bare!r} exists for both controller and space; write "
+                              f"controller.{bare} or space.{bare}")
         else:
             accepted = sorted(controller_options) + [f"space.{k}" for k in sorted(space_options)]
             raise OptionError(f"unknown option {key!r}; accepted: {', '.join(accepted) or 'none'}")
@@ -225,14 +228,14 @@ def train(
 
     hooks = load_plugins()
     network = dict(options or {})
-    for key in ("layers", "channels", "drop_path"):
+    for key in NETWORK_SETTINGS:
         if settings.get(key) is not None:
             network[key] = settings[key]
-    settings = {key: value for key, value in settings.items() if key not in ("layers", "channels", "drop_path")}
+    settings = {key: value for key, value in settings.items() if key not in NETWORK_SETTINGS}
     if "workers" in settings:
         settings["num_workers"] = settings.pop("workers")
-    config = training_config(str(genotype), dataset=dataset, space=space, network_options=network, hooks=hooks,
-                             **settings)
+    config = training_config(str(genotype), dataset=dataset, space=space, network_options=network,
+                             hooks=hooks, **settings)
     out_dir = Path(out) if out is not None else default_run_dir(config.space, "train")
     shown = _progress(progress)
     shown.message(f"training {genotype} ({config.space}) on {config.dataset} for {config.epochs} epochs; "

@@ -75,8 +75,8 @@ def list_datasets() -> Mapping[str, DatasetInfo]:
 def build_dataset(name: str, data_dir: Path | None, options: DatasetOptions) -> DataBundle | None:
     """Load the dataset called ``name``, or return None if this plugin does not know it.
 
-    Called once per search or training run, before the search space is built (the
-    space is built for the bundle's shape). Stops at first non-None result.
+    Called whenever a dataset is loaded: once per search or training run, before the
+    search space is built for the bundle's shape. Stops at first non-None result.
 
     :param name: the dataset name given on the command line (``--dataset``).
     :param data_dir: the folder given with ``--data-dir`` (user-expanded), or None.

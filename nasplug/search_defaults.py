@@ -1,4 +1,4 @@
-"""The dataset-dependent defaults of a search, one source for ``nasplug run`` and :func:`nasplug.api.search`."""
+"""The dataset-dependent defaults of a search: one source for ``nasplug run`` and the Python API."""
 
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ def test_search_config_has_the_cli_defaults():
         ({"dataset": "mnist"}, DatasetError, "unknown dataset 'mnist'"),
         ({"options": {"alpha": "abc"}}, OptionError, "option 'alpha' expects float, got 'abc'"),
         ({"options": {"beta": 1}}, OptionError, "unknown option 'beta'"),
-        ({"controller": object()}, NasplugError, "a controller must be a name, a nasplug.Controller subclass"),
+        ({"controller": object()}, NasplugError, "a controller must be a name, a nasplug.Controller"),
     ],
 )
 def test_bad_input_is_refused_before_anything_is_loaded_or_written(tmp_path, kwargs, error, fragment):
@@ -100,9 +100,10 @@ def test_an_uninstalled_class_searches_and_resumes_exactly(tmp_path):
     resumed = api.resume_search(cut, controller=FirstChoice, progress=False)
     strip = [{k: v for k, v in record.items() if k != "seconds"} for record in full.history]
     assert [{k: v for k, v in r.items() if k != "seconds"} for r in resumed.history] == strip
-    steps = torch.load(cut / "checkpoints" / "epoch-0002.pt", weights_only=True)["controller"]["steps"]
-    assert steps == torch.load(full.run_dir / "checkpoints" / "epoch-0002.pt", weights_only=True)["controller"][
-        "steps"] > 0
+    def steps(run_dir):
+        return torch.load(run_dir / "checkpoints" / "epoch-0002.pt", weights_only=True)["controller"]["steps"]
+
+    assert steps(cut) == steps(full.run_dir) > 0
 
 
 @pytest.mark.slow

@@ -7,8 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from nasplug.data import DatasetError, TensorImages, dataset_shape, load_dataset
+import nasplug
+from nasplug.data import DatasetError, DatasetInfo, TensorImages, dataset_shape, load_dataset
 from nasplug.data.folder import SMALL_IMAGE_MAX, ImageFiles
+from nasplug.plugins import PluginError, load_plugins
 from nasplug.testing.cli import assert_one_line_error, run_cli, search_args
 
 
@@ -22,8 +24,9 @@ def write_folder(root, per_class=(6, 2), size=(8, 8), mode="RGB", classes=("cat"
             folder.mkdir(parents=True)
             for index in range(count):
                 pixels = 60 + 120 * label + rng.integers(0, 40, (size[1], size[0], channels))
-                Image.fromarray(pixels.astype(np.uint8).squeeze(-1) if mode == "L" else pixels.astype(np.uint8),
-                                mode).save(folder / f"{index}.png")
+                pixels = pixels.astype(np.uint8)
+                image = Image.fromarray(pixels.squeeze(-1) if mode == "L" else pixels, mode)
+                image.save(folder / f"{index}.png")
     return root
 
 
@@ -120,8 +123,9 @@ def test_folder_shape_needs_the_files(tmp_path):
 def test_nasplug_run_searches_on_a_folder_of_pngs(tmp_path):
     root = write_folder(tmp_path / "pets", per_class=(16, 4))
     out = tmp_path / "run"
-    run_cli("run", "--space", "darts-cell", "--controller", "random", "--dataset", "folder", "--data-dir", root,
-            "--layers", "3", "--channels", "4", "--epochs", "2", "--batch-size", "4", "--quiet", "--out", out)
+    run_cli("run", "--space", "darts-cell", "--controller", "random", "--dataset", "folder",
+            "--data-dir", root, "--layers", "3", "--channels", "4", "--epochs", "2", "--batch-size", "4",
+            "--quiet", "--out", out)
     assert json.loads((out / "config.json").read_text())["dataset"] == "folder"
     assert len(json.loads((out / "genotype.json").read_text())["normal"]) == 8
     history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
@@ -160,8 +164,8 @@ STRIPES = '''
         images = torch.stack([rows, rows.transpose(1, 2)] * 32) + 0.1 * torch.randn(64, 1, 8, 8)
         labels = torch.tensor([0, 1] * 32)
         classes = ["horizontal", "vertical"]
-        return DataBundle("stripes", TensorImages(images, labels, classes), TensorImages(images, labels, classes),
-                          SHAPE)
+        sets = TensorImages(images, labels, classes)
+        return DataBundle("stripes", sets, sets, SHAPE)
 '''
 
 
@@ -178,3 +182,25 @@ def test_a_plugin_distribution_adds_a_dataset_by_name(fake_dist, tmp_path):
             "--dataset", "stripes")
     assert json.loads((out / "config.json").read_text())["dataset"] == "stripes"
     assert (out / "genotype.json").is_file()
+
+
+class Ghost:
+    """Lists datasets it cannot build properly."""
+
+    @nasplug.hookimpl
+    def list_datasets(self):
+        return {"ghost": DatasetInfo("listed, never built"), "odd": DatasetInfo("builds the wrong thing")}
+
+    @nasplug.hookimpl
+    def build_dataset(self, name):
+        return "not a bundle" if name == "odd" else None
+
+
+def test_a_plugin_that_lists_but_does_not_build_a_dataset_is_named():
+    hooks = load_plugins(load_entry_points=False)
+    hooks.pm.register(Ghost(), name="ghost-plugin")
+    with pytest.raises(PluginError, match="dataset 'ghost' .* is listed, but no plugin's build_dataset"):
+        load_dataset("ghost", hooks=hooks)
+    with pytest.raises(PluginError, match="dataset 'odd' .*: build_dataset returned a str, not a DataBundle"):
+        load_dataset("odd", hooks=hooks)
+    assert load_dataset("DIGITS", augment=False, hooks=hooks).name == "digits"  # names match any case

@@ -25,7 +25,8 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 def test_tiny_space_names_counted_choices_and_derives_by_argmax():
     space = tiny_space({"a": 3, "b": ("x", "none")}, factorisations={"slot": {"s": ("p", "q")}})
-    assert [(d.key, d.choices) for d in space.decisions()] == [("a", ("a-0", "a-1", "a-2")), ("b", ("x", "none"))]
+    decisions = [(d.key, d.choices) for d in space.decisions()]
+    assert decisions == [("a", ("a-0", "a-1", "a-2")), ("b", ("x", "none"))]
     assert space.factorisations == ("edge", "slot") and space.decisions("slot")[0].choices == ("p", "q")
     assert space.genotype_from_scores({"a": [0, 2, 1], "b": [0, 1]}).choices == {"a": "a-1", "b": "none"}
     assert space.last_scores == {"a": [0.0, 2.0, 1.0], "b": [0.0, 1.0]}
@@ -49,7 +50,8 @@ def test_evaluate_keeps_the_graph_only_for_gates_that_need_it():
     plain = Architecture.single_path({"first": 1, "second": 0, "third": 2})
     assert evaluate(supernet, plain).loss_tensor is None
     gate = torch.tensor(1.0, requires_grad=True)
-    gated = Architecture({"first": (ChoicePath(1, gate),), "second": (ChoicePath(0),), "third": (ChoicePath(2),)})
+    gated = Architecture({"first": (ChoicePath(1, gate),), "second": (ChoicePath(0),),
+                          "third": (ChoicePath(2),)})
     measured = evaluate(supernet, gated)
     measured.loss_tensor.backward()
     assert gate.grad is not None and measured.loss == pytest.approx(evaluate(supernet, plain).loss)

@@ -60,7 +60,7 @@ def load_dataset(
     input_size: int | None = None,
     hooks: Hooks | None = None,
 ) -> DataBundle:
-    """Dataset ``name`` from the plugin that provides it (built-ins: :data:`DATASETS`), files under ``data_dir``.
+    """Dataset ``name`` from the plugin providing it (built-ins: :data:`DATASETS`), files under ``data_dir``.
 
     ``augment`` turns on the dataset's training augmentation and ``cutout`` (a
     square side in pixels, 0 for none) adds Cutout to it; the test set is never

@@ -139,7 +139,9 @@ def _read_all(files: Files, mode: str, size: int) -> tuple[torch.Tensor, torch.T
 class ImageFiles(Dataset):
     """Images decoded from disk per item, as RGB; ``classes`` names the labels."""
 
-    def __init__(self, files: Files, classes: Sequence[str], transform: Callable[[Any], torch.Tensor]) -> None:
+    def __init__(
+        self, files: Files, classes: Sequence[str], transform: Callable[[Any], torch.Tensor]
+    ) -> None:
         self.files = list(files)
         self.classes = tuple(classes)
         self.transform = transform

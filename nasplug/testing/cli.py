@@ -21,8 +21,8 @@ def run_cli(*args: object, exit_code: int | None = 0) -> Result:
 
     result = CliRunner().invoke(main, [str(arg) for arg in args], catch_exceptions=False)
     if exit_code is not None:
-        assert result.exit_code == exit_code, f"nasplug {' '.join(map(str, args))}: exit {result.exit_code}\n" \
-                                              f"{result.output}"
+        command = " ".join(map(str, args))
+        assert result.exit_code == exit_code, f"nasplug {command}: exit {result.exit_code}\n{result.output}"
     return result
 
 

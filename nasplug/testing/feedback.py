@@ -42,14 +42,18 @@ def feedback_favouring(
     return feedback(accuracy=accuracy, loss=1.0 - accuracy)
 
 
-def tiny_batch(seed: int = 0, size: int = 8, data: DataShape = SMALL_DATA) -> tuple[torch.Tensor, torch.Tensor]:
+def tiny_batch(
+    seed: int = 0, size: int = 8, data: DataShape = SMALL_DATA
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A seeded batch of random inputs of ``data``'s shape and random labels."""
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(size, data.in_channels, data.input_size, data.input_size, generator=generator)
     return x, torch.randint(data.num_classes, (size,), generator=generator)
 
 
-def evaluate(supernet: nn.Module, sample: Architecture, seed: int = 0, data: DataShape = SMALL_DATA) -> Feedback:
+def evaluate(
+    supernet: nn.Module, sample: Architecture, seed: int = 0, data: DataShape = SMALL_DATA
+) -> Feedback:
     """What the engine reports for ``sample`` on :func:`tiny_batch` ``(seed)``; the loss keeps its graph
     when the sample's gates require grad, as in the engine."""
     x, y = tiny_batch(seed, data=data)

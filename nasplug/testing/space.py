@@ -48,6 +48,10 @@ class Zero(nn.Module):
         return torch.zeros_like(x)
 
 
+def _op(name: str) -> nn.Module:
+    return Zero() if name == "none" else nn.Linear(FEATURES, FEATURES)
+
+
 class TinySupernet(nn.Module):
     """A Linear stem to :data:`FEATURES`, one residual op per decision, a Linear head."""
 
@@ -55,8 +59,7 @@ class TinySupernet(nn.Module):
         super().__init__()
         self.stem = nn.Linear(data.in_channels * data.input_size**2, FEATURES)
         self.ops = nn.ModuleDict({
-            d.key: nn.ModuleList(Zero() if name == "none" else nn.Linear(FEATURES, FEATURES) for name in d.choices)
-            for d in decisions
+            d.key: nn.ModuleList(_op(name) for name in d.choices) for d in decisions
         })
         self.head = nn.Linear(FEATURES, data.num_classes)
 
@@ -88,7 +91,9 @@ class TinySpace(SearchSpace):
         layouts: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
     ) -> None:
         super().__init__(data, options)
-        self.layouts = {f: {k: tuple(c) for k, c in d.items()} for f, d in (layouts or {"edge": DEFAULT_DECISIONS}).items()}
+        given = layouts or {"edge": DEFAULT_DECISIONS}
+        self.layouts = {name: {key: tuple(choices) for key, choices in decisions.items()}
+                        for name, decisions in given.items()}
         self.factorisations = tuple(self.layouts)
         self.last_scores: dict[str, list[float]] | None = None
 
@@ -103,7 +108,8 @@ class TinySpace(SearchSpace):
     def genotype_from_scores(self, scores: Mapping[str, Sequence[float]]) -> TinyGenotype:
         self.last_scores = {key: [float(v) for v in values] for key, values in scores.items()}
         names = {d.key: d.choices for f in self.factorisations for d in self.decisions(f)}
-        return TinyGenotype({key: names[key][max(range(len(v)), key=v.__getitem__)] for key, v in scores.items()})
+        best = {key: max(range(len(values)), key=values.__getitem__) for key, values in scores.items()}
+        return TinyGenotype({key: names[key][index] for key, index in best.items()})
 
     def architecture_from_genotype(self, genotype: Genotype) -> Architecture:
         return Architecture.from_names(self.decisions(), genotype.choices)

@@ -89,8 +89,8 @@ def test_digits_search_entropy_falls_and_init_from_starts_from_the_earlier_pi(tm
     learnt = final_logits(small)
     assert max(float(pi.abs().max()) for pi in learnt.values()) > 0.05  # far from the uniform start
     deeper = tmp_path / "deeper"
-    run_cli(*common, "--layers", "4", "--epochs", "1", "--out", deeper, "--init-from", small, "-o", "samples=2",
-            "-o", "arch_lr=1e-7")
+    run_cli(*common, "--layers", "4", "--epochs", "1", "--out", deeper, "--init-from", small,
+            "-o", "samples=2", "-o", "arch_lr=1e-7")
     started = final_logits(deeper)
     assert max(float((started[key] - pi).abs().max()) for key, pi in learnt.items()) < 1e-4
     assert history(deeper)[0]["entropy"] == pytest.approx(entropies[-1], abs=1e-2)
