@@ -14,6 +14,15 @@ from nasplug.errors import NasplugError
 from nasplug.options import OptionError, parse_assignments
 from nasplug.plugins import Hooks, available_controllers, controller_entry, load_plugins
 from nasplug.progress import Progress
+from nasplug.recipes import (
+    Recipe,
+    available_recipes,
+    check_options,
+    check_settings,
+    field_types,
+    load_recipe,
+    recipe_for,
+)
 
 
 class NasplugGroup(click.Group):
@@ -83,7 +92,14 @@ def _given(ctx: click.Context, names: list[str]) -> list[str]:
     return [n for n in names if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT]
 
 
+option_recipe = click.option(
+    "--recipe", metavar="NAME|FILE",
+    help="Take every setting from a recipe (`nasplug recipes` lists them); flags given override it.",
+)
+
+
 @main.command()
+@option_recipe
 @click.option("--space", help="Search space name (`nasplug plugins` lists them).")
 @click.option("--controller", help="Controller name (`nasplug plugins` lists them).")
 @click.option("--dataset", default="digits", show_default=True, help="digits, cifar10, cifar100 or imagenet.")
@@ -96,6 +112,14 @@ def _given(ctx: click.Context, names: list[str]) -> list[str]:
               help="Initial channels of the supernet. Default: the space's (16); 8 on digits.")
 @click.option("--seed", type=int, default=0, show_default=True, help="One seed for data, weights and controller.")
 @click.option("--lr", type=float, default=0.025, show_default=True, help="Weight learning rate (cosine schedule).")
+@click.option("--lr-min", type=click.FloatRange(min=0), default=0.001, show_default=True,
+              help="Floor of the cosine schedule (MdeNAS: 0).")
+@click.option("--search-split", metavar="N|F",
+              help="The search (validation) split: N training images, or a fraction F in (0, 1). Default: 0.5.")
+@click.option("--normalisation", type=click.Choice(["dataset", "symmetric"]), default="dataset",
+              show_default=True, help="dataset: per-channel mean/std; symmetric: pixels to [-1, 1].")
+@click.option("--cutout", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Cutout square side in pixels for both splits; 0 = off.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Data loader workers.")
 @click.option("--keep-checkpoints", type=click.IntRange(min=0), default=3, show_default=True,
@@ -125,10 +149,9 @@ def run(ctx: click.Context, **params: Any) -> None:
         config = read_config(run_dir)
         checkpoint = target if target.is_file() else latest_checkpoint(run_dir)
     else:
-        if not params["space"] or not params["controller"]:
-            raise NasplugError("--space and --controller are required (or --resume RUN_DIR)")
         hooks = load_plugins()
-        config = build_search_config(hooks, params)
+        recipe = recipe_for(params["recipe"], "run") if params["recipe"] else None
+        config = build_search_config(hooks, params, recipe, set(_given(ctx, list(params))))
     # Under torchrun every process runs this command; rank 0 alone picks the folder and prints.
     with joined(resolve_device(config.device)) as world:
         progress = Progress(enabled=not params["quiet"] and world.is_main)
@@ -155,41 +178,98 @@ SEARCH_RECIPES: dict[str, dict[str, int]] = {
 }
 
 
-def build_search_config(hooks: Hooks, params: Mapping[str, Any]) -> Any:
-    """A SearchConfig from CLI parameters, with ``-o`` routed and checked against the declared options."""
+RUN_FLAGS = {"dataset": "dataset", "data_dir": "data_dir", "epochs": "epochs", "batch_size": "batch_size",
+             "seed": "seed", "lr": "lr", "lr_min": "lr_min", "normalisation": "normalisation", "cutout": "cutout",
+             "device": "device", "workers": "num_workers", "eval_derived": "eval_derived",
+             "keep_checkpoints": "keep_checkpoints", "init_from": "init_from"}
+"""`nasplug run` flags → the SearchConfig field each sets."""
+
+
+def build_search_config(
+    hooks: Hooks, params: Mapping[str, Any], recipe: Recipe | None = None, given: set[str] | None = None
+) -> Any:
+    """A SearchConfig from CLI parameters over a recipe, with ``-o`` routed and checked.
+
+    A flag in ``given`` (set on the command line) overrides the recipe; one left at
+    its default gives way to the recipe's value. ``given`` None: every flag counts.
+    """
     from nasplug.search import SearchConfig
 
-    space_cls = hooks.space_entry(params["space"]).cls
-    controller_cls = controller_entry(params["controller"]).load()
-    controller_options, space_options = route_options(
+    given = set(params) if given is None else given
+    values: dict[str, Any] = {}
+    if recipe is not None:
+        values = check_settings(recipe, field_types(SearchConfig, ("space_options", "controller_options")))
+    for name in ("space", "controller"):
+        if name in given or name not in values:
+            values[name] = params[name]
+    if not values["space"] or not values["controller"]:
+        raise NasplugError("--space and --controller are required (or --recipe NAME, or --resume RUN_DIR)")
+    space_cls = hooks.space_entry(values["space"]).cls
+    controller_cls = controller_entry(values["controller"]).load()
+    space_options: dict[str, Any] = {}
+    controller_options: dict[str, Any] = {}
+    if recipe is not None:
+        space_options = check_options(recipe, "space", space_cls.options, f"space {values['space']!r}")
+        controller_options = check_options(recipe, "controller", controller_cls.options,
+                                           f"controller {values['controller']!r}")
+    to_controller, to_space = route_options(
         parse_assignments(params["assignments"]), controller_cls.options, space_cls.options
     )
-    recipe = SEARCH_RECIPES.get(params["dataset"], {})
+    controller_options.update(to_controller)
+    space_options.update(to_space)
+    for flag, field in RUN_FLAGS.items():
+        if (flag in given or field not in values) and params[flag] is not None:
+            values[field] = params[flag]
+    if params["search_split"] is not None:
+        values.update(parse_search_split(params["search_split"]))
+    defaults = SEARCH_RECIPES.get(values.get("dataset", "digits"), {})
     for name in ("layers", "channels"):
         if params[name] is not None:
             if name not in space_cls.options:
-                raise OptionError(f"space {params['space']!r} has no {name}; its options: "
+                raise OptionError(f"space {values['space']!r} has no {name}; its options: "
                                   f"{', '.join(sorted(space_cls.options)) or 'none'}")
             space_options[name] = str(params[name])
-        elif name in recipe and name in space_cls.options and name not in space_options:
-            space_options[name] = str(recipe[name])
-    return SearchConfig(
-        space=params["space"],
-        controller=params["controller"],
-        dataset=params["dataset"],
-        data_dir=params["data_dir"],
-        epochs=params["epochs"] or recipe.get("epochs", 50),
-        batch_size=params["batch_size"] or recipe.get("batch_size", 64),
-        seed=params["seed"],
-        lr=params["lr"],
-        space_options=space_options,
-        controller_options=controller_options,
-        device=params["device"],
-        num_workers=params["workers"],
-        eval_derived=params["eval_derived"],
-        keep_checkpoints=params["keep_checkpoints"],
-        init_from=params["init_from"],
-    )
+        elif name in defaults and name in space_cls.options and name not in space_options:
+            space_options[name] = str(defaults[name])
+    for name in ("epochs", "batch_size"):
+        if name not in values and name in defaults:
+            values[name] = defaults[name]
+    return SearchConfig(**values, space_options=space_options, controller_options=controller_options)
+
+
+def parse_search_split(text: str) -> dict[str, Any]:
+    """``--search-split``: a count of images (``5000``) or a fraction of the training set (``0.5``)."""
+    try:
+        count = int(text)
+    except ValueError:
+        try:
+            fraction = float(text)
+        except ValueError:
+            raise NasplugError(f"--search-split takes a number of images or a fraction, got {text!r}") from None
+        if not 0 < fraction < 1:
+            raise NasplugError(f"--search-split as a fraction must lie strictly between 0 and 1, got {text}")
+        return {"search_images": None, "train_fraction": 1 - fraction}
+    if count < 1:
+        raise NasplugError(f"--search-split as a number of images must be at least 1, got {count}")
+    return {"search_images": count}
+
+
+@main.group(cls=NasplugGroup, invoke_without_command=True)
+@click.pass_context
+def recipes(ctx: click.Context) -> None:
+    """List the recipes: each paper's search and evaluation settings (`recipes show NAME` prints one)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    for name, entry in sorted(available_recipes().items()):
+        recipe = load_recipe(name)
+        click.echo(f"  {name:<26} nasplug {recipe.command:<6} {entry.distribution:<15} {recipe.description}")
+
+
+@recipes.command("show")
+@click.argument("reference", metavar="NAME|FILE")
+def recipes_show(reference: str) -> None:
+    """Print one recipe's TOML, comments and all."""
+    click.echo(load_recipe(reference).text, nl=False)
 
 
 @main.command()
@@ -241,6 +321,7 @@ TRAIN_SETTINGS = ("data_dir", "input_size", "epochs", "batch_size", "seed", "lr"
 
 
 @main.command()
+@option_recipe
 @click.option("--genotype", "reference", help="A genotype file, run or training directory, published name.")
 @click.option("--space", help="The genotype's space, where the reference alone does not say.")
 @click.option("--dataset", default="cifar10", show_default=True,
@@ -287,17 +368,8 @@ def train(ctx: click.Context, **params: Any) -> None:
         out = Path(params["resume"])
         result = train_network(None, out, resume=True, progress=progress)
     else:
-        if not params["reference"]:
-            raise NasplugError("--genotype is required (or --resume DIR)")
         hooks = load_plugins()
-        network: dict[str, Any] = dict(parse_assignments(params["assignments"]))
-        for name in ("layers", "channels", "drop_path"):
-            if params[name] is not None:
-                network[name] = params[name]
-        config = training_config(
-            params["reference"], dataset=params["dataset"], space=params["space"], network_options=network,
-            hooks=hooks, num_workers=params["workers"], **{name: params[name] for name in TRAIN_SETTINGS},
-        )
+        config = build_train_config(hooks, params, set(_given(ctx, list(params))))
         out = Path(params["out"]) if params["out"] else default_run_dir(config.space, "train")
         progress.message(f"training {params['reference']} ({config.space}) on {config.dataset} for "
                          f"{config.epochs} epochs; writing {out}")
@@ -307,6 +379,43 @@ def train(ctx: click.Context, **params: Any) -> None:
                f"parameters {cost.parameters / 1e6:.6f} M  multiply-adds {cost.macs / 1e6:.2f} M  "
                f"({result.wall_time:.0f} s)")
     click.echo(f"results written to {out / 'results.json'}")
+
+
+TRAIN_FLAGS = ("reference", "space", "dataset", *TRAIN_SETTINGS, "workers")
+"""`nasplug train` flags a recipe can set (``reference`` is its ``genotype``, ``workers`` its ``num_workers``)."""
+
+
+def build_train_config(hooks: Hooks, params: Mapping[str, Any], given: set[str]) -> Any:
+    """The TrainConfig of ``nasplug train``: the recipe (``--recipe``), flags given on the command line over it."""
+    from nasplug.genotypes import load_genotype
+    from nasplug.train import TrainConfig, training_config
+
+    values = {flag: params[flag] for flag in TRAIN_FLAGS}
+    network: dict[str, Any] = {}
+    if params["recipe"]:
+        recipe = recipe_for(params["recipe"], "train")
+        types = field_types(TrainConfig, ("genotype", "network_options", "genotype_source"))
+        settings = check_settings(recipe, {**types, "genotype": str})
+        renamed = {"genotype": "reference", "num_workers": "workers"}
+        for key, value in settings.items():
+            flag = renamed.get(key, key)
+            if flag not in given:
+                values[flag] = value
+        if not values["reference"]:
+            raise NasplugError(f"{recipe.source} names no genotype; give --genotype")
+        entry, _ = load_genotype(values["reference"], hooks, values["space"])
+        network = check_options(recipe, "network", entry.cls.network_options, f"the {entry.name} network")
+    if not values["reference"]:
+        raise NasplugError("--genotype is required (or --recipe NAME, or --resume DIR)")
+    network.update(parse_assignments(params["assignments"]))
+    for name in ("layers", "channels", "drop_path"):
+        if params[name] is not None:
+            network[name] = params[name]
+    settings = {name: values[name] for name in TRAIN_SETTINGS}
+    extra = {key: value for key, value in values.items() if key not in (*TRAIN_FLAGS, "reference")}
+    return training_config(values["reference"], dataset=values["dataset"], space=values["space"],
+                           network_options=network, hooks=hooks, num_workers=values["workers"],
+                           **settings, **extra)
 
 
 @main.command()

@@ -12,13 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from nasplug.data.bundle import DataBundle, DatasetError, TensorImages
-from nasplug.data.loaders import EpochSampler, make_loader, split_indices
+from nasplug.data.loaders import EpochSampler, make_loader, split_indices, split_off
 from nasplug.data.transforms import Cutout
 from nasplug.space import DataShape
 
 __all__ = [
     "DATASETS",
     "DEFAULT_DATA_DIR",
+    "NORMALISATIONS",
     "Cutout",
     "DataBundle",
     "DatasetError",
@@ -28,6 +29,7 @@ __all__ = [
     "load_dataset",
     "make_loader",
     "split_indices",
+    "split_off",
 ]
 
 _SHAPES = {
@@ -37,6 +39,10 @@ _SHAPES = {
     "imagenet": DataShape(num_classes=1000, in_channels=3, input_size=224),
 }
 DATASETS: tuple[str, ...] = tuple(_SHAPES)
+NORMALISATIONS: tuple[str, ...] = ("dataset", "symmetric")
+"""``dataset``: per-channel mean and std of the dataset (DARTS); ``symmetric``: pixels mapped to [-1, 1]."""
+SYMMETRIC = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+"""(mean, std) that map [0, 1] pixels onto [-1, 1] (MdeNAS §5.1.2)."""
 DEFAULT_DATA_DIR = Path("~/.cache/nasplug/data")
 
 
@@ -53,6 +59,7 @@ def load_dataset(
     cutout: int = 0,
     download: bool = True,
     input_size: int | None = None,
+    normalisation: str = "dataset",
 ) -> DataBundle:
     """Dataset ``name`` (one of :data:`DATASETS`), files under ``data_dir`` (default ``DEFAULT_DATA_DIR``).
 
@@ -60,6 +67,7 @@ def load_dataset(
     square side in pixels, 0 for none) adds Cutout to it; the test set is never
     augmented. ``download`` lets CIFAR fetch its archive when missing.
     ``input_size`` resizes the images (default: the dataset's own size).
+    ``normalisation`` is one of :data:`NORMALISATIONS` (``symmetric``: CIFAR and ImageNet only).
     """
     name = _known(name)
     if cutout < 0:
@@ -68,6 +76,12 @@ def load_dataset(
         raise DatasetError("cutout is a training augmentation; it needs augmentation turned on")
     if input_size is not None and input_size < 1:
         raise DatasetError(f"the input size must be a positive number of pixels, got {input_size}")
+    if normalisation not in NORMALISATIONS:
+        raise DatasetError(f"unknown normalisation {normalisation!r}; choose one of {', '.join(NORMALISATIONS)}")
+    statistics = SYMMETRIC if normalisation == "symmetric" else None
+    if statistics is not None and name == "digits":
+        raise DatasetError("the digits are grey images normalised with their own statistics; "
+                           "the symmetric normalisation applies to CIFAR and ImageNet")
     root = Path(data_dir if data_dir is not None else DEFAULT_DATA_DIR).expanduser()
     # Each loader is imported on use: torchvision and scikit-learn take seconds to import,
     # and commands that only need dataset_shape (nasplug info, show) should not wait for them.
@@ -78,10 +92,11 @@ def load_dataset(
     if name == "imagenet":
         from nasplug.data.imagenet import load_imagenet
 
-        return load_imagenet(root, augment=augment, cutout=cutout, input_size=input_size)
+        return load_imagenet(root, augment=augment, cutout=cutout, input_size=input_size, statistics=statistics)
     from nasplug.data.cifar import load_cifar
 
-    return load_cifar(name, root, augment=augment, cutout=cutout, download=download, input_size=input_size)
+    return load_cifar(name, root, augment=augment, cutout=cutout, download=download, input_size=input_size,
+                      statistics=statistics)
 
 
 def _known(name: str) -> str:

@@ -80,16 +80,21 @@ RELEASES = {
 
 
 def load_cifar(
-    name: str, root: Path, *, augment: bool, cutout: int, download: bool, input_size: int | None
+    name: str, root: Path, *, augment: bool, cutout: int, download: bool, input_size: int | None,
+    statistics: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
 ) -> DataBundle:
-    """CIFAR-10/100 from ``root/<release folder>``, downloaded there first if allowed and missing."""
+    """CIFAR-10/100 from ``root/<release folder>``, downloaded there first if allowed and missing.
+
+    ``statistics`` (mean, std) replace the release's channel statistics in the normalisation.
+    """
     release = RELEASES[name]
     folder = _locate(release, root, download)
     classes = _label_names(folder / release.meta_file, release)
     train_images, train_labels = _read_batches([folder / f for f in release.train_files], release)
     test_images, test_labels = _read_batches([folder / release.test_file], release)
     size = input_size or IMAGE_SIZE
-    train_transform, test_transform = _transforms(release, size, augment=augment, cutout=cutout)
+    mean, std = statistics or (release.mean, release.std)
+    train_transform, test_transform = _transforms(mean, std, size, augment=augment, cutout=cutout)
     return DataBundle(
         name=name,
         train=TensorImages(train_images, train_labels, classes, train_transform),
@@ -193,11 +198,11 @@ def _unpickle(path: Path) -> dict[str, Any]:
 
 
 def _transforms(
-    release: CifarRelease, size: int, *, augment: bool, cutout: int
+    mean: tuple[float, ...], std: tuple[float, ...], size: int, *, augment: bool, cutout: int
 ) -> tuple[v2.Compose, v2.Compose]:
     """(train, test) transforms on uint8 CHW tensors: the DARTS CIFAR pipeline."""
     resize = [v2.Resize(size, antialias=True)] if size != IMAGE_SIZE else []
-    normalise = [v2.ToDtype(torch.float32, scale=True), v2.Normalize(release.mean, release.std)]
+    normalise = [v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
     test = v2.Compose([*resize, *normalise])
     if not augment:
         return test, test

@@ -17,10 +17,17 @@ MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 
 
-def load_imagenet(root: Path, *, augment: bool, cutout: int, input_size: int | None) -> DataBundle:
-    """ImageFolder train and val sets; the classes are the folders found (1000 for ImageNet)."""
+def load_imagenet(
+    root: Path, *, augment: bool, cutout: int, input_size: int | None,
+    statistics: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
+) -> DataBundle:
+    """ImageFolder train and val sets; the classes are the folders found (1000 for ImageNet).
+
+    ``statistics`` (mean, std) replace ImageNet's channel statistics in the normalisation.
+    """
     size = input_size or IMAGE_SIZE
-    train_transform, test_transform = _transforms(size, augment=augment, cutout=cutout)
+    mean, std = statistics or (MEAN, STD)
+    train_transform, test_transform = _transforms(mean, std, size, augment=augment, cutout=cutout)
     train = _image_folder(root / "train", root, train_transform)
     test = _image_folder(root / "val", root, test_transform)
     if test.classes != train.classes:
@@ -49,9 +56,11 @@ def _image_folder(folder: Path, root: Path, transform: v2.Compose) -> ImageFolde
         raise DatasetError(f"ImageNet: {error}") from error
 
 
-def _transforms(size: int, *, augment: bool, cutout: int) -> tuple[v2.Compose, v2.Compose]:
+def _transforms(
+    mean: tuple[float, ...], std: tuple[float, ...], size: int, *, augment: bool, cutout: int
+) -> tuple[v2.Compose, v2.Compose]:
     """(train, val) transforms on PIL images: the DARTS ImageNet pipeline."""
-    to_tensor = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(MEAN, STD)]
+    to_tensor = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
     # val: resize the short side to 256/224 of the crop (256 for 224), then a centre crop
     test = v2.Compose([v2.Resize(round(size * 256 / 224), antialias=True), v2.CenterCrop(size), *to_tensor])
     if not augment:
