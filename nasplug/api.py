@@ -19,6 +19,7 @@ from nasplug.errors import NasplugError
 from nasplug.options import OptionError, resolve_options
 from nasplug.plugins import Hooks, controller_entry, load_plugins
 from nasplug.progress import Progress
+from nasplug.recipes import Recipe, check_options, check_settings, field_types, recipe_for
 from nasplug.rundir import default_run_dir, fresh_output_dir
 from nasplug.search_defaults import search_recipe
 
@@ -28,9 +29,9 @@ if TYPE_CHECKING:
     from nasplug.data import DataBundle
     from nasplug.inspect import ModelCost
     from nasplug.search import SearchConfig, SearchResult
-    from nasplug.train import TrainResult
+    from nasplug.train import TrainConfig, TrainResult
 
-__all__ = ["info", "resume_search", "resume_training", "search", "search_config", "show", "train"]
+__all__ = ["info", "resume_search", "resume_training", "search", "search_config", "show", "train", "train_config"]
 
 NETWORK_SETTINGS = ("layers", "channels", "drop_path")
 """Keywords of :func:`train` that are network options (``--layers``, ``--channels``, ``--drop-path``)."""
@@ -39,10 +40,11 @@ _API_DIRS = {"out": "out=", "resume": "nasplug.api.resume_search('{path}')"}
 
 
 def search(
-    space: str,
-    controller: ControllerLike,
+    space: str | None = None,
+    controller: ControllerLike | None = None,
     *,
-    dataset: str = "digits",
+    recipe: str | Path | Recipe | None = None,
+    dataset: str | None = None,
     data: DataBundle | Dataset | None = None,
     data_dir: str | Path | None = None,
     out: str | Path | None = None,
@@ -50,12 +52,16 @@ def search(
     batch_size: int | None = None,
     layers: int | None = None,
     channels: int | None = None,
-    seed: int = 0,
-    lr: float = 0.025,
-    device: str = "auto",
-    workers: int = 0,
-    keep_checkpoints: int = 3,
-    eval_derived: bool = True,
+    seed: int | None = None,
+    lr: float | None = None,
+    lr_min: float | None = None,
+    search_split: int | float | None = None,
+    normalisation: str | None = None,
+    cutout: int | None = None,
+    device: str | None = None,
+    workers: int | None = None,
+    keep_checkpoints: int | None = None,
+    eval_derived: bool | None = None,
     init_from: str | Path | None = None,
     options: Mapping[str, Any] | None = None,
     progress: bool | Progress = True,
@@ -63,11 +69,15 @@ def search(
     """Search ``space`` with ``controller``, as ``nasplug run`` does; returns genotype, history, run folder.
 
     ``controller`` is an installed controller's name, a :class:`~nasplug.Controller` subclass or an
-    instance of one (built for the space it is to search). ``data``, a ``torch.utils.data.Dataset``
-    of ``(C×H×W tensor, label)`` items or a DataBundle, is searched on instead of ``dataset``.
-    ``out`` must be absent or empty (default: a new folder under ``runs/``). ``options`` are the
-    ``-o`` options (``space.KEY`` or ``controller.KEY`` where both have KEY). ``progress``: True for a
-    progress display, False for none, or a :class:`~nasplug.progress.Progress`.
+    instance of one (built for the space it is to search). ``recipe`` (a name from ``nasplug
+    recipes`` or a TOML file) supplies every setting, space and controller included; arguments
+    left at None take the recipe's value, else the command line's default (digits: 30 epochs,
+    batch 32, 5 cells of 8 channels; elsewhere DARTS's 50 epochs, batch 64; seed 0, lr 0.025 → 0.001).
+    ``data``, a ``torch.utils.data.Dataset`` of ``(C×H×W tensor, label)`` items or a DataBundle,
+    is searched on instead of ``dataset``. ``out`` must be absent or empty (default: a new folder
+    under ``runs/``). ``options`` are the ``-o`` options (``space.KEY`` or ``controller.KEY`` where
+    both have KEY). ``progress``: True for a progress display, False for none, or a
+    :class:`~nasplug.progress.Progress`.
     """
     from nasplug.data.user import as_bundle
     from nasplug.search import run_search
@@ -75,16 +85,17 @@ def search(
     hooks = load_plugins()
     bundle = as_bundle(data) if data is not None else None
     config = search_config(
-        space, controller, dataset=bundle.name if bundle is not None else dataset, data_dir=data_dir,
-        epochs=epochs, batch_size=batch_size, layers=layers, channels=channels, seed=seed, lr=lr,
-        device=device, workers=workers, keep_checkpoints=keep_checkpoints, eval_derived=eval_derived,
-        init_from=init_from, options=options, hooks=hooks, given_data=bundle is not None,
+        space, controller, recipe=recipe, dataset=bundle.name if bundle is not None else dataset,
+        layers=layers, channels=channels, search_split=search_split, workers=workers, options=options,
+        hooks=hooks, given_data=bundle is not None, data_dir=data_dir, epochs=epochs, batch_size=batch_size,
+        seed=seed, lr=lr, lr_min=lr_min, normalisation=normalisation, cutout=cutout, device=device,
+        keep_checkpoints=keep_checkpoints, eval_derived=eval_derived, init_from=init_from,
     )
-    run_dir = fresh_output_dir(Path(out) if out is not None else default_run_dir(space, config.controller),
+    run_dir = fresh_output_dir(Path(out) if out is not None else default_run_dir(config.space, config.controller),
                                **_API_DIRS)
     shown = _progress(progress)
     shown.message(f"searching {config.space} with {config.controller} on {config.dataset}; writing {run_dir}")
-    instance = None if isinstance(controller, str) else controller
+    instance = None if controller is None or isinstance(controller, str) else controller
     return run_search(config, run_dir, progress=shown, hooks=hooks, data=bundle, controller=instance)
 
 
@@ -116,50 +127,75 @@ def resume_search(
                       controller=controller)
 
 
+SEARCH_SETTINGS = ("data_dir", "epochs", "batch_size", "seed", "lr", "lr_min", "normalisation", "cutout",
+                   "device", "keep_checkpoints", "eval_derived", "init_from")
+"""Keywords of :func:`search_config` that are SearchConfig fields of the same name."""
+
+
 def search_config(
-    space: str,
-    controller: ControllerLike,
+    space: str | None = None,
+    controller: ControllerLike | None = None,
     *,
-    dataset: str = "digits",
-    data_dir: str | Path | None = None,
-    epochs: int | None = None,
-    batch_size: int | None = None,
+    recipe: str | Path | Recipe | None = None,
+    dataset: str | None = None,
     layers: int | None = None,
     channels: int | None = None,
-    seed: int = 0,
-    lr: float = 0.025,
-    device: str = "auto",
-    workers: int = 0,
-    keep_checkpoints: int = 3,
-    eval_derived: bool = True,
-    init_from: str | Path | None = None,
+    search_split: int | float | str | None = None,
+    workers: int | None = None,
     options: Mapping[str, Any] | None = None,
     hooks: Hooks | None = None,
     given_data: bool = False,
+    **settings: Any,
 ) -> SearchConfig:
-    """The SearchConfig of a search, with the defaults of the dataset (:mod:`nasplug.search_defaults`).
+    """The SearchConfig of a search: a recipe's values, then the arguments given, then the defaults.
 
-    Every name and option is checked here, before any data is loaded. ``given_data`` says the
-    dataset is the caller's own (its name need not be installed).
+    ``recipe`` is a recipe name, file or :class:`~nasplug.recipes.Recipe` (``nasplug recipes``);
+    every other argument left at None takes the recipe's value, else the dataset's default
+    (:mod:`nasplug.search_defaults`), else SearchConfig's. ``settings`` are the SearchConfig
+    fields in :data:`SEARCH_SETTINGS` (``epochs``, ``lr``, ``lr_min``, ...). ``search_split`` is a
+    count of images or a fraction of the training set. Every name and option is checked here,
+    before any data is loaded; ``given_data`` says the dataset is the caller's own (its name need
+    not be installed).
     """
     from nasplug.search import SearchConfig
 
+    unknown = sorted(set(settings) - set(SEARCH_SETTINGS))
+    if unknown:
+        raise NasplugError(f"unknown search setting(s) {', '.join(unknown)}; accepted: "
+                           f"{', '.join(SEARCH_SETTINGS)}")
     hooks = hooks or load_plugins()
+    if recipe is not None and not isinstance(recipe, Recipe):
+        recipe = recipe_for(str(recipe), "run")
+    values: dict[str, Any] = {}
+    if recipe is not None:
+        values = check_settings(recipe, field_types(SearchConfig, ("space_options", "controller_options")))
+    space = space or values.get("space")
+    controller = controller or values.get("controller")
+    if not space or not controller:
+        raise NasplugError("a space and a controller are required (or a recipe that names them)")
     space_cls = hooks.space_entry(space).cls
+    dataset = dataset or values.get("dataset", "digits")
     if not given_data:
         dataset = hooks.dataset_entry(dataset).name
     name = controller_name(controller)
     cls = controller_entry(name).load() if isinstance(controller, str) else controller_class(controller)
-    controller_options, space_options = route_options(options or {}, cls.options, space_cls.options)
-    recipe = search_recipe(dataset)
+    space_options: dict[str, Any] = {}
+    controller_options: dict[str, Any] = {}
+    if recipe is not None:
+        space_options = check_options(recipe, "space", space_cls.options, f"space {space!r}")
+        controller_options = check_options(recipe, "controller", cls.options, f"controller {name!r}")
+    to_controller, to_space = route_options(options or {}, cls.options, space_cls.options)
+    controller_options.update(to_controller)
+    space_options.update(to_space)
+    defaults = search_recipe(dataset)
     for key, value in (("layers", layers), ("channels", channels)):
         if value is not None:
             if key not in space_cls.options:
                 raise OptionError(f"space {space!r} has no {key}; its options: "
                                   f"{', '.join(sorted(space_cls.options)) or 'none'}")
             space_options[key] = str(value)
-        elif key in recipe and key in space_cls.options and key not in space_options:
-            space_options[key] = str(recipe[key])
+        elif key in defaults and key in space_cls.options and key not in space_options:
+            space_options[key] = str(defaults[key])
     if isinstance(controller, Controller):
         if options or layers is not None or channels is not None:
             raise OptionError("a controller instance brings its own options and space; pass its class "
@@ -167,23 +203,36 @@ def search_config(
         controller_options, space_options = dict(controller.config), dict(controller.space.config)
     resolve_options(cls.options, controller_options, f"controller {name!r}")  # fail before loading data
     resolve_options(space_cls.options, space_options, f"space {space!r}")
-    return SearchConfig(
-        space=space,
-        controller=name,
-        dataset=dataset,
-        data_dir=None if data_dir is None else str(data_dir),
-        epochs=epochs or recipe["epochs"],
-        batch_size=batch_size or recipe["batch_size"],
-        seed=seed,
-        lr=lr,
-        space_options=space_options,
-        controller_options=controller_options,
-        device=device,
-        num_workers=workers,
-        eval_derived=eval_derived,
-        keep_checkpoints=keep_checkpoints,
-        init_from=None if init_from is None else str(init_from),
-    )
+    values.update({key: value for key, value in settings.items() if value is not None})
+    if workers is not None:
+        values["num_workers"] = workers
+    if search_split is not None:
+        values.update(parse_search_split(search_split))
+    for key in ("epochs", "batch_size"):
+        values.setdefault(key, defaults[key])
+    for key in ("data_dir", "init_from"):
+        if values.get(key) is not None:
+            values[key] = str(values[key])
+    values.update(space=space, controller=name, dataset=dataset)
+    return SearchConfig(**values, space_options=space_options, controller_options=controller_options)
+
+
+def parse_search_split(value: int | float | str) -> dict[str, Any]:
+    """The search (validation) split: a count of images (``5000``) or a fraction of the training set (``0.5``)."""
+    text = str(value)
+    try:
+        count = int(text)
+    except ValueError:
+        try:
+            fraction = float(text)
+        except ValueError:
+            raise NasplugError(f"the search split takes a number of images or a fraction, got {text!r}") from None
+        if not 0 < fraction < 1:
+            raise NasplugError(f"the search split as a fraction must lie strictly between 0 and 1, got {text}")
+        return {"search_images": None, "train_fraction": 1 - fraction}
+    if count < 1:
+        raise NasplugError(f"the search split as a number of images must be at least 1, got {count}")
+    return {"search_images": count}
 
 
 def route_options(
@@ -208,39 +257,79 @@ def route_options(
 
 
 def train(
-    genotype: str | Path,
+    genotype: str | Path | None = None,
     *,
-    dataset: str = "cifar10",
+    recipe: str | Path | Recipe | None = None,
+    dataset: str | None = None,
     space: str | None = None,
     out: str | Path | None = None,
     options: Mapping[str, Any] | None = None,
     progress: bool | Progress = True,
     **settings: Any,
 ) -> TrainResult:
-    """Train a genotype's network from scratch with its paper's recipe, as ``nasplug train`` does.
+    """Train a genotype's network from scratch with its paper's protocol, as ``nasplug train`` does.
 
-    ``genotype`` is a genotype file, run or training folder, or a published name. ``settings`` are
-    the command's options by their Python names (``epochs``, ``batch_size``, ``layers``,
-    ``channels``, ``drop_path``, ``lr``, ``cutout``, ``device``, ``workers``, ...); None or absent
-    means the recipe's value. ``options`` are the network's ``-o`` options.
+    ``genotype`` is a genotype file, run or training folder, or a published name; ``recipe`` an
+    evaluation recipe (``nasplug recipes``), which may name the genotype. ``settings`` are the
+    command's options by their Python names (``epochs``, ``batch_size``, ``layers``, ``channels``,
+    ``drop_path``, ``lr``, ``cutout``, ``device``, ``workers``, ...); None or absent means the
+    recipe's value. ``options`` are the network's ``-o`` options.
     """
-    from nasplug.train import train_network, training_config
+    from nasplug.train import train_network
 
     hooks = load_plugins()
-    network = dict(options or {})
+    config = train_config(genotype, recipe=recipe, dataset=dataset, space=space, options=options, hooks=hooks,
+                          **settings)
+    out_dir = Path(out) if out is not None else default_run_dir(config.space, "train")
+    shown = _progress(progress)
+    shown.message(f"training {genotype or config.space} ({config.space}) on {config.dataset} for "
+                  f"{config.epochs} epochs; writing {out_dir}")
+    return train_network(config, out_dir, progress=shown, hooks=hooks)
+
+
+def train_config(
+    genotype: str | Path | None = None,
+    *,
+    recipe: str | Path | Recipe | None = None,
+    dataset: str | None = None,
+    space: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    hooks: Hooks | None = None,
+    **settings: Any,
+) -> TrainConfig:
+    """The TrainConfig of :func:`train`: the evaluation recipe (the dataset's by default, or
+    ``recipe``), then the arguments given; checked before any data is loaded."""
+    from nasplug.genotypes import load_genotype
+    from nasplug.train import TrainConfig, training_config
+
+    hooks = hooks or load_plugins()
+    values: dict[str, Any] = {}
+    network: dict[str, Any] = {}
+    if recipe is not None:
+        if not isinstance(recipe, Recipe):
+            recipe = recipe_for(str(recipe), "train")
+        types = field_types(TrainConfig, ("genotype", "network_options", "genotype_source"))
+        values = check_settings(recipe, {**types, "genotype": str})
+    named = values.pop("genotype", None)
+    genotype = genotype or named
+    if not genotype:
+        raise NasplugError("a genotype is required (or a recipe that names one)")
+    space = space or values.pop("space", None)
+    dataset = dataset or values.pop("dataset", "cifar10")
+    values.pop("space", None)
+    if recipe is not None:
+        entry, _ = load_genotype(str(genotype), hooks, space)
+        network = check_options(recipe, "network", entry.cls.network_options, f"the {entry.name} network")
+    network.update(options or {})
     for key in NETWORK_SETTINGS:
         if settings.get(key) is not None:
             network[key] = settings[key]
     settings = {key: value for key, value in settings.items() if key not in NETWORK_SETTINGS}
     if "workers" in settings:
         settings["num_workers"] = settings.pop("workers")
-    config = training_config(str(genotype), dataset=dataset, space=space, network_options=network,
-                             hooks=hooks, **settings)
-    out_dir = Path(out) if out is not None else default_run_dir(config.space, "train")
-    shown = _progress(progress)
-    shown.message(f"training {genotype} ({config.space}) on {config.dataset} for {config.epochs} epochs; "
-                  f"writing {out_dir}")
-    return train_network(config, out_dir, progress=shown, hooks=hooks)
+    values.update({key: value for key, value in settings.items() if value is not None})
+    return training_config(str(genotype), dataset=dataset, space=space, network_options=network, hooks=hooks,
+                           **values)
 
 
 def resume_training(out: str | Path, *, progress: bool | Progress = True) -> TrainResult:

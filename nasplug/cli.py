@@ -14,6 +14,7 @@ from nasplug.errors import NasplugError
 from nasplug.options import parse_assignments
 from nasplug.plugins import Hooks, available_controllers, load_plugins
 from nasplug.progress import Progress
+from nasplug.recipes import available_recipes, load_recipe, recipe_for
 from nasplug.rundir import default_run_dir, fresh_output_dir
 
 
@@ -51,7 +52,14 @@ def _given(ctx: click.Context, names: list[str]) -> list[str]:
     return [n for n in names if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT]
 
 
+option_recipe = click.option(
+    "--recipe", metavar="NAME|FILE",
+    help="Take every setting from a recipe (`nasplug recipes` lists them); flags given override it.",
+)
+
+
 @main.command()
+@option_recipe
 @click.option("--space", help="Search space name (`nasplug plugins` lists them).")
 @click.option("--controller", help="Controller name (`nasplug plugins` lists them).")
 @click.option("--dataset", default="digits", show_default=True,
@@ -65,6 +73,14 @@ def _given(ctx: click.Context, names: list[str]) -> list[str]:
               help="Initial channels of the supernet. Default: the space's (16); 8 on digits.")
 @click.option("--seed", type=int, default=0, show_default=True, help="One seed for data, weights and controller.")
 @click.option("--lr", type=float, default=0.025, show_default=True, help="Weight learning rate (cosine schedule).")
+@click.option("--lr-min", type=click.FloatRange(min=0), default=0.001, show_default=True,
+              help="Floor of the cosine schedule (MdeNAS: 0).")
+@click.option("--search-split", metavar="N|F",
+              help="The search (validation) split: N training images, or a fraction F in (0, 1). Default: 0.5.")
+@click.option("--normalisation", type=click.Choice(["dataset", "symmetric"]), default="dataset",
+              show_default=True, help="dataset: per-channel mean/std; symmetric: pixels to [-1, 1].")
+@click.option("--cutout", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Cutout square side in pixels for both splits; 0 = off.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Data loader workers.")
 @click.option("--keep-checkpoints", type=click.IntRange(min=0), default=3, show_default=True,
@@ -94,10 +110,9 @@ def run(ctx: click.Context, **params: Any) -> None:
         config = read_config(run_dir)
         checkpoint = target if target.is_file() else latest_checkpoint(run_dir)
     else:
-        if not params["space"] or not params["controller"]:
-            raise NasplugError("--space and --controller are required (or --resume RUN_DIR)")
         hooks = load_plugins()
-        config = build_search_config(hooks, params)
+        recipe = recipe_for(params["recipe"], "run") if params["recipe"] else None
+        config = build_search_config(hooks, params, recipe, set(_given(ctx, list(params))))
     # Under torchrun every process runs this command; rank 0 alone picks the folder and prints.
     with joined(resolve_device(config.device)) as world:
         progress = Progress(enabled=not params["quiet"] and world.is_main)
@@ -117,12 +132,43 @@ def run(ctx: click.Context, **params: Any) -> None:
     click.echo(f"genotype written to {result.run_dir / 'genotype.json'}")
 
 
-def build_search_config(hooks: Hooks, params: Mapping[str, Any]) -> Any:
-    """A SearchConfig from CLI parameters: :func:`nasplug.api.search_config`, the API's defaults and checks."""
-    names = ("dataset", "data_dir", "epochs", "batch_size", "layers", "channels", "seed", "lr", "device",
-             "keep_checkpoints", "eval_derived", "init_from")
-    return search_config(params["space"], params["controller"], hooks=hooks, workers=params["workers"],
-                         options=parse_assignments(params["assignments"]), **{n: params[n] for n in names})
+RUN_SETTINGS = ("dataset", "data_dir", "epochs", "batch_size", "layers", "channels", "seed", "lr", "lr_min",
+                "search_split", "normalisation", "cutout", "device", "workers", "keep_checkpoints",
+                "eval_derived", "init_from")
+"""`nasplug run` flags that are keywords of :func:`nasplug.api.search_config` of the same name."""
+
+
+def build_search_config(
+    hooks: Hooks, params: Mapping[str, Any], recipe: Any = None, given: set[str] | None = None
+) -> Any:
+    """A SearchConfig from CLI parameters over a recipe: :func:`nasplug.api.search_config`.
+
+    A flag in ``given`` (set on the command line) overrides the recipe; one left at its
+    default gives way to the recipe's value, else to the API's default (the same). ``given``
+    None: every flag counts.
+    """
+    given = set(params) if given is None else given
+    chosen = {name: params[name] if name in given else None for name in RUN_SETTINGS}
+    return search_config(params["space"], params["controller"], recipe=recipe, hooks=hooks,
+                         options=parse_assignments(params["assignments"]), **chosen)
+
+
+@main.group(cls=NasplugGroup, invoke_without_command=True)
+@click.pass_context
+def recipes(ctx: click.Context) -> None:
+    """List the recipes: each paper's search and evaluation settings (`recipes show NAME` prints one)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    for name, entry in sorted(available_recipes().items()):
+        recipe = load_recipe(name)
+        click.echo(f"  {name:<26} nasplug {recipe.command:<6} {entry.distribution:<15} {recipe.description}")
+
+
+@recipes.command("show")
+@click.argument("reference", metavar="NAME|FILE")
+def recipes_show(reference: str) -> None:
+    """Print one recipe's TOML, comments and all."""
+    click.echo(load_recipe(reference).text, nl=False)
 
 
 @main.command()
@@ -174,6 +220,7 @@ TRAIN_SETTINGS = ("data_dir", "input_size", "epochs", "batch_size", "seed", "lr"
 
 
 @main.command()
+@option_recipe
 @click.option("--genotype", "reference", help="A genotype file, run or training directory, published name.")
 @click.option("--space", help="The genotype's space, where the reference alone does not say.")
 @click.option("--dataset", default="cifar10", show_default=True,
@@ -220,19 +267,33 @@ def train(ctx: click.Context, **params: Any) -> None:
                                f"{', '.join('--' + n.replace('_', '-') for n in configured)}")
         result = resume_training(params["resume"], progress=progress)
     else:
-        if not params["reference"]:
-            raise NasplugError("--genotype is required (or --resume DIR)")
-        result = train_genotype(
-            params["reference"], dataset=params["dataset"], space=params["space"], out=params["out"],
-            options=parse_assignments(params["assignments"]), progress=progress, workers=params["workers"],
-            **{name: params[name] for name in (*TRAIN_SETTINGS, "layers", "channels", "drop_path")},
-        )
+        result = train_genotype(progress=progress, **_train_arguments(params, set(_given(ctx, list(params)))))
     out = result.out_dir
     cost = result.cost
     click.echo(f"test top-1 {100 * result.top1:.2f} %  top-5 {100 * result.top5:.2f} %  "
                f"parameters {cost.parameters / 1e6:.6f} M  multiply-adds {cost.macs / 1e6:.2f} M  "
                f"({result.wall_time:.0f} s)")
     click.echo(f"results written to {out / 'results.json'}")
+
+
+TRAIN_FLAGS = (*TRAIN_SETTINGS, "layers", "channels", "drop_path", "workers")
+"""`nasplug train` flags that are keywords of :func:`nasplug.api.train` of the same name."""
+
+
+def _train_arguments(params: Mapping[str, Any], given: set[str]) -> dict[str, Any]:
+    """:func:`nasplug.api.train`'s keywords from the flags: those left at their default give way to the recipe."""
+    chosen = {name: params[name] if name in given else None for name in ("space", "dataset", *TRAIN_FLAGS)}
+    return dict(genotype=params["reference"], recipe=params["recipe"], out=params["out"],
+                options=parse_assignments(params["assignments"]), **chosen)
+
+
+def build_train_config(hooks: Hooks, params: Mapping[str, Any], given: set[str]) -> Any:
+    """The TrainConfig of ``nasplug train``: the recipe (``--recipe``), flags given on the command line over it."""
+    from nasplug.api import train_config
+
+    arguments = _train_arguments(params, given)
+    del arguments["out"]
+    return train_config(arguments.pop("genotype"), hooks=hooks, **arguments)
 
 
 @main.command()

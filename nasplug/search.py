@@ -33,7 +33,8 @@ from nasplug.arch import Architecture, Feedback, Step, entropy
 from nasplug.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint, write_json
 from nasplug.controller import Controller
 from nasplug.controller_choice import build_space_and_controller
-from nasplug.data import DataBundle, load_dataset, make_loader, split_indices
+from nasplug.data import NORMALISATIONS, DataBundle, load_dataset, make_loader, split_indices, split_off
+from nasplug.data.loaders import cycling_batches, derived_seed
 from nasplug.distributed import (
     World,
     all_sum,
@@ -57,6 +58,8 @@ CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.jsonl"
 GENOTYPE_FILE = "genotype.json"
 CHECKPOINT_DIR = "checkpoints"
+SEARCH_AUGMENTATION_STREAM = 3
+"""The seed stream of the search batches' augmentation (loaders use 0 and 1, ranks 2)."""
 
 
 class RunError(NasplugError, RuntimeError):
@@ -65,7 +68,13 @@ class RunError(NasplugError, RuntimeError):
 
 @attrs.frozen
 class SearchConfig:
-    """Everything that defines a search; saved as ``config.json`` so a resume needs only the folder."""
+    """Everything that defines a search; saved as ``config.json`` so a resume needs only the folder.
+
+    The search split is ``search_images`` training images when set (MdeNAS: 5,000),
+    else the ``1 - train_fraction`` part; ``normalisation`` is one of
+    ``nasplug.data.NORMALISATIONS``; ``cutout`` (pixels, 0 = off) joins the augmentation
+    of both splits (PARSEC §4.2 fine-tunes with the evaluation's). ``lr`` follows a cosine schedule down to ``lr_min``.
+    """
 
     space: str
     controller: str
@@ -80,6 +89,9 @@ class SearchConfig:
     weight_decay: float = 3e-4
     grad_clip: float = 5.0
     train_fraction: float = 0.5
+    search_images: int | None = None
+    normalisation: str = "dataset"
+    cutout: int = 0
     space_options: dict[str, Any] = attrs.field(factory=dict)
     controller_options: dict[str, Any] = attrs.field(factory=dict)
     device: str = "auto"
@@ -93,7 +105,11 @@ class SearchConfig:
             "epochs": self.epochs >= 1,
             "batch_size": self.batch_size >= 1,
             "train_fraction": 0.0 < self.train_fraction < 1.0,
+            "search_images": self.search_images is None or self.search_images >= 1,
+            "normalisation": self.normalisation in NORMALISATIONS,
+            "cutout": self.cutout >= 0,
             "lr": self.lr > 0,
+            "lr_min": 0 <= self.lr_min <= self.lr,
             "keep_checkpoints": self.keep_checkpoints >= 0,
         }
         reject_invalid(self, checks, RunError, "search configuration")
@@ -201,9 +217,13 @@ class SearchEngine:
 
         with local_main_first(self.world):  # one download per machine
             self.data: DataBundle = data if data is not None else load_dataset(
-                config.dataset, config.data_dir, augment=True
+                config.dataset, config.data_dir, augment=True, cutout=config.cutout,
+                normalisation=config.normalisation,
             )
-        train_part, search_part = split_indices(len(self.data.train), config.train_fraction, config.seed)
+        if config.search_images is not None:
+            train_part, search_part = split_off(len(self.data.train), config.search_images, config.seed)
+        else:
+            train_part, search_part = split_indices(len(self.data.train), config.train_fraction, config.seed)
         self.train_set = torch.utils.data.Subset(self.data.train, train_part)
         self.search_set = torch.utils.data.Subset(self.data.train, search_part)
 
@@ -339,54 +359,68 @@ class SearchEngine:
         barrier(self.world)  # every rank returns once the genotype is on disk
         return SearchResult(genotype, self.history, self.run_dir)
 
-    def _loaders(self, epoch: int) -> tuple[Any, Any]:
-        cfg = self.config
-        pin = self.device.type == "cuda"
-        common = dict(
-            drop_last=True,
-            num_workers=cfg.num_workers,
-            pin_memory=pin,
-            epoch=epoch,
-            rank=self.world.rank,
-            world_size=self.world.size,
-        )
-        train = make_loader(self.train_set, cfg.batch_size, shuffle=True, seed=cfg.seed, **common)
-        search = make_loader(self.search_set, cfg.batch_size, shuffle=True, seed=cfg.seed + 1, **common)
-        return train, search
+    def _loader_options(self) -> dict[str, Any]:
+        return dict(num_workers=self.config.num_workers, pin_memory=self.device.type == "cuda")
+
+    def _train_loader(self, epoch: int) -> Any:
+        """This rank's shard of the weight-training split, one pass per epoch."""
+        return make_loader(self.train_set, self.config.batch_size, shuffle=True, seed=self.config.seed,
+                           drop_last=True, epoch=epoch, rank=self.world.rank, world_size=self.world.size,
+                           **self._loader_options())
+
+    def _search_batches(self, first_step: int) -> Any:
+        """The search split's batches from the run's step ``first_step`` on, cycling over the split.
+
+        Every rank draws the same batch at a step (PARSEC's ω̃ compares the K samples
+        on one batch), with its augmentation seeded by (seed, step): a function of the
+        step alone, so a resume continues with the same batches.
+        """
+        batches = cycling_batches(self.search_set, self.config.batch_size, seed=self.config.seed + 1,
+                                  start=first_step, **self._loader_options())
+        step = first_step
+        while True:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(derived_seed(self.config.seed, step, SEARCH_AUGMENTATION_STREAM))
+                batch = next(batches)
+            yield batch
+            step += 1
 
     def _to_device(self, batch: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = batch
         return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
+        """One pass over the weight-training split; the search split's loader cycles alongside."""
         if self.world.is_distributed:
             # Each rank augments with its own stream, a function of (seed, epoch, rank): no
             # per-rank generator state has to be checkpointed for an exact resume.
             torch.manual_seed(rank_seed(self.config.seed, epoch, self.world.rank))
-        train_loader, search_loader = self._loaders(epoch)
-        steps = min(len(train_loader), len(search_loader))
-        if steps == 0:
+        train_loader = self._train_loader(epoch)
+        steps = len(train_loader)
+        if steps == 0 or self.config.batch_size > len(self.search_set):
             shared = f" shared by {self.world.size} processes" if self.world.is_distributed else ""
             raise RunError(
                 f"batch size {self.config.batch_size} is larger than a split of {self.config.dataset} "
-                f"({len(self.train_set)} train / {len(self.search_set)} search images{shared})"
+                f"({len(self.train_set)} train{shared} / {len(self.search_set)} search images)"
             )
+        search_batches = self._search_batches(epoch * steps)
         totals = {"train_loss": 0.0, "train_accuracy": 0.0, "search_loss": 0.0, "search_accuracy": 0.0}
         self.supernet.train()
         self.progress.start_epoch(f"epoch {epoch + 1}/{self.config.epochs}", steps)
-        for index, (train_batch, search_batch) in enumerate(zip(train_loader, search_loader)):
+        for index, (train_batch, search_batch) in enumerate(zip(train_loader, search_batches)):
             step = Step(epoch, index, steps, self.config.epochs, epoch_end=index == steps - 1)
             measured = self._step(step, self._to_device(train_batch), self._to_device(search_batch))
             for key, value in measured.items():
                 totals[key] += value
             self.progress.step({key: value / (index + 1) for key, value in totals.items()})
         self.scheduler.step()
-        return {key: value / steps for key, value in totals.items()}
+        return {**{key: value / steps for key, value in totals.items()}, "steps": steps}
 
     def _step(self, step: Step, train: tuple, search: tuple) -> dict[str, float]:
         samples = self._sample(step)
         if self.world.is_distributed:
-            # Rank r evaluates samples r, r + N, ... on its own search batch; all ranks get all feedback.
+            # Rank r evaluates samples r, r + N, ... on the step's search batch (the same on every
+            # rank); all ranks get all feedback.
             local = {k: self._feedback(samples[k], *search) for k in self.world.owned(len(samples))}
             feedback = exchange_feedback(self.world, samples, local)
             del local
@@ -464,6 +498,7 @@ class SearchEngine:
     # ------------------------------------------------------------------ epoch end
 
     def _epoch_record(self, epoch: int, metrics: Mapping[str, float], seconds: float) -> dict[str, Any]:
+        """The epoch's line of ``history.jsonl``: means over its ``steps`` steps, distribution, genotype."""
         distribution = self.hooks.report_distribution(self.space)
         genotype = self.hooks.derive_genotype(self.space)
         record: dict[str, Any] = {"epoch": epoch + 1, **metrics}

@@ -100,7 +100,8 @@ def test_slot_decisions_pair_an_input_with_a_non_none_op():
 
 
 def test_options_are_resolved_and_checked():
-    assert DartsCellSpace(DIGITS, {}).config == {"layers": 8, "channels": 16, "stem_multiplier": 3}
+    assert DartsCellSpace(DIGITS, {}).config == {"layers": 8, "channels": 16, "stem_multiplier": 3,
+                                                 "reductions": "auto"}
     with pytest.raises(OptionError, match="unknown option width"):
         DartsCellSpace(DIGITS, {"width": 3})
     with pytest.raises(OptionError, match="'layers'.*at least 1, got 0"):
@@ -524,3 +525,16 @@ def test_factorized_reduce_matches_darts_on_even_sizes_and_handles_odd_ones():
     darts = torch.cat([reduce.conv_1(relu), reduce.conv_2(relu[:, :, 1:, 1:])], dim=1)
     torch.testing.assert_close(reduce(x), reduce.bn(darts))
     assert reduce(torch.randn(2, 4, 7, 7)).shape == (2, 6, 4, 4)
+
+
+def test_reduction_cells_sit_where_the_option_puts_them():
+    def cell_types(**options):
+        net = DartsCellSpace(DIGITS, {"layers": 6, "channels": 4, **options}).build_supernet()
+        return "".join(cell.cell_type[0] for cell in net.cells)
+
+    assert cell_types() == "nnrnrn"  # DARTS: 6 // 3 = 2 and 2 * 6 // 3 = 4
+    assert cell_types(reductions="1,2") == "nrrnnn"  # MdeNAS §5.1.2: the second and third cells
+    with pytest.raises(OptionError, match="'reductions'.*index 6 is not one of the 6 cells"):
+        DartsCellSpace(DIGITS, {"layers": 6, "reductions": "2,6"})
+    with pytest.raises(OptionError, match="'reductions'.*'auto' or comma-separated"):
+        DartsCellSpace(DIGITS, {"reductions": "second"})

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nasplug.data.bundle import DataBundle, DatasetError, DatasetInfo, DatasetOptions, TensorImages
-from nasplug.data.builtin import BUILTIN_DATASETS, DEFAULT_DATA_DIR
-from nasplug.data.loaders import EpochSampler, make_loader, split_indices
+from nasplug.data.builtin import BUILTIN_DATASETS, DEFAULT_DATA_DIR, NORMALISATIONS
+from nasplug.data.loaders import EpochSampler, make_loader, split_indices, split_off
 from nasplug.data.transforms import Cutout
 from nasplug.space import DataShape
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DATASETS",
     "DEFAULT_DATA_DIR",
+    "NORMALISATIONS",
     "Cutout",
     "DataBundle",
     "DatasetError",
@@ -35,6 +36,7 @@ __all__ = [
     "load_dataset",
     "make_loader",
     "split_indices",
+    "split_off",
 ]
 
 DATASETS: tuple[str, ...] = tuple(BUILTIN_DATASETS)
@@ -59,6 +61,7 @@ def load_dataset(
     download: bool = True,
     input_size: int | None = None,
     hooks: Hooks | None = None,
+    normalisation: str = "dataset",
 ) -> DataBundle:
     """Dataset ``name`` from the plugin providing it (built-ins: :data:`DATASETS`), files under ``data_dir``.
 
@@ -67,6 +70,7 @@ def load_dataset(
     augmented. ``download`` lets CIFAR fetch its archive when missing.
     ``input_size`` resizes the images (default: the dataset's own size).
     ``data_dir`` defaults to ``DEFAULT_DATA_DIR`` for the built-ins that keep files.
+    ``normalisation`` is one of :data:`NORMALISATIONS` (``symmetric``: CIFAR and ImageNet only).
     """
     if cutout < 0:
         raise DatasetError(f"the cutout length cannot be negative, got {cutout}")
@@ -74,7 +78,10 @@ def load_dataset(
         raise DatasetError("cutout is a training augmentation; it needs augmentation turned on")
     if input_size is not None and input_size < 1:
         raise DatasetError(f"the input size must be a positive number of pixels, got {input_size}")
-    options = DatasetOptions(augment=augment, cutout=cutout, download=download, input_size=input_size)
+    if normalisation not in NORMALISATIONS:
+        raise DatasetError(f"unknown normalisation {normalisation!r}; choose one of {', '.join(NORMALISATIONS)}")
+    options = DatasetOptions(augment=augment, cutout=cutout, download=download, input_size=input_size,
+                             normalisation=normalisation)
     root = Path(data_dir).expanduser() if data_dir is not None else None
     return _hooks(hooks).build_dataset(name, root, options)
 

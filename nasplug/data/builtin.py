@@ -11,12 +11,17 @@ from pathlib import Path
 
 import pluggy
 
-from nasplug.data.bundle import DataBundle, DatasetInfo, DatasetOptions
+from nasplug.data.bundle import DataBundle, DatasetError, DatasetInfo, DatasetOptions
 from nasplug.space import DataShape
 
 hookimpl = pluggy.HookimplMarker("nasplug")
 
 DEFAULT_DATA_DIR = Path("~/.cache/nasplug/data")
+
+NORMALISATIONS: tuple[str, ...] = ("dataset", "symmetric")
+"""``dataset``: per-channel mean and std of the dataset (DARTS); ``symmetric``: pixels mapped to [-1, 1]."""
+SYMMETRIC = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+"""(mean, std) that map [0, 1] pixels onto [-1, 1] (MdeNAS §5.1.2)."""
 
 BUILTIN_DATASETS: dict[str, DatasetInfo] = {
     "digits": DatasetInfo("UCI handwritten digits from scikit-learn, 8x8 grey, offline",
@@ -38,6 +43,12 @@ def list_datasets() -> Mapping[str, DatasetInfo]:
 
 @hookimpl
 def build_dataset(name: str, data_dir: Path | None, options: DatasetOptions) -> DataBundle | None:
+    if name not in BUILTIN_DATASETS:
+        return None
+    statistics = SYMMETRIC if options.normalisation == "symmetric" else None
+    if statistics is not None and name in ("digits", "folder"):
+        raise DatasetError(f"the symmetric normalisation applies to CIFAR and ImageNet; {name} images are "
+                           f"normalised with their own statistics")
     if name == "digits":
         from nasplug.data.digits import load_digits
 
@@ -52,10 +63,10 @@ def build_dataset(name: str, data_dir: Path | None, options: DatasetOptions) -> 
         from nasplug.data.imagenet import load_imagenet
 
         return load_imagenet(root, augment=options.augment, cutout=options.cutout,
-                             input_size=options.input_size)
+                             input_size=options.input_size, statistics=statistics)
     if name in ("cifar10", "cifar100"):
         from nasplug.data.cifar import load_cifar
 
         return load_cifar(name, root, augment=options.augment, cutout=options.cutout,
-                          download=options.download, input_size=options.input_size)
+                          download=options.download, input_size=options.input_size, statistics=statistics)
     return None

@@ -43,13 +43,15 @@ class DatasetOptions:
     """How a dataset is to be loaded (the ``options`` of the ``build_dataset`` hook).
 
     ``augment`` turns the training augmentation on, ``cutout`` adds Cutout of that side (0: none),
-    ``download`` lets a loader fetch missing files, ``input_size`` resizes (None: the dataset's own).
+    ``download`` lets a loader fetch missing files, ``input_size`` resizes (None: the dataset's own),
+    ``normalisation`` is ``dataset`` (its channel statistics) or ``symmetric`` (pixels onto [-1, 1]).
     """
 
     augment: bool = True
     cutout: int = 0
     download: bool = True
     input_size: int | None = None
+    normalisation: str = "dataset"
 
 
 class TensorImages(Dataset):

@@ -79,17 +79,22 @@ RELEASES = {
 
 
 def load_cifar(
-    name: str, root: Path, *, augment: bool, cutout: int, download: bool, input_size: int | None
+    name: str, root: Path, *, augment: bool, cutout: int, download: bool, input_size: int | None,
+    statistics: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
 ) -> DataBundle:
-    """CIFAR-10/100 from ``root/<release folder>``, downloaded there first if allowed and missing."""
+    """CIFAR-10/100 from ``root/<release folder>``, downloaded there first if allowed and missing.
+
+    ``statistics`` (mean, std) replace the release's channel statistics in the normalisation.
+    """
     release = RELEASES[name]
     folder = _locate(release, root, download)
     classes = _label_names(folder / release.meta_file, release)
     train_images, train_labels = _read_batches([folder / f for f in release.train_files], release)
     test_images, test_labels = _read_batches([folder / release.test_file], release)
     size = input_size or IMAGE_SIZE
+    mean, std = statistics or (release.mean, release.std)
     train_transform, test_transform = small_image_transforms(
-        release.mean, release.std, size, resize=size != IMAGE_SIZE, augment=augment, cutout=cutout
+        mean, std, size, resize=size != IMAGE_SIZE, augment=augment, cutout=cutout
     )
     return DataBundle(
         name=name,

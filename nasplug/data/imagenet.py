@@ -16,10 +16,17 @@ MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 
 
-def load_imagenet(root: Path, *, augment: bool, cutout: int, input_size: int | None) -> DataBundle:
-    """ImageFolder train and val sets; the classes are the folders found (1000 for ImageNet)."""
+def load_imagenet(
+    root: Path, *, augment: bool, cutout: int, input_size: int | None,
+    statistics: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
+) -> DataBundle:
+    """ImageFolder train and val sets; the classes are the folders found (1000 for ImageNet).
+
+    ``statistics`` (mean, std) replace ImageNet's channel statistics in the normalisation.
+    """
     size = input_size or IMAGE_SIZE
-    train_transform, test_transform = large_image_transforms(MEAN, STD, size, augment=augment, cutout=cutout)
+    mean, std = statistics or (MEAN, STD)
+    train_transform, test_transform = large_image_transforms(mean, std, size, augment=augment, cutout=cutout)
     train = _image_folder(root / "train", root, train_transform)
     test = _image_folder(root / "val", root, test_transform)
     if test.classes != train.classes:

@@ -14,9 +14,25 @@ DEFAULT_CONCAT = NODES
 """A cell's output is the concatenation of its intermediate nodes."""
 
 
-def reduction_layers(layers: int) -> frozenset[int]:
-    """Indices of the reduction cells: at 1/3 and 2/3 of the depth (DARTS)."""
-    return frozenset({layers // 3, 2 * layers // 3})
+AUTO_REDUCTIONS = "auto"
+
+
+def reduction_layers(layers: int, positions: str = AUTO_REDUCTIONS) -> frozenset[int]:
+    """Indices (from 0) of the reduction cells.
+
+    ``auto``: at 1/3 and 2/3 of the depth (DARTS); otherwise comma-separated
+    cell indices, e.g. ``1,2`` for MdeNAS's "second and third layers" of 6 cells.
+    """
+    if positions.strip() == AUTO_REDUCTIONS:
+        return frozenset({layers // 3, 2 * layers // 3})
+    try:
+        indices = [int(part) for part in positions.split(",")]
+    except ValueError:
+        raise ValueError(f"reductions must be 'auto' or comma-separated cell indices, got {positions!r}") from None
+    outside = [index for index in indices if not 0 <= index < layers]
+    if outside:
+        raise ValueError(f"reduction cell index {outside[0]} is not one of the {layers} cells (0..{layers - 1})")
+    return frozenset(indices)
 
 
 def reduced(size: int) -> int:

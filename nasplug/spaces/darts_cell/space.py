@@ -11,7 +11,7 @@ from nasplug.arch import Architecture, ArchitectureError, Decision, Path
 from nasplug.options import Option, OptionError, resolve_options
 from nasplug.space import DataShape, Genotype, SearchSpace
 from nasplug.spaces.darts_cell import derive, genotypes
-from nasplug.spaces.darts_cell.cell import CELL_TYPES, NODES
+from nasplug.spaces.darts_cell.cell import AUTO_REDUCTIONS, CELL_TYPES, NODES, reduction_layers
 from nasplug.spaces.darts_cell.decisions import DECISIONS, edge_key
 from nasplug.spaces.darts_cell.genotypes import ENTRIES_PER_NODE, DartsGenotype
 from nasplug.spaces.darts_cell.network import EvalNetwork
@@ -31,6 +31,8 @@ class DartsCellSpace(SearchSpace):
         "layers": Option(int, 8, "cells in the search network"),
         "channels": Option(int, 16, "initial channels C of the search network"),
         "stem_multiplier": Option(int, 3, "the stem outputs stem_multiplier × C channels"),
+        "reductions": Option(str, AUTO_REDUCTIONS, "reduction cells: 'auto' (1/3 and 2/3 of the depth) or "
+                             "cell indices from 0, e.g. 1,2 (MdeNAS)"),
     }
     network_options = {
         "layers": Option(int, 20, "cells in the evaluation network (DARTS: 20 CIFAR, 14 ImageNet)"),
@@ -49,6 +51,10 @@ class DartsCellSpace(SearchSpace):
     def __init__(self, data: DataShape, options: Mapping[str, Any]) -> None:
         super().__init__(data, resolve_options(self.options, options, f"space {self.name!r}"))
         _check_positive(self.config, ("layers", "channels", "stem_multiplier"), f"space {self.name!r}")
+        try:
+            self.reductions = reduction_layers(self.config["layers"], self.config["reductions"])
+        except ValueError as exc:
+            raise OptionError(f"option 'reductions' of space {self.name!r}: {exc}") from None
 
     def decisions(self, factorisation: str = "edge") -> tuple[Decision, ...]:
         if factorisation not in DECISIONS:
@@ -66,6 +72,7 @@ class DartsCellSpace(SearchSpace):
             self.config["channels"],
             self.config["stem_multiplier"],
             edge_ops=None if only is None else child_ops(only),
+            reductions=self.reductions,
         )
 
     def genotype_from_scores(self, scores: Mapping[str, Sequence[float]]) -> DartsGenotype:

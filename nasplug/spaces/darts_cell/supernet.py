@@ -87,7 +87,8 @@ class SearchCell(nn.Module):
 class SearchNetwork(nn.Module):
     """Stem (3×3 conv → stem_multiplier·C, BN), ``layers`` search cells, global pool, linear.
 
-    Channels double at the reduction cells (1/3 and 2/3 of the depth).
+    Channels double at the reduction cells (``reductions``, cell indices; by
+    default 1/3 and 2/3 of the depth).
     ``edge_ops`` (per cell type) restricts the ops built, for the standalone
     child of one architecture; the forward is the same either way.
     """
@@ -100,6 +101,7 @@ class SearchNetwork(nn.Module):
         channels: int,
         stem_multiplier: int,
         edge_ops: Mapping[str, EdgeOps] | None = None,
+        reductions: frozenset[int] | None = None,
     ) -> None:
         super().__init__()
         c_curr = stem_multiplier * channels
@@ -108,7 +110,7 @@ class SearchNetwork(nn.Module):
             nn.BatchNorm2d(c_curr),
         )
         c_prev_prev, c_prev, c_curr = c_curr, c_curr, channels
-        reductions = reduction_layers(layers)
+        reductions = reduction_layers(layers) if reductions is None else reductions
         self.cells = nn.ModuleList()
         reduction_prev = False
         for index in range(layers):

@@ -20,9 +20,10 @@ from nasplug.errors import NasplugError
 from nasplug.options import OptionError
 from nasplug_eoinas import importance
 from nasplug_eoinas.gumbel import hard_gumbel_sample
-from nasplug_eoinas.schedule import is_prune_epoch, temperature
+from nasplug_eoinas.schedule import anneal_progress, is_prune_epoch, temperature
 
 ADAM_BETAS = (0.5, 0.999)  # the paper's (and DARTS') Adam momentum for α
+ZERO_OP = "none"  # DARTS's zero op: derivation never picks it, so pruning never leaves it alone
 
 
 class FeedbackError(NasplugError, RuntimeError):
@@ -58,6 +59,10 @@ class EoiNAS(Controller):
         )
         self.prunable = torch.tensor(
             [[i < len(d) and d.choices[i] not in kept for i in range(width)] for d in self.decisions],
+            dtype=torch.bool,
+        )
+        self.zero = torch.tensor(
+            [[i < len(d) and d.choices[i] == ZERO_OP for i in range(width)] for d in self.decisions],
             dtype=torch.bool,
         )
         # α starts at zero, as in the paper, so warm-up draws are uniform.
@@ -130,7 +135,7 @@ class EoiNAS(Controller):
     @hookimpl
     def sample_architecture(self, space: SearchSpace, step: Step) -> list[Architecture]:
         learning = self._learns_alpha(step)
-        progress = step.global_step / (step.epochs * step.steps_per_epoch)
+        progress = anneal_progress(step, self.config["warmup"])
         tau = temperature(progress, self.config["tau_max"], self.config["tau_min"])
         logits = self._logits() if learning else self._logits().detach()
         index, hard = hard_gumbel_sample(logits, tau, self.generator)
@@ -165,7 +170,7 @@ class EoiNAS(Controller):
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
         if step.epoch_end and is_prune_epoch(step.epoch + 1, self.config["warmup"], self.config["interval"]):
-            self.alive = importance.prune_lowest(self.indicator(), self.alive, self.prunable)
+            self.alive = importance.prune_lowest(self.indicator(), self.alive, self.prunable, self.zero)
 
     @hookimpl
     def derive_genotype(self, space: SearchSpace) -> Genotype:

@@ -1,0 +1,203 @@
+"""Recipes: one run's settings as a TOML file, each value commented with its paper's section.
+
+A recipe is read with the standard library's ``tomllib`` and checked here, before
+anything runs: an unknown key or a value of the wrong type is a
+:class:`RecipeError` naming the file, the key and the problem. Recipes come from
+this package's ``*.toml`` files (the built-in ones), from the packages that
+distributions list in the ``nasplug.recipes`` entry-point group (a plugin's
+recipes), or from any file path. docs/recipes.md describes the format.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from nasplug.errors import NasplugError
+from nasplug.options import Option, OptionError
+
+RECIPE_GROUP = "nasplug.recipes"
+COMMANDS = ("run", "train")
+TABLES = {"run": ("space", "controller"), "train": ("network",)}
+"""The option tables each kind of recipe may hold besides ``[settings]``."""
+
+
+class RecipeError(NasplugError, ValueError):
+    """A recipe is unknown, unreadable or holds an unknown key or a wrongly typed value."""
+
+
+@attrs.frozen
+class Recipe:
+    """One parsed recipe: for ``nasplug run`` or ``nasplug train``, its settings and option tables.
+
+    ``settings`` are fields of the command's configuration (SearchConfig or
+    TrainConfig, see :func:`check_settings`); ``tables`` hold the space,
+    controller or network options, checked against the declared options when the
+    run is built (:func:`check_options`).
+    """
+
+    name: str
+    source: str
+    command: str
+    description: str
+    settings: Mapping[str, Any]
+    tables: Mapping[str, Mapping[str, Any]]
+    text: str
+
+    def table(self, name: str) -> dict[str, Any]:
+        return dict(self.tables.get(name, {}))
+
+
+@attrs.frozen
+class RecipeEntry:
+    """Where a named recipe lives and which distribution ships it."""
+
+    name: str
+    path: Any  # a Traversable: a file inside an installed package
+    distribution: str
+
+
+def parse_recipe(text: str, source: str, name: str) -> Recipe:
+    """Parse and check the top level of one recipe's TOML ``text``; ``source`` names it in errors."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RecipeError(f"{source}: not valid TOML ({exc})") from None
+    command = data.get("command")
+    if command not in COMMANDS:
+        raise RecipeError(f"{source}: key 'command' must be one of {', '.join(COMMANDS)}, got {command!r}")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise RecipeError(f"{source}: key 'description' must be a string, got {description!r}")
+    allowed = {"command", "description", "settings", *TABLES[command]}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise RecipeError(f"{source}: unknown key {unknown[0]!r}; a {command} recipe holds "
+                          f"{', '.join(sorted(allowed))}")
+    tables = {}
+    for key in ("settings", *TABLES[command]):
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise RecipeError(f"{source}: key {key!r} must be a table ([{key}]), got {value!r}")
+        tables[key] = value
+    settings = tables.pop("settings")
+    return Recipe(name, source, command, description, settings, tables, text)
+
+
+def read_recipe_file(path: str | Path) -> Recipe:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RecipeError(f"cannot read recipe {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise RecipeError(f"{path}: not a UTF-8 text file") from None
+    return parse_recipe(text, str(path), path.stem)
+
+
+def available_recipes() -> dict[str, RecipeEntry]:
+    """Every named recipe: this package's files, then those of the ``nasplug.recipes`` entry points.
+
+    An entry point's value is an importable package whose ``*.toml`` files are
+    recipes named after the file. Two providers of one name are an error (which
+    one a user would get would depend on install order).
+    """
+    entries: dict[str, RecipeEntry] = {}
+    sources = [("nasplug", resources.files(__name__))]
+    for entry_point in metadata.entry_points(group=RECIPE_GROUP):
+        distribution = entry_point.dist.metadata["Name"] if entry_point.dist else "unknown"
+        try:
+            package = resources.files(entry_point.value)
+        except (ImportError, TypeError) as exc:
+            raise RecipeError(f"recipes {entry_point.name!r} of {distribution}: cannot open package "
+                              f"{entry_point.value!r} ({exc})") from None
+        sources.append((distribution, package))
+    for distribution, folder in sources:
+        for item in sorted(folder.iterdir(), key=lambda item: item.name):
+            if not item.name.endswith(".toml"):
+                continue
+            name = item.name[: -len(".toml")]
+            if name in entries and entries[name].distribution != distribution:
+                raise RecipeError(f"recipe {name!r} is shipped by both {entries[name].distribution} "
+                                  f"and {distribution}; uninstall one")
+            entries[name] = RecipeEntry(name, item, distribution)
+    return entries
+
+
+def load_recipe(reference: str) -> Recipe:
+    """A recipe by name (``nasplug recipes`` lists them) or by path to a ``.toml`` file."""
+    if reference.endswith(".toml") or "/" in reference or Path(reference).is_file():
+        return read_recipe_file(reference)
+    entries = available_recipes()
+    if reference not in entries:
+        raise RecipeError(f"unknown recipe {reference!r}; available: {', '.join(sorted(entries)) or 'none'} "
+                          f"(or give the path of a .toml file)")
+    entry = entries[reference]
+    return parse_recipe(entry.path.read_text(encoding="utf-8"), f"recipe {reference}", reference)
+
+
+def recipe_for(reference: str, command: str) -> Recipe:
+    """:func:`load_recipe`, refusing a recipe written for the other command."""
+    recipe = load_recipe(reference)
+    if recipe.command != command:
+        raise RecipeError(f"{recipe.source} is a recipe for `nasplug {recipe.command}`, not `nasplug {command}`")
+    return recipe
+
+
+def check_settings(recipe: Recipe, types: Mapping[str, Any]) -> dict[str, Any]:
+    """The recipe's ``[settings]``, each key one of ``types`` (name → type) and of that type."""
+    for key, value in recipe.settings.items():
+        if key not in types:
+            raise RecipeError(f"{recipe.source}: [settings] unknown key {key!r}; accepted: "
+                              f"{', '.join(sorted(types))}")
+        if not matches_type(value, types[key]):
+            raise RecipeError(f"{recipe.source}: [settings] key {key!r} expects {_type_name(types[key])}, "
+                              f"got {value!r}")
+    return dict(recipe.settings)
+
+
+def check_options(recipe: Recipe, table: str, declared: Mapping[str, Option], owner: str) -> dict[str, Any]:
+    """The recipe's ``[table]`` options, each declared by ``owner`` and parsed to its type."""
+    parsed = {}
+    for key, value in recipe.table(table).items():
+        if key not in declared:
+            raise RecipeError(f"{recipe.source}: [{table}] unknown key {key!r}; {owner} accepts: "
+                              f"{', '.join(sorted(declared)) or 'none'}")
+        try:
+            parsed[key] = declared[key].parse(key, value)
+        except OptionError as exc:
+            raise RecipeError(f"{recipe.source}: [{table}] {exc}") from None
+    return parsed
+
+
+def matches_type(value: Any, expected: Any) -> bool:
+    """Whether a TOML value fits an attrs field type (``int``, ``float``, ``str | None``, ``dict[...]``)."""
+    origin = typing.get_origin(expected)
+    if origin in (typing.Union, types.UnionType):
+        return any(matches_type(value, arg) for arg in typing.get_args(expected))
+    if expected is Any:
+        return True
+    if expected is type(None):
+        return value is None
+    if expected is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, origin or expected)
+
+
+def _type_name(expected: Any) -> str:
+    return getattr(expected, "__name__", None) or str(expected).replace("typing.", "")
+
+
+def field_types(cls: type, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The resolved types of an attrs class's fields, by name."""
+    attrs.resolve_types(cls)
+    return {field.name: field.type for field in attrs.fields(cls) if field.name not in exclude}

@@ -1,0 +1,111 @@
+"""Each built-in recipe holds its paper's values, and docs/recipes.md tables exactly the recipe files."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from nasplug.recipes import load_recipe
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "recipes.md"
+
+# The papers' numbers, written out by hand from the sections docs/recipes.md cites (table.key: value).
+PAPER = {
+    "mdenas-cifar10": {  # MdeNAS §5.1.2
+        "settings.space": "darts-cell", "settings.controller": "mdenas", "settings.dataset": "cifar10",
+        "settings.search_images": 5000, "settings.epochs": 100, "settings.batch_size": 512,
+        "settings.lr": 0.025, "settings.lr_min": 0.0, "settings.momentum": 0.9,
+        "settings.weight_decay": 3e-4, "settings.normalisation": "symmetric",
+        "space.layers": 6, "space.reductions": "1,2", "space.channels": 16, "controller.alpha": 0.01,
+    },
+    "mdenas-imagenet": {  # MdeNAS §5.4, with the search hyper-parameters of §5.1.2
+        "settings.space": "proxyless-mbv2", "settings.controller": "mdenas", "settings.dataset": "imagenet",
+        "settings.epochs": 100, "settings.batch_size": 512, "settings.lr": 0.025, "settings.lr_min": 0.0,
+        "settings.momentum": 0.9, "settings.weight_decay": 3e-4, "settings.normalisation": "symmetric",
+        "space.skeleton": "proxyless_gpu", "space.kernels": "3,5,7", "space.expansions": "1,3,6",
+        "controller.alpha": 0.01,
+    },
+    "mdenas-cifar10-eval": {  # MdeNAS §5.1.2 (DARTS's protocol where it says no more)
+        "settings.genotype": "MDENAS", "settings.dataset": "cifar10", "settings.epochs": 600,
+        "settings.batch_size": 96, "settings.lr": 0.025, "settings.lr_min": 0.0,
+        "settings.weight_decay": 3e-4, "settings.cutout": 16, "settings.auxiliary_weight": 0.4,
+        "network.layers": 20, "network.channels": 36, "network.drop_path": 0.3,
+    },
+    "mdenas-imagenet-eval": {  # MdeNAS §5.4
+        "settings.space": "proxyless-mbv2", "settings.dataset": "imagenet", "settings.epochs": 120,
+        "settings.batch_size": 1024, "settings.lr": 0.4, "settings.schedule": "cosine",
+        "settings.lr_min": 0.0, "settings.weight_decay": 4e-5, "settings.momentum": 0.9,
+    },
+    "parsec-cifar10": {  # PARSEC §4.1
+        "settings.space": "darts-cell", "settings.controller": "parsec", "settings.dataset": "cifar10",
+        "settings.train_fraction": 0.5, "settings.epochs": 100,
+        "controller.samples": 16, "controller.arch_lr": 0.02,
+    },
+    "parsec-cifar10-finetune": {  # PARSEC §4.2
+        "settings.space": "darts-cell", "settings.controller": "parsec", "settings.dataset": "cifar10",
+        "settings.train_fraction": 0.5, "settings.epochs": 10, "settings.batch_size": 96,
+        "settings.cutout": 16, "space.layers": 20, "space.channels": 36,
+        "controller.samples": 16, "controller.arch_lr": 0.01,
+    },
+    "parsec-cifar10-eval": {  # PARSEC §4.1: DARTS's protocol
+        "settings.dataset": "cifar10", "settings.epochs": 600, "settings.batch_size": 96, "settings.lr": 0.025,
+        "settings.weight_decay": 3e-4, "settings.cutout": 16, "settings.auxiliary_weight": 0.4,
+        "network.layers": 20, "network.channels": 36, "network.drop_path": 0.2,
+    },
+    "eoinas-cifar10": {  # EoiNAS §4.2, Alg. 1, Eq. 5 and 7
+        "settings.space": "darts-cell", "settings.controller": "eoinas", "settings.dataset": "cifar10",
+        "settings.train_fraction": 0.5, "settings.epochs": 160, "settings.lr": 0.025, "settings.lr_min": 0.001,
+        "settings.momentum": 0.9, "settings.weight_decay": 3e-4, "space.layers": 8, "space.channels": 16,
+        "controller.warmup": 20, "controller.interval": 20, "controller.lambda": 0.5,
+        "controller.tau_max": 5.0, "controller.arch_lr": 3e-4, "controller.arch_weight_decay": 1e-3,
+    },
+    "eoinas-cifar10-eval": {  # EoiNAS §4.2
+        "settings.genotype": "EOINAS", "settings.dataset": "cifar10", "settings.epochs": 600,
+        "settings.batch_size": 128, "settings.lr": 0.025, "settings.weight_decay": 3e-4, "settings.cutout": 16,
+        "settings.auxiliary_weight": 0.4, "network.layers": 20, "network.channels": 36,
+        "network.drop_path": 0.3,
+    },
+}
+
+
+def recipe_values(name: str) -> dict[str, object]:
+    recipe = load_recipe(name)
+    values = {f"settings.{key}": value for key, value in recipe.settings.items()}
+    for table, options in recipe.tables.items():
+        values.update({f"{table}.{key}": value for key, value in options.items()})
+    return values
+
+
+def documented_values() -> dict[str, dict[str, object]]:
+    """docs/recipes.md's tables: recipe → {table.key: the recipe column, parsed as TOML}."""
+    tables: dict[str, dict[str, object]] = {}
+    current = None
+    for line in DOCS.read_text().splitlines():
+        heading = re.fullmatch(r"### `([\w-]+)`", line)
+        if heading:
+            current = tables.setdefault(heading.group(1), {})
+            continue
+        row = re.fullmatch(r"\| `(\w+\.\w+)` \|.*?\| `([^`]*)` \|.*\|", line)
+        if row and current is not None:
+            current[row.group(1)] = tomllib.loads(f"v = {row.group(2)}")["v"]
+    return tables
+
+
+@pytest.mark.parametrize("name", sorted(PAPER))
+def test_the_recipe_holds_the_papers_values(name):
+    assert recipe_values(name) == PAPER[name]
+
+
+@pytest.mark.parametrize("name", sorted(PAPER))
+def test_the_docs_table_lists_every_value_of_the_recipe(name):
+    assert documented_values()[name] == recipe_values(name)
+
+
+def test_every_recipe_value_cites_a_section():
+    for name in PAPER:
+        for line in load_recipe(name).text.splitlines():
+            if re.match(r"\s*\w+ = ", line) and not line.startswith(("command", "description")):
+                assert re.search(r"#.*(§|Alg\.|Eq\.|DARTS)", line), f"{name}: {line}"

@@ -1,0 +1,28 @@
+"""The engine settings recipes need: the search split by count, the [-1, 1] normalisation."""
+
+import pytest
+import torch
+
+from nasplug.data import DatasetError, load_dataset, split_indices, split_off
+from tests.test_data import write_cifar10
+
+
+def test_the_search_split_can_be_a_count_of_images():
+    train, search = split_off(50, 5, seed=2)
+    assert len(search) == 5 and sorted(train + search) == list(range(50))
+    # the same permutation as the fractional split: a count of n/2 is the fraction 0.5
+    assert split_off(50, 25, seed=2) == split_indices(50, 0.5, seed=2)
+    with pytest.raises(DatasetError, match="between 1 and 49 of the 50"):
+        split_off(50, 50, seed=2)
+
+
+def test_symmetric_normalisation_maps_pixels_onto_minus_one_one(tmp_path):
+    write_cifar10(tmp_path, per_batch=4)
+    bundle = load_dataset("cifar10", tmp_path, augment=False, normalisation="symmetric", download=False)
+    image, _ = bundle.test[0]
+    raw = bundle.test.images[0].float()
+    assert torch.allclose(image, raw / 127.5 - 1, atol=1e-6)
+    with pytest.raises(DatasetError, match="unknown normalisation 'unit'"):
+        load_dataset("cifar10", tmp_path, normalisation="unit", download=False)
+    with pytest.raises(DatasetError, match="applies to CIFAR and ImageNet"):
+        load_dataset("digits", normalisation="symmetric")
