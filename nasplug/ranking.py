@@ -3,10 +3,10 @@
 MdeNAS rests on the hypothesis that architectures which validate better early in
 training also end better, so early accuracies can rank them. The experiment:
 sample N single-path architectures uniformly from a space, train each one's
-standalone child for E epochs on the train split, record its validation accuracy
-on the held-out split after every epoch, and measure with Kendall's τ how well
-each epoch's ranking agrees with the final one. The paper reports a mean τ of
-0.474 on CIFAR-10.
+standalone child for E epochs on the training set, record its test loss and test
+accuracy after every epoch (as the paper's Fig. 4), and measure with Kendall's τ
+of Eq. 6, τ = (P − Q)/(P + Q), how well each epoch's accuracy ranking agrees with
+the final one. The paper reports a mean τ of 0.474 on CIFAR-10.
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ from typing import Any
 
 import attrs
 import torch
-from scipy import stats
 from torch import nn
 from torch.nn import functional as F
 
 from nasplug.arch import Architecture
 from nasplug.checkpoint import atomic_write, write_json
-from nasplug.data import load_dataset, make_loader, split_indices
+from nasplug.data import load_dataset, make_loader
 from nasplug.errors import NasplugError
 from nasplug.plugins import load_plugins
 from nasplug.progress import Progress
@@ -50,14 +49,14 @@ class TrainingSettings:
     momentum: float = 0.9
     weight_decay: float = 3e-4
     grad_clip: float = 5.0
-    train_fraction: float = 0.5
 
 
 @attrs.frozen
 class RankingResult:
-    """Per-architecture accuracy curves and the per-epoch Kendall τ against the final ranking.
+    """Per-architecture test curves and the per-epoch Kendall τ against the final ranking.
 
-    ``accuracies[k][e]`` is architecture k's held-out accuracy after epoch e+1;
+    ``accuracies[k][e]`` and ``losses[k][e]`` are architecture k's test accuracy
+    and mean test cross-entropy after epoch e+1;
     ``taus[e]`` is τ between the epoch-e+1 and the final accuracies (None where
     τ is undefined: every architecture tied); ``mean_tau`` averages the defined
     τ of the epochs before the last.
@@ -70,6 +69,7 @@ class RankingResult:
     space_options: dict[str, Any]
     architectures: list[dict[str, list[str]]]
     accuracies: list[list[float]]
+    losses: list[list[float]]
     taus: list[float | None]
     mean_tau: float | None
 
@@ -83,28 +83,38 @@ class RankingResult:
             "space_options": self.space_options,
             "mean_tau": self.mean_tau,
             "taus": [{"epoch": e + 1, "tau": tau} for e, tau in enumerate(self.taus)],
+            "evaluated_on": "test",
             "samples": [
-                {"architecture": arch, "accuracy": curve}
-                for arch, curve in zip(self.architectures, self.accuracies)
+                {"architecture": arch, "accuracy": curve, "loss": loss}
+                for arch, curve, loss in zip(self.architectures, self.accuracies, self.losses)
             ],
         }
 
 
-def kendall_taus(accuracies: Sequence[Sequence[float]]) -> list[float | None]:
-    """τ_b (scipy, ties counted) between each epoch's accuracies and the last epoch's.
+def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """MdeNAS's Eq. 6: τ = (P − Q)/(P + Q) over the pairs of architectures.
 
-    ``accuracies[k][e]``: architecture k after epoch e. Where one of the two
-    rankings is all ties, τ is undefined and reported as None.
+    P counts the concordant pairs (ordered alike by ``x`` and ``y``), Q the
+    discordant ones; a pair tied in either ranking counts in neither. Without
+    ties this is Kendall's τ_a = τ_b (scipy's ``kendalltau``); with ties τ_b
+    divides by √((P+Q+T_x)(P+Q+T_y)) instead, so |Eq. 6| ≥ |τ_b|. None where
+    no pair is untied (P + Q = 0).
     """
+    concordant = discordant = 0
+    for i in range(len(x)):
+        for j in range(i + 1, len(x)):
+            sign = (x[i] - x[j]) * (y[i] - y[j])
+            concordant += sign > 0
+            discordant += sign < 0
+    if concordant + discordant == 0:
+        return None
+    return (concordant - discordant) / (concordant + discordant)
+
+
+def kendall_taus(accuracies: Sequence[Sequence[float]]) -> list[float | None]:
+    """Eq. 6's τ between each epoch's accuracies and the last epoch's (``accuracies[k][e]``)."""
     by_epoch = list(zip(*accuracies))
-    final = by_epoch[-1]
-    taus: list[float | None] = []
-    for epoch in by_epoch:
-        if len(set(epoch)) < 2 or len(set(final)) < 2:
-            taus.append(None)
-        else:
-            taus.append(float(stats.kendalltau(epoch, final).statistic))
-    return taus
+    return [kendall_tau(epoch, by_epoch[-1]) for epoch in by_epoch]
 
 
 def mean_tau(taus: Sequence[float | None]) -> float | None:
@@ -153,26 +163,26 @@ def run_ranking_experiment(
     settings = TrainingSettings(epochs=epochs, batch_size=batch_size)
     target = resolve_device(device)
 
-    train_data = load_dataset(dataset, data_dir, augment=True)
-    eval_data = load_dataset(dataset, data_dir, augment=False)
-    train_part, held_out = split_indices(len(train_data.train), settings.train_fraction, seed)
-    train_set = torch.utils.data.Subset(train_data.train, train_part)
-    held_out_set = torch.utils.data.Subset(eval_data.train, held_out)
+    # MdeNAS §5.2 trains on the training set and ranks by test accuracy (Fig. 4's curves)
+    data = load_dataset(dataset, data_dir, augment=True)
+    train_set, test_set = data.train, data.test
     if len(train_set) < batch_size:
         raise RankingError(
-            f"batch size {batch_size} is larger than the train split of {dataset} ({len(train_set)} images)"
+            f"batch size {batch_size} is larger than the training set of {dataset} ({len(train_set)} images)"
         )
 
-    space = load_plugins().build_space(space_name, train_data.shape, dict(space_options or {}))
+    space = load_plugins().build_space(space_name, data.shape, dict(space_options or {}))
     samples = sample_architectures(space, architectures, torch.Generator().manual_seed(seed))
     decisions = space.decisions()
 
-    curves = []
+    curves, losses = [], []
     for index, architecture in enumerate(samples):
         progress.message(f"architecture {index + 1}/{architectures}")
         torch.manual_seed(seed + index)
         child = space.build_supernet(only=architecture).to(target)
-        curves.append(train_child(child, architecture, train_set, held_out_set, settings, seed, target))
+        accuracy, loss = train_child(child, architecture, train_set, test_set, settings, seed, target)
+        curves.append(accuracy)
+        losses.append(loss)
 
     taus = kendall_taus(curves)
     result = RankingResult(
@@ -183,6 +193,7 @@ def run_ranking_experiment(
         space_options=dict(space.config),
         architectures=[arch.to_json(decisions) for arch in samples],
         accuracies=curves,
+        losses=losses,
         taus=taus,
         mean_tau=mean_tau(taus),
     )
@@ -195,19 +206,19 @@ def train_child(
     child: nn.Module,
     architecture: Architecture,
     train_set: torch.utils.data.Dataset,
-    held_out_set: torch.utils.data.Dataset,
+    test_set: torch.utils.data.Dataset,
     settings: TrainingSettings,
     seed: int,
     device: torch.device,
-) -> list[float]:
-    """Train ``child`` by SGD with a cosine schedule; its held-out accuracy after every epoch."""
+) -> tuple[list[float], list[float]]:
+    """Train ``child`` by SGD with a cosine schedule; its (test accuracies, test losses) after every epoch."""
     optimizer = torch.optim.SGD(
         child.parameters(), lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay
     )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=settings.epochs, eta_min=settings.lr_min
     )
-    curve = []
+    curve, losses = [], []
     for epoch in range(settings.epochs):
         child.train()
         for x, y in make_loader(
@@ -219,8 +230,10 @@ def train_child(
             nn.utils.clip_grad_norm_(child.parameters(), settings.grad_clip)
             optimizer.step()
         scheduler.step()
-        curve.append(evaluate(child, architecture, held_out_set, settings.batch_size, seed, device))
-    return curve
+        accuracy, loss = evaluate(child, architecture, test_set, settings.batch_size, seed, device)
+        curve.append(accuracy)
+        losses.append(loss)
+    return curve, losses
 
 
 @torch.no_grad()
@@ -231,14 +244,18 @@ def evaluate(
     batch_size: int,
     seed: int,
     device: torch.device,
-) -> float:
+) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) of ``child`` over ``dataset``, in eval mode."""
     child.eval()
     correct = total = 0
+    loss_sum = 0.0
     for x, y in make_loader(dataset, batch_size, shuffle=False, seed=seed, epoch=0):
         x, y = x.to(device), y.to(device)
-        correct += int((child(x, architecture).argmax(1) == y).sum())
+        logits = child(x, architecture)
+        correct += int((logits.argmax(1) == y).sum())
+        loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
         total += len(y)
-    return correct / total
+    return correct / total, loss_sum / total
 
 
 def write_ranking(result: RankingResult, out_dir: Path) -> None:
@@ -249,17 +266,17 @@ def write_ranking(result: RankingResult, out_dir: Path) -> None:
     except ImportError:
         return
     epochs = range(1, result.epochs + 1)
-    figure = Figure(figsize=(10, 4), layout="tight")
-    curves, taus = figure.subplots(1, 2)
-    for curve in result.accuracies:
+    figure = Figure(figsize=(15, 4), layout="tight")
+    losses, curves, taus = figure.subplots(1, 3)
+    for loss, curve in zip(result.losses, result.accuracies):
+        losses.plot(epochs, loss, alpha=0.6)
         curves.plot(epochs, curve, alpha=0.6)
-    curves.set(
-        xlabel="epoch", ylabel="held-out accuracy", title=f"{len(result.accuracies)} sampled architectures"
-    )
+    losses.set(xlabel="epoch", ylabel="test loss", title=f"{len(result.accuracies)} sampled architectures")
+    curves.set(xlabel="epoch", ylabel="test accuracy", title="test accuracy")
     taus.plot(epochs, [math.nan if tau is None else tau for tau in result.taus], marker="o")
     if result.mean_tau is not None:
         taus.axhline(result.mean_tau, linestyle="--", color="grey", label=f"mean τ {result.mean_tau:.3f}")
         taus.legend()
-    taus.set(xlabel="epoch", ylabel="Kendall τ with the final ranking", ylim=(-1.05, 1.05),
+    taus.set(xlabel="epoch", ylabel="Kendall τ (Eq. 6) with the final ranking", ylim=(-1.05, 1.05),
              title=f"{result.space} on {result.dataset}")
     atomic_write(out_dir / PLOT_FILE, lambda handle: figure.savefig(handle, format="png", dpi=120))

@@ -2,7 +2,6 @@
 
 import importlib.util
 import json
-import math
 
 import pytest
 import torch
@@ -10,7 +9,7 @@ from click.testing import CliRunner
 
 from nasplug.arch import Decision
 from nasplug.cli import main
-from nasplug.ranking import RankingError, kendall_taus, mean_tau, run_ranking_experiment, sample_architectures
+from nasplug.ranking import RankingError, kendall_tau, kendall_taus, mean_tau, run_ranking_experiment, sample_architectures
 
 
 def test_kendall_tau_per_epoch_by_hand():
@@ -23,10 +22,21 @@ def test_kendall_tau_per_epoch_by_hand():
     taus = kendall_taus(accuracies)
     # epoch 1 (.1, .3, .2) reverses every pair: τ = -1.
     # epoch 2 (.6, .4, .6): (a,b) and (b,c) concordant, (a,c) tied in epoch 2 only;
-    #   τ_b = (2 - 0) / sqrt((3 - 1) * (3 - 0)) = 2 / sqrt(6).
+    #   Eq. 6: τ = (P - Q) / (P + Q) = (2 - 0) / 2 = 1 (scipy's τ_b would give 2 / sqrt(6) = 0.816).
     # epoch 3 is the final ranking itself: τ = 1.
-    assert taus == pytest.approx([-1.0, 2 / math.sqrt(6), 1.0])
-    assert mean_tau(taus) == pytest.approx((-1.0 + 2 / math.sqrt(6)) / 2)
+    assert taus == pytest.approx([-1.0, 1.0, 1.0])
+    assert mean_tau(taus) == pytest.approx(0.0)
+
+
+def test_eq6_tau_equals_scipys_tau_b_without_ties_and_differs_with_them():
+    from scipy import stats
+
+    x, y = [0.1, 0.5, 0.3, 0.9, 0.7], [0.2, 0.1, 0.4, 0.8, 0.6]
+    # pairs: 10; discordant (0,1), (1,2) → P = 8, Q = 2, τ = 0.6
+    assert kendall_tau(x, y) == pytest.approx(0.6) == pytest.approx(stats.kendalltau(x, y).statistic)
+    tied = [0.1, 0.5, 0.5, 0.9, 0.7]  # (1,2) now tied: P = 8, Q = 1 → 7/9
+    assert kendall_tau(tied, y) == pytest.approx(7 / 9)
+    assert abs(stats.kendalltau(tied, y).statistic) < 7 / 9
 
 
 def test_tau_is_undefined_where_every_architecture_ties():
@@ -72,12 +82,15 @@ def test_tiny_ranking_run_through_the_cli_writes_json_and_plot(tmp_path):
 
     data = json.loads((out / "ranking.json").read_text())
     assert data["architectures"] == 3 and data["epochs"] == 2
-    assert data["space"] == "darts-cell" and data["dataset"] == "digits"
-    assert data["space_options"] == {"layers": 3, "channels": 4, "stem_multiplier": 3}
+    assert data["space"] == "darts-cell" and data["dataset"] == "digits" and data["evaluated_on"] == "test"
+    assert data["space_options"] == {"layers": 3, "channels": 4, "stem_multiplier": 3, "reductions": "auto"}
     assert [t["epoch"] for t in data["taus"]] == [1, 2]
     assert len(data["samples"]) == 3
     for sample in data["samples"]:
         assert len(sample["accuracy"]) == 2 and all(0.0 <= a <= 1.0 for a in sample["accuracy"])
+        assert len(sample["loss"]) == 2 and all(loss > 0 for loss in sample["loss"])
+        # evaluated on the digits test split: accuracies are counts out of its 359 images
+        assert all(a * 359 == pytest.approx(round(a * 359)) for a in sample["accuracy"])
         assert len(sample["architecture"]) == 28
         assert all(len(names) == 1 for names in sample["architecture"].values())
     final = [sample["accuracy"][-1] for sample in data["samples"]]

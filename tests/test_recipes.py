@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from nasplug.cli import _given, build_search_config, build_train_config, main
+from nasplug.data import dataset_shape
 from nasplug.plugins import load_plugins
 from nasplug.recipes import RecipeError, available_recipes, load_recipe
 from tests.test_data import write_cifar10
@@ -33,12 +34,25 @@ def test_every_built_in_recipe_is_listed_and_resolves():
     assert BUILT_IN <= set(available_recipes())
     result = CliRunner().invoke(main, ["recipes"])
     assert result.exit_code == 0 and all(name in result.output for name in BUILT_IN)
+    hooks = load_plugins()
     for name in sorted(BUILT_IN):
         recipe = load_recipe(name)
         if recipe.command == "run":
-            resolved_run("--recipe", name)
+            config = resolved_run("--recipe", name)
+            hooks.build_space(config.space, dataset_shape(config.dataset), config.space_options)
         elif recipe.settings.get("genotype"):
             resolved_train("--recipe", name)
+
+
+def test_evaluation_recipes_without_a_genotype_take_one_from_the_command_line():
+    imagenet = resolved_train("--recipe", "mdenas-imagenet-eval", "--genotype", "proxyless_gpu")
+    # §5.4's lr 0.4 stands: the MobileNet recipe's lr-per-batch scaling applies only where no lr is set
+    assert (imagenet.epochs, imagenet.batch_size, imagenet.lr, imagenet.schedule) == (120, 1024, 0.4, "cosine")
+    assert (imagenet.weight_decay, imagenet.lr_min, imagenet.space) == (4e-5, 0.0, "proxyless-mbv2")
+    parsec = resolved_train("--recipe", "parsec-cifar10-eval", "--genotype", "DARTS_V2")
+    assert parsec.network_options["drop_path"] == 0.2 and parsec.cutout == 16
+    result = CliRunner().invoke(main, ["train", "--recipe", "parsec-cifar10-eval"])
+    assert result.exit_code == 1 and "names no genotype; give --genotype" in result.output
 
 
 def test_recipes_show_prints_the_file_with_its_comments():
@@ -132,15 +146,9 @@ def test_mdenas_cifar10_resolves_to_the_papers_search(cifar_dir):
     assert config.space_options == {"layers": 6, "reductions": "1,2", "channels": 16}
     assert (config.batch_size, config.epochs, config.search_images) == (512, 100, 5000)
     assert (config.lr, config.lr_min, config.normalisation) == (0.025, 0.0, "symmetric")
-    space = load_plugins().build_space(config.space, _cifar_shape(), config.space_options)
+    space = load_plugins().build_space(config.space, dataset_shape("cifar10"), config.space_options)
     cells = [cell.cell_type for cell in space.build_supernet().cells]
     assert cells == ["normal", "reduce", "reduce", "normal", "normal", "normal"]  # 2nd and 3rd cells
-
-
-def _cifar_shape():
-    from nasplug.data import dataset_shape
-
-    return dataset_shape("cifar10")
 
 
 @pytest.mark.slow

@@ -52,6 +52,7 @@ class Recipe:
     text: str
 
     def table(self, name: str) -> dict[str, Any]:
+        """A copy of option table ``name`` (``space``, ``controller``, ``network``); empty if absent."""
         return dict(self.tables.get(name, {}))
 
 
@@ -92,6 +93,7 @@ def parse_recipe(text: str, source: str, name: str) -> Recipe:
 
 
 def read_recipe_file(path: str | Path) -> Recipe:
+    """The recipe in file ``path``, named after the file."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -133,7 +135,7 @@ def available_recipes() -> dict[str, RecipeEntry]:
 
 def load_recipe(reference: str) -> Recipe:
     """A recipe by name (``nasplug recipes`` lists them) or by path to a ``.toml`` file."""
-    if reference.endswith(".toml") or "/" in reference or Path(reference).is_file():
+    if reference.endswith(".toml") or "/" in reference or "\\" in reference:
         return read_recipe_file(reference)
     entries = available_recipes()
     if reference not in entries:
