@@ -313,7 +313,9 @@ def train_config(
     named = values.pop("genotype", None)
     genotype = genotype or named
     if not genotype:
-        raise NasplugError("a genotype is required (or a recipe that names one)")
+        if recipe is not None:
+            raise NasplugError(f"{recipe.source} names no genotype; give --genotype (genotype=)")
+        raise NasplugError("a genotype is required (--genotype, or a recipe that names one)")
     space = space or values.pop("space", None)
     dataset = dataset or values.pop("dataset", "cifar10")
     values.pop("space", None)
