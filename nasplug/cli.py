@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,7 +13,7 @@ from typing import Any
 import click
 
 from nasplug.errors import NasplugError
-from nasplug.options import OptionError, parse_assignments
+from nasplug.options import OptionError, parse_assignments, resolve_options
 from nasplug.plugins import Hooks, available_controllers, controller_entry, load_plugins
 from nasplug.progress import Progress
 
@@ -68,14 +70,27 @@ def route_options(
 
 
 def default_run_dir(space: str, controller: str) -> Path:
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{stamp}-{space}-{controller}"
+    """``runs/<time to the microsecond>-<pid>-<space>-<controller>``: two processes never pick one folder.
+
+    Plugin-provided names are reduced to safe characters so that none can point outside ``runs/``.
+    """
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    return Path("runs") / f"{stamp}-{os.getpid()}-{_path_safe(space)}-{_path_safe(controller)}"
 
 
-def fresh_output_dir(path: Path) -> Path:
-    """Refuse a non-empty directory: results of an earlier run are never overwritten."""
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise NasplugError(f"{path} exists and is not empty; choose another --out or continue it with --resume {path}")
+def _path_safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_+-]+", "_", name).strip("_") or "unnamed"
+
+
+def fresh_output_dir(path: Path, resumable: bool = True) -> Path:
+    """Refuse a file or a non-empty directory: results of an earlier run are never overwritten."""
+    from nasplug.runlock import contents
+
+    if path.exists() and not path.is_dir():
+        raise NasplugError(f"{path} is a file, not a folder; choose another --out")
+    if contents(path):
+        hint = f" or continue it with --resume {path}" if resumable else ""
+        raise NasplugError(f"{path} exists and is not empty; choose another --out{hint}")
     return path
 
 
@@ -113,7 +128,7 @@ def _given(ctx: click.Context, names: list[str]) -> list[str]:
 def run(ctx: click.Context, **params: Any) -> None:
     """Search: learn a distribution over a space's architectures and derive a genotype."""
     from nasplug.distributed import from_main, joined
-    from nasplug.search import latest_checkpoint, read_config, resolve_device, run_search
+    from nasplug.search import read_config, resolve_device, resume_target, run_search
 
     if params["resume"]:
         configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet")]
@@ -121,9 +136,8 @@ def run(ctx: click.Context, **params: Any) -> None:
             dropped = ", ".join("--" + n.replace("_", "-") for n in configured)
             raise NasplugError(f"--resume takes the configuration from the run; drop {dropped}")
         target = Path(params["resume"])
-        run_dir = target.parent.parent if target.is_file() else target
+        run_dir = resume_target(target)
         config = read_config(run_dir)
-        checkpoint = target if target.is_file() else latest_checkpoint(run_dir)
     else:
         if not params["space"] or not params["controller"]:
             raise NasplugError("--space and --controller are required (or --resume RUN_DIR)")
@@ -133,8 +147,8 @@ def run(ctx: click.Context, **params: Any) -> None:
     with joined(resolve_device(config.device)) as world:
         progress = Progress(enabled=not params["quiet"] and world.is_main)
         if params["resume"]:
-            progress.message(f"resuming {run_dir} from {checkpoint.name}")
-            result = run_search(config, run_dir, resume_from=checkpoint, progress=progress, world=world)
+            progress.message(f"resuming {target}")
+            result = run_search(config, run_dir, resume_from=target, progress=progress, world=world)
         else:
             run_dir = from_main(world, lambda: fresh_output_dir(
                 Path(params["out"]) if params["out"] else default_run_dir(config.space, config.controller)))
@@ -157,6 +171,7 @@ SEARCH_RECIPES: dict[str, dict[str, int]] = {
 
 def build_search_config(hooks: Hooks, params: Mapping[str, Any]) -> Any:
     """A SearchConfig from CLI parameters, with ``-o`` routed and checked against the declared options."""
+    from nasplug.data import dataset_shape
     from nasplug.search import SearchConfig
 
     space_cls = hooks.space_entry(params["space"]).cls
@@ -173,6 +188,10 @@ def build_search_config(hooks: Hooks, params: Mapping[str, Any]) -> Any:
             space_options[name] = str(params[name])
         elif name in recipe and name in space_cls.options and name not in space_options:
             space_options[name] = str(recipe[name])
+    # Checked now, not after the data has loaded: the dataset's name and every option's value.
+    dataset_shape(params["dataset"])
+    resolve_options(controller_cls.options, controller_options, f"controller {params['controller']!r}")
+    resolve_options(space_cls.options, space_options, f"space {params['space']!r}")
     return SearchConfig(
         space=params["space"],
         controller=params["controller"],
@@ -337,7 +356,8 @@ def ranking(**params: Any) -> None:
         if params[name] is not None:
             given[name] = str(params[name])
     _, space_options = route_options(given, {}, space_cls.options)
-    out = fresh_output_dir(Path(params["out"]) if params["out"] else default_run_dir(params["space"], "ranking"))
+    out = fresh_output_dir(Path(params["out"]) if params["out"] else default_run_dir(params["space"], "ranking"),
+                           resumable=False)
     progress = Progress(enabled=not params["quiet"])
     progress.message(f"training {params['architectures']} architectures of {params['space']} on "
                      f"{params['dataset']} for {params['epochs']} epochs each; writing {out}")

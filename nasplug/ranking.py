@@ -11,6 +11,7 @@ each epoch's ranking agrees with the final one. The paper reports a mean τ of
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ from nasplug.data import load_dataset, make_loader, split_indices
 from nasplug.errors import NasplugError
 from nasplug.plugins import load_plugins
 from nasplug.progress import Progress
+from nasplug.runlock import contents, run_lock
 from nasplug.search import resolve_device
 from nasplug.space import SearchSpace
 
@@ -149,45 +151,49 @@ def run_ranking_experiment(
         raise RankingError(f"a ranking needs at least 2 architectures, got {architectures}")
     if epochs < 2:
         raise RankingError(f"the experiment compares epochs with the last: needs at least 2, got {epochs}")
-    progress = progress or Progress(False)
-    settings = TrainingSettings(epochs=epochs, batch_size=batch_size)
-    target = resolve_device(device)
+    folder = None if out_dir is None else Path(out_dir)
+    with contextlib.nullcontext() if folder is None else run_lock(folder, "nasplug ranking"):
+        if folder is not None and contents(folder):
+            raise RankingError(f"{folder} exists and is not empty; choose another output folder")
+        progress = progress or Progress(False)
+        settings = TrainingSettings(epochs=epochs, batch_size=batch_size)
+        target = resolve_device(device)
 
-    train_data = load_dataset(dataset, data_dir, augment=True)
-    eval_data = load_dataset(dataset, data_dir, augment=False)
-    train_part, held_out = split_indices(len(train_data.train), settings.train_fraction, seed)
-    train_set = torch.utils.data.Subset(train_data.train, train_part)
-    held_out_set = torch.utils.data.Subset(eval_data.train, held_out)
-    if len(train_set) < batch_size:
-        raise RankingError(
-            f"batch size {batch_size} is larger than the train split of {dataset} ({len(train_set)} images)"
+        train_data = load_dataset(dataset, data_dir, augment=True)
+        eval_data = load_dataset(dataset, data_dir, augment=False)
+        train_part, held_out = split_indices(len(train_data.train), settings.train_fraction, seed)
+        train_set = torch.utils.data.Subset(train_data.train, train_part)
+        held_out_set = torch.utils.data.Subset(eval_data.train, held_out)
+        if len(train_set) < batch_size:
+            raise RankingError(
+                f"batch size {batch_size} is larger than the train split of {dataset} ({len(train_set)} images)"
+            )
+
+        space = load_plugins().build_space(space_name, train_data.shape, dict(space_options or {}))
+        samples = sample_architectures(space, architectures, torch.Generator().manual_seed(seed))
+        decisions = space.decisions()
+
+        curves = []
+        for index, architecture in enumerate(samples):
+            progress.message(f"architecture {index + 1}/{architectures}")
+            torch.manual_seed(seed + index)
+            child = space.build_supernet(only=architecture).to(target)
+            curves.append(train_child(child, architecture, train_set, held_out_set, settings, seed, target))
+
+        taus = kendall_taus(curves)
+        result = RankingResult(
+            space=space_name,
+            dataset=dataset,
+            seed=seed,
+            epochs=epochs,
+            space_options=dict(space.config),
+            architectures=[arch.to_json(decisions) for arch in samples],
+            accuracies=curves,
+            taus=taus,
+            mean_tau=mean_tau(taus),
         )
-
-    space = load_plugins().build_space(space_name, train_data.shape, dict(space_options or {}))
-    samples = sample_architectures(space, architectures, torch.Generator().manual_seed(seed))
-    decisions = space.decisions()
-
-    curves = []
-    for index, architecture in enumerate(samples):
-        progress.message(f"architecture {index + 1}/{architectures}")
-        torch.manual_seed(seed + index)
-        child = space.build_supernet(only=architecture).to(target)
-        curves.append(train_child(child, architecture, train_set, held_out_set, settings, seed, target))
-
-    taus = kendall_taus(curves)
-    result = RankingResult(
-        space=space_name,
-        dataset=dataset,
-        seed=seed,
-        epochs=epochs,
-        space_options=dict(space.config),
-        architectures=[arch.to_json(decisions) for arch in samples],
-        accuracies=curves,
-        taus=taus,
-        mean_tau=mean_tau(taus),
-    )
-    if out_dir is not None:
-        write_ranking(result, Path(out_dir))
+        if folder is not None:
+            write_ranking(result, folder)
     return result
 
 

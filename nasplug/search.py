@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from nasplug.arch import Architecture, Feedback, Step, entropy
-from nasplug.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint, write_json
+from nasplug.checkpoint import CheckpointError, atomic_write, check_loadable, load_checkpoint, save_checkpoint, write_json
 from nasplug.controller import Controller
 from nasplug.data import DataBundle, load_dataset, make_loader, split_indices
 from nasplug.distributed import (
@@ -46,10 +46,12 @@ from nasplug.distributed import (
     training_share,
 )
 from nasplug.config import config_from_json, reject_invalid
+from nasplug.divergence import check_finite
 from nasplug.errors import NasplugError
 from nasplug.options import resolve_options
 from nasplug.plugins import Hooks, controller_entry, load_plugins
 from nasplug.progress import Progress
+from nasplug.runlock import contents, remove_temporary_files, run_lock
 from nasplug.space import Genotype, SearchSpace
 
 CHECKPOINT_FORMAT = "nasplug-search-1"
@@ -119,7 +121,9 @@ def resolve_device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError as exc:
-        raise RunError(f"unknown device {name!r}") from exc
+        raise RunError(f"unknown device {name!r}; nasplug runs on auto, cpu, cuda or cuda:N") from exc
+    if device.type not in ("cpu", "cuda"):
+        raise RunError(f"device {name!r} is not supported; nasplug runs on auto, cpu, cuda or cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RunError("--device cuda asked for, but no CUDA device is available")
     return device
@@ -141,6 +145,15 @@ def checkpoint_paths(run_dir: Path) -> list[Path]:
     return sorted((run_dir / CHECKPOINT_DIR).glob("epoch-*.pt"))
 
 
+def resume_target(target: Path) -> Path:
+    """The run directory of ``--resume TARGET``: a run directory, or a file in its ``checkpoints/``."""
+    if target.is_dir():
+        return target
+    if target.parent.name != CHECKPOINT_DIR or target.suffix != ".pt":
+        raise RunError(f"{target}: --resume takes a run directory or one of its {CHECKPOINT_DIR}/*.pt files")
+    return target.parent.parent
+
+
 def latest_checkpoint(run_dir: Path) -> Path:
     paths = checkpoint_paths(run_dir)
     if not paths:
@@ -157,16 +170,46 @@ def run_search(
     hooks: Hooks | None = None,
     world: World | None = None,
 ) -> SearchResult:
-    """Run (or, with ``resume_from`` a checkpoint file, continue) a search writing into ``run_dir``.
+    """Run (or, with ``resume_from``, continue) a search writing into ``run_dir``.
 
-    ``world`` defaults to the initialised process group's (one process without one).
+    ``resume_from`` is a checkpoint file or the run directory itself: its latest
+    checkpoint, or epoch 0 where the run stopped before writing one. The run
+    holds ``run_dir``'s lock (nasplug.runlock) throughout; a fresh run needs the
+    folder absent or empty. ``world`` defaults to the initialised process group's.
     """
-    engine = SearchEngine(config, Path(run_dir), hooks or load_plugins(), progress or Progress(False), world)
-    if resume_from is not None:
-        engine.restore(load_checkpoint(Path(resume_from)))
-    else:
-        engine.start()
-    return engine.run()
+    run_dir = Path(run_dir)
+    world = world or current_world()
+    with run_lock(run_dir, "nasplug run") if world.is_main else contextlib.nullcontext():
+        if world.is_main:
+            _prepare_folder(config, run_dir, resume_from)
+        engine = SearchEngine(config, run_dir, hooks or load_plugins(), progress or Progress(False), world)
+        checkpoint = _resume_checkpoint(run_dir, resume_from)
+        if checkpoint is not None:
+            engine.restore(load_checkpoint(checkpoint))
+        else:
+            engine.start()
+        return engine.run()
+
+
+def _prepare_folder(config: SearchConfig, run_dir: Path, resume_from: str | Path | None) -> None:
+    """Under the lock: a fresh run's folder must be empty; a resumed one must be this run's (stray .tmp go)."""
+    if resume_from is None:
+        if contents(run_dir):
+            raise RunError(f"{run_dir} is not empty; choose another folder or resume it")
+        return
+    if read_config(run_dir) != config:
+        raise RunError(f"{run_dir} holds a run with a different configuration")
+    remove_temporary_files(run_dir)
+
+
+def _resume_checkpoint(run_dir: Path, resume_from: str | Path | None) -> Path | None:
+    """The checkpoint to restore, or None to start at epoch 0 (a fresh run, or one stopped before epoch 1)."""
+    if resume_from is None:
+        return None
+    if Path(resume_from).is_dir():
+        paths = checkpoint_paths(run_dir)
+        return paths[-1] if paths else None
+    return Path(resume_from)
 
 
 class SearchEngine:
@@ -201,6 +244,7 @@ class SearchEngine:
         self.space: SearchSpace = hooks.build_space(config.space, self.data.shape, config.space_options)
         entry = controller_entry(config.controller)
         controller_cls = entry.load()
+        self.controller_owner = f"controller {config.controller!r} ({entry.provider.distribution})"
         options = resolve_options(
             controller_cls.options, config.controller_options, f"controller {config.controller!r}"
         )
@@ -223,6 +267,16 @@ class SearchEngine:
         )
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
+        self._check_batches()
+
+    def _check_batches(self) -> None:
+        """Refuse a batch larger than a split before anything is written (an epoch would have no step)."""
+        if min(map(len, self._loaders(0))) == 0:
+            shared = f" shared by {self.world.size} processes" if self.world.is_distributed else ""
+            raise RunError(
+                f"batch size {self.config.batch_size} is larger than a split of {self.config.dataset} "
+                f"({len(self.train_set)} train / {len(self.search_set)} search images{shared})"
+            )
 
     def _rank_device(self, device: torch.device) -> torch.device:
         """Under torchrun each rank drives the GPU of its local rank; NCCL cannot reduce CPU tensors."""
@@ -238,14 +292,16 @@ class SearchEngine:
     # ------------------------------------------------------------------ state
 
     def start(self) -> None:
-        """A fresh run: write the config; take an earlier run's distribution if ``init_from`` is set."""
-        if self.world.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            write_json(self.run_dir / CONFIG_FILE, self.config.to_json())
+        """A fresh run: take an earlier run's distribution if ``init_from`` is set, then write the config.
+
+        The config is written last, so a start refused here leaves no folder behind.
+        """
         if self.config.init_from is not None:
             earlier = load_checkpoint(latest_checkpoint(Path(self.config.init_from)))
             self.controller.transfer_state(earlier["controller"])
             self.progress.message(f"controller initialised from {self.config.init_from}")
+        if self.world.is_main:
+            write_json(self.run_dir / CONFIG_FILE, self.config.to_json())
 
     def state_dict(self) -> dict[str, Any]:
         rng = {"torch": torch.get_rng_state()}
@@ -292,7 +348,7 @@ class SearchEngine:
             self._write_history()
 
     def _write_history(self) -> None:
-        text = "".join(json.dumps(record) + "\n" for record in self.history)
+        text = "".join(json.dumps(record, allow_nan=False) + "\n" for record in self.history)
         atomic_write(self.run_dir / HISTORY_FILE, lambda handle: handle.write(text.encode()))
 
     def _check_ranks_agree(self) -> None:
@@ -310,7 +366,9 @@ class SearchEngine:
         if not self.world.is_main:
             return
         folder = self.run_dir / CHECKPOINT_DIR
-        save_checkpoint(folder / f"epoch-{self.epoch:04d}.pt", self.state_dict())
+        state = self.state_dict()
+        check_loadable(state["controller"], self.controller_owner)  # else every resume would fail
+        save_checkpoint(folder / f"epoch-{self.epoch:04d}.pt", state)
         if self.config.keep_checkpoints:
             for old in checkpoint_paths(self.run_dir)[: -self.config.keep_checkpoints]:
                 old.unlink()
@@ -323,6 +381,7 @@ class SearchEngine:
             started = time.perf_counter()
             metrics = self._train_epoch(epoch)
             record = self._epoch_record(epoch, metrics, time.perf_counter() - started)
+            check_finite(record, f"epoch {epoch + 1}", self._divergence_advice)  # before its checkpoint
             self.epoch = epoch + 1
             self.history.append(record)
             self._save_checkpoint()
@@ -335,6 +394,12 @@ class SearchEngine:
             write_json(self.run_dir / GENOTYPE_FILE, genotype.to_json())
         barrier(self.world)  # every rank returns once the genotype is on disk
         return SearchResult(genotype, self.history, self.run_dir)
+
+    def _divergence_advice(self) -> str:
+        kept = checkpoint_paths(self.run_dir)
+        where = f"; the last good checkpoint, {kept[-1].name}, is kept" if kept else ""
+        return (f"lower --lr (now {self.config.lr:g}) or the step size of controller "
+                f"{self.config.controller!r}{where}")
 
     def _loaders(self, epoch: int) -> tuple[Any, Any]:
         cfg = self.config
@@ -362,18 +427,14 @@ class SearchEngine:
             torch.manual_seed(rank_seed(self.config.seed, epoch, self.world.rank))
         train_loader, search_loader = self._loaders(epoch)
         steps = min(len(train_loader), len(search_loader))
-        if steps == 0:
-            shared = f" shared by {self.world.size} processes" if self.world.is_distributed else ""
-            raise RunError(
-                f"batch size {self.config.batch_size} is larger than a split of {self.config.dataset} "
-                f"({len(self.train_set)} train / {len(self.search_set)} search images{shared})"
-            )
         totals = {"train_loss": 0.0, "train_accuracy": 0.0, "search_loss": 0.0, "search_accuracy": 0.0}
         self.supernet.train()
         self.progress.start_epoch(f"epoch {epoch + 1}/{self.config.epochs}", steps)
         for index, (train_batch, search_batch) in enumerate(zip(train_loader, search_loader)):
             step = Step(epoch, index, steps, self.config.epochs, epoch_end=index == steps - 1)
             measured = self._step(step, self._to_device(train_batch), self._to_device(search_batch))
+            # The values are host floats already (the controllers' feedback needs them): checking is free.
+            check_finite(measured, f"epoch {epoch + 1}, step {index + 1}", self._divergence_advice)
             for key, value in measured.items():
                 totals[key] += value
             self.progress.step({key: value / (index + 1) for key, value in totals.items()})
@@ -391,6 +452,8 @@ class SearchEngine:
             feedback = [self._feedback(sample, *search) for sample in samples]
         self.hooks.record_feedback(self.space, samples, feedback, step)
         weights = self.hooks.sample_weights(self.space, samples, feedback, step)
+        check_finite({"sample_weights": weights}, f"epoch {step.epoch + 1}, step {step.index + 1}",
+                     self._divergence_advice)
         search_loss = sum(f.loss for f in feedback) / len(feedback)
         search_accuracy = sum(f.accuracy for f in feedback) / len(feedback)
         del feedback  # drop any graph to the gates before the weight step
