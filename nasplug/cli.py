@@ -396,10 +396,12 @@ def plugins() -> None:
         click.echo(f"  {name:<18} {where}  {cls.description}")
         _echo_options(cls.options)
     modules = [p for p in hooks.providers.values() if p.distribution != "nasplug"]
-    if modules:
+    if modules or hooks.broken:
         click.echo("plugin modules:")
         for provider in modules:
             click.echo(f"  {provider.plugin:<18} {provider.distribution} {provider.version}")
+        for name, reason in sorted(hooks.broken.items()):
+            click.echo(f"  {name:<18} BROKEN: {reason}")
 
 
 def _echo_options(options: Mapping[str, Any]) -> None:

@@ -49,7 +49,7 @@ from nasplug.config import config_from_json, reject_invalid
 from nasplug.divergence import check_finite
 from nasplug.errors import NasplugError
 from nasplug.options import resolve_options
-from nasplug.plugins import Hooks, controller_entry, load_plugins
+from nasplug.plugins import Hooks, controller_entry, describe, guard_plugin, load_plugins
 from nasplug.progress import Progress
 from nasplug.runlock import contents, remove_temporary_files, run_lock
 from nasplug.space import Genotype, SearchSpace
@@ -244,12 +244,14 @@ class SearchEngine:
         self.space: SearchSpace = hooks.build_space(config.space, self.data.shape, config.space_options)
         entry = controller_entry(config.controller)
         controller_cls = entry.load()
-        self.controller_owner = f"controller {config.controller!r} ({entry.provider.distribution})"
+        self.controller_owner = describe(entry.provider, "controller")
         options = resolve_options(
             controller_cls.options, config.controller_options, f"controller {config.controller!r}"
         )
-        self.controller: Controller = controller_cls(self.space, options, config.seed)
-        hooks.add_controller(self.controller, config.controller)
+        self.controller: Controller = guard_plugin(
+            self.controller_owner, "__init__", lambda: controller_cls(self.space, options, config.seed)
+        )
+        hooks.add_controller(self.controller, config.controller, entry.provider)
 
         self.supernet: nn.Module = self.space.build_supernet().to(self.device)
         # What trains the weights: DDP around the supernet on several ranks, the supernet itself on one.
@@ -387,7 +389,8 @@ class SearchEngine:
             self._save_checkpoint()
             if self.world.is_main:
                 self._write_history()
-                self.hooks.epoch_finished(record, str(self.run_dir))
+                for failure in self.hooks.epoch_finished(record, str(self.run_dir)):
+                    self.progress.message(f"warning: {failure} (epoch {epoch + 1} is saved; the search goes on)")
             self.progress.end_epoch(_summary(record, cfg.epochs))
         genotype = self.hooks.derive_genotype(self.space)
         if self.world.is_main:
