@@ -37,6 +37,36 @@ def main() -> None:
     """Plugin-extensible neural architecture search (MdeNAS, PARSEC, EoiNAS, your own)."""
 
 
+class HelpWithExamples(click.Command):
+    """A command whose ``--help`` ends with examples and, where asked, the installed plugins' ``-o`` options."""
+
+    def __init__(self, *args: Any, examples: tuple[str, ...] = (), plugin_options: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.examples = examples
+        self.plugin_options = plugin_options
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self.examples:
+            with formatter.section("Examples"):
+                for line in self.examples:
+                    formatter.write(f"{'':>{formatter.current_indent}}{line}\n")
+        if self.plugin_options:
+            hooks = load_plugins()
+            rows = [(f"space {name}", f"-o {key}={option.default}  {option.help}")
+                    for name, entry in sorted(hooks.spaces().items()) for key, option in sorted(entry.cls.options.items())]
+            for name, entry in sorted(available_controllers().items()):
+                try:
+                    options = entry.load().options
+                except NasplugError as exc:
+                    rows.append((f"controller {name}", f"BROKEN: {exc}"))
+                    continue
+                rows += [(f"controller {name}", f"-o {key}={option.default}  {option.help}")
+                         for key, option in sorted(options.items())]
+            with formatter.section("Options of the installed spaces and controllers"):
+                formatter.write_dl(rows)
+
+
 option_assignments = click.option(
     "-o",
     "--option",
@@ -98,7 +128,11 @@ def _given(ctx: click.Context, names: list[str]) -> list[str]:
     return [n for n in names if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT]
 
 
-@main.command()
+@main.command(cls=HelpWithExamples, plugin_options=True, examples=(
+    "nasplug run --space darts-cell --controller mdenas --dataset digits",
+    "nasplug run --space darts-cell --controller parsec -o samples=16 --epochs 10 --out runs/p16",
+    "nasplug run --resume runs/p16 --threads 2",
+))
 @click.option("--space", help="Search space name (`nasplug plugins` lists them).")
 @click.option("--controller", help="Controller name (`nasplug plugins` lists them).")
 @click.option("--dataset", default="digits", show_default=True, help="digits, cifar10, cifar100 or imagenet.")
@@ -122,6 +156,9 @@ def _given(ctx: click.Context, names: list[str]) -> list[str]:
               help="Continue the run in this directory (or from this checkpoint file).")
 @click.option("--init-from", type=click.Path(exists=True, file_okay=False),
               help="Start the controller from the distribution an earlier run learnt.")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="CPU threads for torch. Default: 1 (fastest for small runs on shared CPUs); "
+                   "a resume: the run's own.")
 @click.option("--quiet", is_flag=True, help="Print only the final summary.")
 @option_assignments
 @click.pass_context
@@ -131,7 +168,7 @@ def run(ctx: click.Context, **params: Any) -> None:
     from nasplug.search import read_config, resolve_device, resume_target, run_search
 
     if params["resume"]:
-        configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet")]
+        configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet", "threads")]
         if configured:
             dropped = ", ".join("--" + n.replace("_", "-") for n in configured)
             raise NasplugError(f"--resume takes the configuration from the run; drop {dropped}")
@@ -148,13 +185,15 @@ def run(ctx: click.Context, **params: Any) -> None:
         progress = Progress(enabled=not params["quiet"] and world.is_main)
         if params["resume"]:
             progress.message(f"resuming {target}")
-            result = run_search(config, run_dir, resume_from=target, progress=progress, world=world)
+            result = run_search(config, run_dir, resume_from=target, progress=progress, world=world,
+                                threads=params["threads"])
         else:
             run_dir = from_main(world, lambda: fresh_output_dir(
                 Path(params["out"]) if params["out"] else default_run_dir(config.space, config.controller)))
             progress.message(f"searching {config.space} with {config.controller} on {config.dataset}; "
                              f"writing {run_dir}")
-            result = run_search(config, run_dir, progress=progress, hooks=hooks, world=world)
+            result = run_search(config, run_dir, progress=progress, hooks=hooks, world=world,
+                                threads=params["threads"])
     if not world.is_main:
         return
     space_cls = load_plugins().space_entry(result.genotype.space).cls
@@ -259,7 +298,11 @@ TRAIN_SETTINGS = ("data_dir", "input_size", "epochs", "batch_size", "seed", "lr"
                   "keep_checkpoints")
 
 
-@main.command()
+@main.command(cls=HelpWithExamples, examples=(
+    "nasplug train --genotype runs/<run> --dataset digits",
+    "nasplug train --genotype DARTS_V2 --dataset cifar10 --data-dir data/",
+    "nasplug train --resume runs/<train-run>",
+))
 @click.option("--genotype", "reference", help="A genotype file, run or training directory, published name.")
 @click.option("--space", help="The genotype's space, where the reference alone does not say.")
 @click.option("--dataset", default="cifar10", show_default=True,
@@ -289,6 +332,9 @@ TRAIN_SETTINGS = ("data_dir", "input_size", "epochs", "batch_size", "seed", "lr"
               help="Epoch checkpoints to keep (0 keeps all).")
 @click.option("--resume", type=click.Path(exists=True, file_okay=False),
               help="Continue the training in this directory.")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="CPU threads for torch. Default: 1 (fastest for small runs on shared CPUs); "
+                   "a resume: the run's own.")
 @click.option("--quiet", is_flag=True, help="Print only the final summary.")
 @click.option("-o", "--option", "assignments", multiple=True, metavar="KEY=VALUE",
               help="A network option of the genotype's space (see docs/train.md). Repeatable.")
@@ -299,12 +345,12 @@ def train(ctx: click.Context, **params: Any) -> None:
 
     progress = Progress(enabled=not params["quiet"])
     if params["resume"]:
-        configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet")]
+        configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet", "threads")]
         if configured:
             raise NasplugError(f"--resume takes the configuration from the directory; drop "
                                f"{', '.join('--' + n.replace('_', '-') for n in configured)}")
         out = Path(params["resume"])
-        result = train_network(None, out, resume=True, progress=progress)
+        result = train_network(None, out, resume=True, progress=progress, threads=params["threads"])
     else:
         if not params["reference"]:
             raise NasplugError("--genotype is required (or --resume DIR)")
@@ -320,7 +366,7 @@ def train(ctx: click.Context, **params: Any) -> None:
         out = Path(params["out"]) if params["out"] else default_run_dir(config.space, "train")
         progress.message(f"training {params['reference']} ({config.space}) on {config.dataset} for "
                          f"{config.epochs} epochs; writing {out}")
-        result = train_network(config, out, progress=progress, hooks=hooks)
+        result = train_network(config, out, progress=progress, hooks=hooks, threads=params["threads"])
     cost = result.cost
     click.echo(f"test top-1 {100 * result.top1:.2f} %  top-5 {100 * result.top5:.2f} %  "
                f"parameters {cost.parameters / 1e6:.6f} M  multiply-adds {cost.macs / 1e6:.2f} M  "

@@ -45,8 +45,16 @@ from nasplug.distributed import (
     rank_seed,
     training_share,
 )
-from nasplug.config import config_from_json, reject_invalid
+from nasplug.config import config_from_json, read_json_file, reject_invalid
 from nasplug.divergence import check_finite
+from nasplug.environment import (
+    ENVIRONMENT_KEY,
+    describe as describe_environment,
+    environment_record,
+    resume_threads,
+    split_environment,
+    use_threads,
+)
 from nasplug.errors import NasplugError
 from nasplug.options import resolve_options
 from nasplug.plugins import Hooks, controller_entry, describe, guard_plugin, load_plugins
@@ -59,6 +67,7 @@ CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.jsonl"
 GENOTYPE_FILE = "genotype.json"
 CHECKPOINT_DIR = "checkpoints"
+SEARCH_STATE_KEYS = ("config", "epoch", "supernet", "optimizer", "scheduler", "controller", "rng", "history")
 
 
 class RunError(NasplugError, RuntimeError):
@@ -130,14 +139,21 @@ def resolve_device(name: str) -> torch.device:
 
 
 def read_config(run_dir: Path) -> SearchConfig:
+    """The run's configuration from its ``config.json``, without the environment record."""
+    path = run_dir / CONFIG_FILE
+    return SearchConfig.from_json(split_environment(_config_json(run_dir))[0], str(path))
+
+
+def read_environment(run_dir: Path) -> Mapping[str, Any]:
+    """What the run was started on (threads, versions, device); empty for runs older than the record."""
+    return split_environment(_config_json(run_dir))[1]
+
+
+def _config_json(run_dir: Path) -> Any:
     path = run_dir / CONFIG_FILE
     if not path.is_file():
         raise RunError(f"{run_dir}: not a nasplug run directory (no {CONFIG_FILE})")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise RunError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
-    return SearchConfig.from_json(data, str(path))
+    return read_json_file(path, RunError, "nasplug run configuration")
 
 
 def checkpoint_paths(run_dir: Path) -> list[Path]:
@@ -169,6 +185,7 @@ def run_search(
     progress: Progress | None = None,
     hooks: Hooks | None = None,
     world: World | None = None,
+    threads: int | None = None,
 ) -> SearchResult:
     """Run (or, with ``resume_from``, continue) a search writing into ``run_dir``.
 
@@ -176,16 +193,31 @@ def run_search(
     checkpoint, or epoch 0 where the run stopped before writing one. The run
     holds ``run_dir``'s lock (nasplug.runlock) throughout; a fresh run needs the
     folder absent or empty. ``world`` defaults to the initialised process group's.
+    ``threads`` sets torch's CPU threads for the process (default: nasplug.environment;
+    a resume: the run's own count).
     """
     run_dir = Path(run_dir)
     world = world or current_world()
+    progress = progress or Progress(False)
     with run_lock(run_dir, "nasplug run") if world.is_main else contextlib.nullcontext():
         if world.is_main:
             _prepare_folder(config, run_dir, resume_from)
-        engine = SearchEngine(config, run_dir, hooks or load_plugins(), progress or Progress(False), world)
+        warning = None
+        if resume_from is not None:
+            threads, warning = resume_threads(read_environment(run_dir), threads)
+        threads = use_threads(threads)
+        engine = SearchEngine(config, run_dir, hooks or load_plugins(), progress, world)
+        engine.environment = environment_record(threads, engine.device, engine.distributions)
+        engine.progress.message(describe_environment(engine.environment))
+        if warning:
+            engine.progress.message(f"warning: {warning}")
         checkpoint = _resume_checkpoint(run_dir, resume_from)
         if checkpoint is not None:
-            engine.restore(load_checkpoint(checkpoint))
+            state = load_checkpoint(checkpoint)
+            try:
+                engine.restore(state)
+            except CheckpointError as exc:
+                raise CheckpointError(f"{checkpoint}: {exc}") from exc
         else:
             engine.start()
         return engine.run()
@@ -242,9 +274,13 @@ class SearchEngine:
         self.search_set = torch.utils.data.Subset(self.data.train, search_part)
 
         self.space: SearchSpace = hooks.build_space(config.space, self.data.shape, config.space_options)
+        # The distributions whose versions config.json records, and the environment run_search sets.
+        self.distributions = [hooks.space_entry(config.space).provider.distribution]
+        self.environment: dict[str, Any] = {}
         entry = controller_entry(config.controller)
         controller_cls = entry.load()
         self.controller_owner = describe(entry.provider, "controller")
+        self.distributions.append(entry.provider.distribution)
         options = resolve_options(
             controller_cls.options, config.controller_options, f"controller {config.controller!r}"
         )
@@ -303,7 +339,7 @@ class SearchEngine:
             self.controller.transfer_state(earlier["controller"])
             self.progress.message(f"controller initialised from {self.config.init_from}")
         if self.world.is_main:
-            write_json(self.run_dir / CONFIG_FILE, self.config.to_json())
+            write_json(self.run_dir / CONFIG_FILE, {**self.config.to_json(), ENVIRONMENT_KEY: self.environment})
 
     def state_dict(self) -> dict[str, Any]:
         rng = {"torch": torch.get_rng_state()}
@@ -325,19 +361,24 @@ class SearchEngine:
     def restore(self, state: Mapping[str, Any]) -> None:
         if state.get("format") != CHECKPOINT_FORMAT:
             raise CheckpointError(f"not a search checkpoint (format {state.get('format')!r})")
+        missing = [key for key in SEARCH_STATE_KEYS if key not in state]
+        if missing:
+            raise CheckpointError(f"damaged: it has no {', '.join(map(repr, missing))} entry")
         if state["config"] != self.config.to_json():
             raise RunError("the checkpoint was written by a run with a different configuration")
         try:
+            if not isinstance(state["epoch"], int) or not isinstance(state["history"], list):
+                raise TypeError("'epoch' must be an integer and 'history' a list")
             self.supernet.load_state_dict(state["supernet"])
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
             self.controller.load_state_dict(state["controller"])
-        except (KeyError, RuntimeError, ValueError) as exc:
+            torch.set_rng_state(state["rng"]["torch"])
+            if "cuda" in state["rng"] and self.device.type == "cuda":
+                torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        except (KeyError, RuntimeError, TypeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint does not match this run: {exc}") from exc
-        torch.set_rng_state(state["rng"]["torch"])
-        if "cuda" in state["rng"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
-        self.epoch = int(state["epoch"])
+        self.epoch = state["epoch"]
         self.history = list(state["history"])
         self._check_ranks_agree()  # every rank read the same checkpoint (a stale copy on some node?)
         written_by = int(state.get("world_size", 1))

@@ -23,13 +23,22 @@ from torch.nn import functional as F
 
 from nasplug.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint, write_json
 from nasplug.data import DataBundle, load_dataset, make_loader
-from nasplug.config import config_from_json, reject_invalid
+from nasplug.config import config_from_json, read_json_file, reject_invalid
 from nasplug.divergence import check_finite
+from nasplug.environment import (
+    ENVIRONMENT_KEY,
+    describe as describe_environment,
+    environment_record,
+    resume_threads,
+    split_environment,
+    use_threads,
+)
 from nasplug.errors import NasplugError
 from nasplug.genotypes import load_genotype
 from nasplug.inspect import ModelCost, model_cost
 from nasplug.options import resolve_options
 from nasplug.plugins import Hooks, load_plugins
+from nasplug.networks import allocate
 from nasplug.progress import Progress
 from nasplug.runlock import contents, remove_temporary_files, run_lock
 from nasplug.search import checkpoint_paths, resolve_device
@@ -223,14 +232,15 @@ def training_config(
 
 
 def read_config(out_dir: Path) -> TrainConfig:
+    """The training's configuration from its ``config.json``, without the environment record."""
+    return TrainConfig.from_json(split_environment(_config_json(out_dir))[0], str(Path(out_dir) / CONFIG_FILE))
+
+
+def _config_json(out_dir: Path) -> Any:
     path = Path(out_dir) / CONFIG_FILE
     if not path.is_file():
         raise TrainError(f"{out_dir}: not a nasplug training directory (no {CONFIG_FILE})")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise TrainError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
-    return TrainConfig.from_json(data, str(path))
+    return read_json_file(path, TrainError, "nasplug training configuration")
 
 
 # ---------------------------------------------------------------------------- training
@@ -255,6 +265,7 @@ def train_network(
     resume: bool = False,
     progress: Progress | None = None,
     hooks: Hooks | None = None,
+    threads: int | None = None,
 ) -> TrainResult:
     """Train ``config``'s network from scratch in ``out_dir``, or continue it there with ``resume``.
 
@@ -276,13 +287,23 @@ def train_network(
             remove_temporary_files(out_dir)
         elif contents(out_dir):
             raise TrainError(f"{out_dir} exists and is not empty; choose another output directory or resume it")
-        trainer = Trainer(config, out_dir, hooks or load_plugins(), progress or Progress(False))
+        warning = None
+        if resume:
+            threads, warning = resume_threads(split_environment(_config_json(out_dir))[1], threads)
+        threads = use_threads(threads)
+        hooks = hooks or load_plugins()
+        trainer = Trainer(config, out_dir, hooks, progress or Progress(False))
+        space_distribution = hooks.space_entry(config.space).provider.distribution
+        environment = environment_record(threads, trainer.device, [space_distribution])
+        trainer.progress.message(describe_environment(environment))
+        if warning:
+            trainer.progress.message(f"warning: {warning}")
         checkpoints = checkpoint_paths(out_dir)
         if resume and checkpoints:
             trainer.restore(load_checkpoint(checkpoints[-1]))
             trainer.progress.message(f"resuming {out_dir} after epoch {trainer.epoch}")
         elif not resume:  # written only once the network is built: a bad configuration leaves nothing behind
-            write_json(out_dir / CONFIG_FILE, config.to_json())
+            write_json(out_dir / CONFIG_FILE, {**config.to_json(), ENVIRONMENT_KEY: environment})
             write_json(out_dir / GENOTYPE_FILE, config.genotype)
         return trainer.run()
 
@@ -338,7 +359,8 @@ class Trainer:
         entry = hooks.space_entry(config.space)
         genotype = entry.cls.parse_genotype(config.genotype, f"the genotype of {out_dir / CONFIG_FILE}")
         space = entry.cls(self.data.shape, resolve_options(entry.cls.options, {}, f"space {entry.name!r}"))
-        model = space.build_network(genotype, config.network_options)
+        model = allocate(lambda: space.build_network(genotype, config.network_options),
+                         f"the {config.space} network", config.network_options)
         self.cost = model_cost(model, self.data.shape)
         if config.auxiliary_weight > 0 and self.cost.auxiliary_parameters == 0:
             raise TrainError(f"the {config.space} network built no auxiliary head (a "
