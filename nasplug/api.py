@@ -65,6 +65,7 @@ def search(
     init_from: str | Path | None = None,
     options: Mapping[str, Any] | None = None,
     progress: bool | Progress = True,
+    threads: int | None = None,
 ) -> SearchResult:
     """Search ``space`` with ``controller``, as ``nasplug run`` does; returns genotype, history, run folder.
 
@@ -77,7 +78,7 @@ def search(
     is searched on instead of ``dataset``. ``out`` must be absent or empty (default: a new folder
     under ``runs/``). ``options`` are the ``-o`` options (``space.KEY`` or ``controller.KEY`` where
     both have KEY). ``progress``: True for a progress display, False for none, or a
-    :class:`~nasplug.progress.Progress`.
+    :class:`~nasplug.progress.Progress`. ``threads``: torch's CPU threads (``--threads``; default 1).
     """
     from nasplug.data.user import as_bundle
     from nasplug.search import run_search
@@ -96,7 +97,8 @@ def search(
     shown = _progress(progress)
     shown.message(f"searching {config.space} with {config.controller} on {config.dataset}; writing {run_dir}")
     instance = None if controller is None or isinstance(controller, str) else controller
-    return run_search(config, run_dir, progress=shown, hooks=hooks, data=bundle, controller=instance)
+    return run_search(config, run_dir, progress=shown, hooks=hooks, data=bundle, controller=instance,
+                      threads=threads)
 
 
 def resume_search(
@@ -105,26 +107,27 @@ def resume_search(
     data: DataBundle | Dataset | None = None,
     controller: type[Controller] | Controller | None = None,
     progress: bool | Progress = True,
+    threads: int | None = None,
 ) -> SearchResult:
     """Continue the search in ``run_dir`` from its latest checkpoint, as ``nasplug run --resume`` does.
 
-    Pass the same ``data`` and ``controller`` class or instance the search started with, if it
-    started with them (the run's ``config.json`` names, but cannot hold, them).
+    A run stopped before its first checkpoint starts again at epoch 0. Pass the same ``data`` and
+    ``controller`` class or instance the search started with, if it started with them (the run's
+    ``config.json`` names, but cannot hold, them). ``threads`` defaults to the run's own count.
     """
     from nasplug.data.user import as_bundle
-    from nasplug.search import latest_checkpoint, read_config, run_search
+    from nasplug.search import read_config, run_search
 
     run_dir = Path(run_dir)
     config = read_config(run_dir)
     if controller is not None and controller_name(controller) != config.controller:
         raise NasplugError(f"{run_dir} was searched with controller {config.controller!r}, "
                            f"not {controller_name(controller)!r}")
-    checkpoint = latest_checkpoint(run_dir)
     shown = _progress(progress)
-    shown.message(f"resuming {run_dir} from {checkpoint.name}")
+    shown.message(f"resuming {run_dir}")
     bundle = as_bundle(data) if data is not None else None
-    return run_search(config, run_dir, resume_from=checkpoint, progress=shown, data=bundle,
-                      controller=controller)
+    return run_search(config, run_dir, resume_from=run_dir, progress=shown, data=bundle,
+                      controller=controller, threads=threads)
 
 
 SEARCH_SETTINGS = ("data_dir", "epochs", "batch_size", "seed", "lr", "lr_min", "normalisation", "cutout",
@@ -265,6 +268,7 @@ def train(
     out: str | Path | None = None,
     options: Mapping[str, Any] | None = None,
     progress: bool | Progress = True,
+    threads: int | None = None,
     **settings: Any,
 ) -> TrainResult:
     """Train a genotype's network from scratch with its paper's protocol, as ``nasplug train`` does.
@@ -273,7 +277,7 @@ def train(
     evaluation recipe (``nasplug recipes``), which may name the genotype. ``settings`` are the
     command's options by their Python names (``epochs``, ``batch_size``, ``layers``, ``channels``,
     ``drop_path``, ``lr``, ``cutout``, ``device``, ``workers``, ...); None or absent means the
-    recipe's value. ``options`` are the network's ``-o`` options.
+    recipe's value. ``options`` are the network's ``-o`` options; ``threads`` torch's CPU threads.
     """
     from nasplug.train import train_network
 
@@ -284,7 +288,7 @@ def train(
     shown = _progress(progress)
     shown.message(f"training {genotype or config.space} ({config.space}) on {config.dataset} for "
                   f"{config.epochs} epochs; writing {out_dir}")
-    return train_network(config, out_dir, progress=shown, hooks=hooks)
+    return train_network(config, out_dir, progress=shown, hooks=hooks, threads=threads)
 
 
 def train_config(
@@ -334,11 +338,11 @@ def train_config(
                            **values)
 
 
-def resume_training(out: str | Path, *, progress: bool | Progress = True) -> TrainResult:
+def resume_training(out: str | Path, *, progress: bool | Progress = True, threads: int | None = None) -> TrainResult:
     """Continue the training in ``out`` from its latest checkpoint, as ``nasplug train --resume`` does."""
     from nasplug.train import train_network
 
-    return train_network(None, Path(out), resume=True, progress=_progress(progress))
+    return train_network(None, Path(out), resume=True, progress=_progress(progress), threads=threads)
 
 
 def show(genotype: str | Path, *, space: str | None = None) -> str:

@@ -37,6 +37,36 @@ def main() -> None:
     """Plugin-extensible neural architecture search (MdeNAS, PARSEC, EoiNAS, your own)."""
 
 
+class HelpWithExamples(click.Command):
+    """A command whose ``--help`` ends with examples and, where asked, the installed plugins' ``-o`` options."""
+
+    def __init__(self, *args: Any, examples: tuple[str, ...] = (), plugin_options: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.examples = examples
+        self.plugin_options = plugin_options
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self.examples:
+            with formatter.section("Examples"):
+                for line in self.examples:
+                    formatter.write(f"{'':>{formatter.current_indent}}{line}\n")
+        if self.plugin_options:
+            hooks = load_plugins()
+            rows = [(f"space {name}", f"-o {key}={option.default}  {option.help}")
+                    for name, entry in sorted(hooks.spaces().items()) for key, option in sorted(entry.cls.options.items())]
+            for name, entry in sorted(available_controllers().items()):
+                try:
+                    options = entry.load().options
+                except NasplugError as exc:
+                    rows.append((f"controller {name}", f"BROKEN: {exc}"))
+                    continue
+                rows += [(f"controller {name}", f"-o {key}={option.default}  {option.help}")
+                         for key, option in sorted(options.items())]
+            with formatter.section("Options of the installed spaces and controllers"):
+                formatter.write_dl(rows)
+
+
 option_assignments = click.option(
     "-o",
     "--option",
@@ -58,7 +88,12 @@ option_recipe = click.option(
 )
 
 
-@main.command()
+@main.command(cls=HelpWithExamples, plugin_options=True, examples=(
+    "nasplug run --space darts-cell --controller mdenas --dataset digits",
+    "nasplug run --recipe mdenas-cifar10 --data-dir data/",
+    "nasplug run --space darts-cell --controller parsec -o samples=16 --epochs 10 --out runs/p16",
+    "nasplug run --resume runs/p16 --threads 2",
+))
 @option_recipe
 @click.option("--space", help="Search space name (`nasplug plugins` lists them).")
 @click.option("--controller", help="Controller name (`nasplug plugins` lists them).")
@@ -92,23 +127,25 @@ option_recipe = click.option(
               help="Continue the run in this directory (or from this checkpoint file).")
 @click.option("--init-from", type=click.Path(exists=True, file_okay=False),
               help="Start the controller from the distribution an earlier run learnt.")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="CPU threads for torch. Default: 1 (fastest for small runs on shared CPUs); "
+                   "a resume: the run's own.")
 @click.option("--quiet", is_flag=True, help="Print only the final summary.")
 @option_assignments
 @click.pass_context
 def run(ctx: click.Context, **params: Any) -> None:
     """Search: learn a distribution over a space's architectures and derive a genotype."""
     from nasplug.distributed import from_main, joined
-    from nasplug.search import latest_checkpoint, read_config, resolve_device, run_search
+    from nasplug.search import read_config, resolve_device, resume_target, run_search
 
     if params["resume"]:
-        configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet")]
+        configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet", "threads")]
         if configured:
             dropped = ", ".join("--" + n.replace("_", "-") for n in configured)
             raise NasplugError(f"--resume takes the configuration from the run; drop {dropped}")
         target = Path(params["resume"])
-        run_dir = target.parent.parent if target.is_file() else target
+        run_dir = resume_target(target)
         config = read_config(run_dir)
-        checkpoint = target if target.is_file() else latest_checkpoint(run_dir)
     else:
         hooks = load_plugins()
         recipe = recipe_for(params["recipe"], "run") if params["recipe"] else None
@@ -117,14 +154,16 @@ def run(ctx: click.Context, **params: Any) -> None:
     with joined(resolve_device(config.device)) as world:
         progress = Progress(enabled=not params["quiet"] and world.is_main)
         if params["resume"]:
-            progress.message(f"resuming {run_dir} from {checkpoint.name}")
-            result = run_search(config, run_dir, resume_from=checkpoint, progress=progress, world=world)
+            progress.message(f"resuming {target}")
+            result = run_search(config, run_dir, resume_from=target, progress=progress, world=world,
+                                threads=params["threads"])
         else:
             run_dir = from_main(world, lambda: fresh_output_dir(
                 Path(params["out"]) if params["out"] else default_run_dir(config.space, config.controller)))
             progress.message(f"searching {config.space} with {config.controller} on {config.dataset}; "
                              f"writing {run_dir}")
-            result = run_search(config, run_dir, progress=progress, hooks=hooks, world=world)
+            result = run_search(config, run_dir, progress=progress, hooks=hooks, world=world,
+                                threads=params["threads"])
     if not world.is_main:
         return
     space_cls = load_plugins().space_entry(result.genotype.space).cls
@@ -219,7 +258,12 @@ TRAIN_SETTINGS = ("data_dir", "input_size", "epochs", "batch_size", "seed", "lr"
                   "keep_checkpoints")
 
 
-@main.command()
+@main.command(cls=HelpWithExamples, examples=(
+    "nasplug train --genotype runs/<run> --dataset digits",
+    "nasplug train --genotype DARTS_V2 --dataset cifar10 --data-dir data/",
+    "nasplug train --recipe mdenas-cifar10-eval --data-dir data/",
+    "nasplug train --resume runs/<train-run>",
+))
 @option_recipe
 @click.option("--genotype", "reference", help="A genotype file, run or training directory, published name.")
 @click.option("--space", help="The genotype's space, where the reference alone does not say.")
@@ -250,6 +294,9 @@ TRAIN_SETTINGS = ("data_dir", "input_size", "epochs", "batch_size", "seed", "lr"
               help="Epoch checkpoints to keep (0 keeps all).")
 @click.option("--resume", type=click.Path(exists=True, file_okay=False),
               help="Continue the training in this directory.")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="CPU threads for torch. Default: 1 (fastest for small runs on shared CPUs); "
+                   "a resume: the run's own.")
 @click.option("--quiet", is_flag=True, help="Print only the final summary.")
 @click.option("-o", "--option", "assignments", multiple=True, metavar="KEY=VALUE",
               help="A network option of the genotype's space (see docs/train.md). Repeatable.")
@@ -261,13 +308,14 @@ def train(ctx: click.Context, **params: Any) -> None:
 
     progress = Progress(enabled=not params["quiet"])
     if params["resume"]:
-        configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet")]
+        configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet", "threads")]
         if configured:
             raise NasplugError(f"--resume takes the configuration from the directory; drop "
                                f"{', '.join('--' + n.replace('_', '-') for n in configured)}")
-        result = resume_training(params["resume"], progress=progress)
+        result = resume_training(params["resume"], progress=progress, threads=params["threads"])
     else:
-        result = train_genotype(progress=progress, **_train_arguments(params, set(_given(ctx, list(params)))))
+        result = train_genotype(progress=progress, threads=params["threads"],
+                                **_train_arguments(params, set(_given(ctx, list(params)))))
     out = result.out_dir
     cost = result.cost
     click.echo(f"test top-1 {100 * result.top1:.2f} %  top-5 {100 * result.top5:.2f} %  "
@@ -325,7 +373,8 @@ def ranking(**params: Any) -> None:
         if params[name] is not None:
             given[name] = str(params[name])
     _, space_options = route_options(given, {}, space_cls.options)
-    out = fresh_output_dir(Path(params["out"]) if params["out"] else default_run_dir(params["space"], "ranking"))
+    out = fresh_output_dir(Path(params["out"]) if params["out"] else default_run_dir(params["space"], "ranking"),
+                           resume=None)
     progress = Progress(enabled=not params["quiet"])
     progress.message(f"training {params['architectures']} architectures of {params['space']} on "
                      f"{params['dataset']} for {params['epochs']} epochs each; writing {out}")
@@ -368,10 +417,12 @@ def plugins() -> None:
         click.echo(f"  {name:<18} {where}  {cls.description}")
         _echo_options(cls.options)
     modules = [p for p in hooks.providers.values() if p.distribution != "nasplug"]
-    if modules:
+    if modules or hooks.broken:
         click.echo("plugin modules:")
         for provider in modules:
             click.echo(f"  {provider.plugin:<18} {provider.distribution} {provider.version}")
+        for name, reason in sorted(hooks.broken.items()):
+            click.echo(f"  {name:<18} BROKEN: {reason}")
 
 
 def _echo_options(options: Mapping[str, Any]) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
@@ -16,6 +18,25 @@ def reject_invalid(config: Any, checks: Mapping[str, bool], error: type[Exceptio
     if bad:
         values = ", ".join(f"{name}={getattr(config, name)!r}" for name in bad)
         raise error(f"invalid {what}: {values}")
+
+
+def read_json_file(path: Path, error: type[Exception], what: str = "JSON file") -> Any:
+    """Parse ``path`` as JSON, or raise ``error`` with one line naming it: unreadable, not UTF-8, not JSON,
+    nested too deeply or holding an integer too long to convert."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not a {what} (not UTF-8 text at byte {exc.start})") from exc
+    except OSError as exc:
+        raise error(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise error(f"{path}: not a {what} (nested too deeply)") from exc
+    except ValueError as exc:  # an integer literal beyond Python's digit limit
+        raise error(f"{path}: not a {what} ({exc})") from exc
 
 
 def config_from_json(cls: type[C], data: Any, source: str, error: type[Exception]) -> C:

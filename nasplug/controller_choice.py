@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Union
 from nasplug.controller import Controller
 from nasplug.errors import NasplugError
 from nasplug.options import resolve_options
-from nasplug.plugins import Hooks, available_controllers, controller_entry
+from nasplug.plugins import Hooks, Provider, available_controllers, controller_entry, describe, guard_plugin
 from nasplug.space import DataShape, SearchSpace
 
 if TYPE_CHECKING:
@@ -50,13 +50,13 @@ def controller_class(controller: type[Controller] | Controller) -> type[Controll
 
 def build_space_and_controller(
     config: SearchConfig, hooks: Hooks, data: DataShape, given: type[Controller] | Controller | None = None
-) -> tuple[SearchSpace, Controller]:
-    """The run's space and controller instance.
+) -> tuple[SearchSpace, Controller, Provider]:
+    """The run's space, controller instance and the provider that names the controller in errors.
 
     With no ``given`` the controller is the installed one ``config.controller`` names, and with a class
-    that class, each built for the space with ``config.controller_options`` and the run's seed. An
-    instance is used as it is, with the space it was built for, which must be ``config.space`` for
-    ``data``.
+    that class, each built for the space with ``config.controller_options`` and the run's seed (an
+    exception in its ``__init__`` is a PluginError naming it). An instance is used as it is, with the
+    space it was built for, which must be ``config.space`` for ``data``.
     """
     if isinstance(given, Controller):
         space = given.space
@@ -65,8 +65,19 @@ def build_space_and_controller(
                 f"the controller instance was built for space {getattr(space, 'name', space)!r} on "
                 f"{getattr(space, 'data', None)}, but the run searches {config.space!r} on {data}"
             )
-        return space, given
+        return space, given, _own_provider(config.controller, type(given))
     space = hooks.build_space(config.space, data, config.space_options)
-    cls = controller_entry(config.controller).load() if given is None else controller_class(given)
+    if given is None:
+        entry = controller_entry(config.controller)
+        cls, provider = entry.load(), entry.provider
+    else:
+        cls = controller_class(given)
+        provider = _own_provider(config.controller, cls)
     options = resolve_options(cls.options, config.controller_options, f"controller {config.controller!r}")
-    return space, cls(space, options, config.seed)
+    controller = guard_plugin(describe(provider, "controller"), "__init__", lambda: cls(space, options, config.seed))
+    return space, controller, provider
+
+
+def _own_provider(name: str, cls: type[Controller]) -> Provider:
+    """A controller passed as a class or instance: named by its top-level package, no version."""
+    return Provider(name, cls.__module__.partition(".")[0], "")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from nasplug.config import read_json_file
 from nasplug.errors import NasplugError
 from nasplug.plugins import Hooks, PluginError, SpaceEntry
 from nasplug.space import Genotype
@@ -32,12 +32,7 @@ def load_genotype(reference: str, hooks: Hooks, space: str | None = None) -> tup
 
 
 def _from_file(path: Path, hooks: Hooks, space: str | None) -> tuple[SpaceEntry, Genotype]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GenotypeError(f"{path}: cannot read: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise GenotypeError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    data = read_json_file(path, GenotypeError, "genotype file")
     if isinstance(data, dict) and isinstance(data.get("genotype"), dict):
         data = data["genotype"]  # results.json / run summaries embed the genotype
     if not isinstance(data, dict):
@@ -45,6 +40,8 @@ def _from_file(path: Path, hooks: Hooks, space: str | None) -> tuple[SpaceEntry,
     named = data.get("space", space)
     if named is None:
         raise GenotypeError(f"{path}: no 'space' entry; pass --space")
+    if not isinstance(named, str):
+        raise GenotypeError(f"{path}: 'space' must be a space's name, got a {type(named).__name__}")
     if space is not None and named != space:
         raise GenotypeError(f"{path}: genotype of space {named!r}, but --space is {space!r}")
     try:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 from torch import nn
 
 from nasplug.data import dataset_shape
+from nasplug.errors import NasplugError
 from nasplug.genotypes import load_genotype
 from nasplug.options import resolve_options
 from nasplug.plugins import Hooks, SpaceEntry, load_plugins
@@ -51,4 +52,20 @@ def build_network(
         data = attrs.evolve(data, input_size=input_size)
     resolved = resolve_options(entry.cls.network_options, dict(options or {}), f"the {entry.name} network")
     instance = entry.cls(data, resolve_options(entry.cls.options, {}, entry.name))
-    return BuiltNetwork(instance.build_network(genotype, resolved), entry, genotype, dataset, data, resolved)
+    module = allocate(lambda: instance.build_network(genotype, resolved), f"the {entry.name} network", resolved)
+    return BuiltNetwork(module, entry, genotype, dataset, data, resolved)
+
+
+class NetworkSizeError(NasplugError, MemoryError):
+    """A network's weights do not fit in memory; the message names the options that set its size."""
+
+
+def allocate(build: Callable[[], nn.Module], what: str, options: Mapping[str, Any]) -> nn.Module:
+    """``build()``, with an allocation failure turned into one line naming ``what`` and its ``options``."""
+    try:
+        return build()
+    except (MemoryError, RuntimeError) as exc:
+        if not isinstance(exc, MemoryError) and "allocate" not in str(exc):
+            raise
+        described = ", ".join(f"{key}={value}" for key, value in options.items())
+        raise NetworkSizeError(f"{what} ({described}) does not fit in memory; lower its width or depth") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,6 +49,8 @@ class Option:
             raise OptionError(f"option {key!r} expects {self.type.__name__}, got {value!r}")
         else:
             parsed = value
+        if isinstance(parsed, float) and not math.isfinite(parsed):
+            raise OptionError(f"option {key!r} must be a finite number, got {value!r}")
         if self.choices is not None and parsed not in self.choices:
             allowed = ", ".join(map(str, self.choices))
             raise OptionError(f"option {key!r} must be one of {allowed}, got {value!r}")

@@ -8,7 +8,8 @@ distribution it came from, never a traceback.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
+import traceback
+from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,10 +65,13 @@ class ControllerEntry:
     name: str
     entry_point: metadata.EntryPoint = attrs.field(eq=False)
     provider: Provider
+    conflict: str | None = None  # set when several distributions register this name
 
     def load(self) -> type[Controller]:
-        """Import the controller class; import failures and wrong types become PluginError."""
+        """Import the controller class; import failures, wrong types and name conflicts become PluginError."""
         where = f"controller {self.name!r} ({self.provider.distribution} {self.provider.version})"
+        if self.conflict is not None:
+            raise PluginError(self.conflict)
         try:
             cls = self.entry_point.load()
         except Exception as exc:  # any import-time failure of third-party code
@@ -96,25 +100,47 @@ def _unique_entry_points(group: str) -> list[metadata.EntryPoint]:
 
 
 def load_plugins(load_entry_points: bool = True) -> Hooks:
-    """A plugin manager with the hook specs, external plugin modules, then the built-ins."""
+    """A plugin manager with the hook specs, external plugin modules, then the built-ins.
+
+    An external module that fails to import or to register (a bad or unknown
+    hook) is left out and recorded in ``Hooks.broken``: one broken distribution
+    never stops the others, and ``nasplug plugins`` lists it as BROKEN.
+    """
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
     providers: dict[str, Provider] = {}
+    broken: dict[str, str] = {}
     if load_entry_points:
         for entry_point in _unique_entry_points(PLUGIN_GROUP):
             provider = _provider(entry_point)
-            where = f"plugin {entry_point.name!r} ({provider.distribution} {provider.version})"
             try:
-                module = entry_point.load()
-            except Exception as exc:  # third-party import failure
-                raise PluginError(f"{where} failed to import: {type(exc).__name__}: {exc}") from exc
-            _register(pm, module, entry_point.name, where)
+                _register_module(pm, entry_point, describe(provider, "plugin"))
+            except PluginError as exc:
+                broken[entry_point.name] = str(exc)
+                continue
             providers[entry_point.name] = provider
     for module_name in BUILTIN_PLUGINS:
         _register(pm, importlib.import_module(module_name), module_name, f"built-in {module_name}")
         providers[module_name] = Provider(module_name, PROJECT, _version(PROJECT))
-    _check_pending(pm, "a plugin")
-    return Hooks(pm, providers)
+    return Hooks(pm, providers, broken)
+
+
+def describe(provider: Provider, kind: str) -> str:
+    """``plugin 'name' (distribution version)``: how every message names a plugin."""
+    return f"{kind} {provider.plugin!r} ({provider.distribution} {provider.version})".replace(" )", ")")
+
+
+def _register_module(pm: pluggy.PluginManager, entry_point: metadata.EntryPoint, where: str) -> None:
+    try:
+        module = entry_point.load()
+    except Exception as exc:  # third-party import failure
+        raise PluginError(f"{where} failed to import: {type(exc).__name__}: {exc}") from exc
+    _register(pm, module, entry_point.name, where)
+    try:
+        _check_pending(pm, where)
+    except PluginError:
+        pm.unregister(name=entry_point.name)
+        raise
 
 
 def _version(distribution: str) -> str:
@@ -141,11 +167,22 @@ def _check_pending(pm: pluggy.PluginManager, where: str) -> None:
 
 
 def available_controllers() -> dict[str, ControllerEntry]:
-    """Every controller class installed in the ``nasplug.controllers`` group, by name (not imported)."""
-    return {
-        ep.name: ControllerEntry(ep.name, ep, _provider(ep))
-        for ep in _unique_entry_points(CONTROLLER_GROUP)
-    }
+    """Every controller class installed in the ``nasplug.controllers`` group, by name (not imported).
+
+    A name that several distributions register is not silently shadowed: its
+    entry refuses to load with a message naming them all.
+    """
+    by_name: dict[str, list[metadata.EntryPoint]] = {}
+    for entry_point in _unique_entry_points(CONTROLLER_GROUP):
+        by_name.setdefault(entry_point.name, []).append(entry_point)
+    entries = {}
+    for name, points in by_name.items():
+        conflict = None
+        if len(points) > 1:
+            owners = ", ".join(f"{_provider(ep).distribution} ({ep.value})" for ep in points)
+            conflict = f"controller {name!r} is registered by several distributions: {owners}; uninstall all but one"
+        entries[name] = ControllerEntry(name, points[0], _provider(points[0]), conflict)
+    return entries
 
 
 def _unknown(kind: str, name: str, available: Sequence[str]) -> PluginError:
@@ -161,33 +198,53 @@ def controller_entry(name: str) -> ControllerEntry:
 
 
 class Hooks:
-    """Typed calls into the run's hooks, so the engine never passes untyped keywords around."""
+    """Typed calls into the run's hooks, so the engine never passes untyped keywords around.
 
-    def __init__(self, pm: pluggy.PluginManager, providers: Mapping[str, Provider]) -> None:
+    A plugin raising in a hook, or returning the wrong type, becomes a PluginError
+    naming the plugin, its distribution and the hook (as pytest names a failing plugin).
+    """
+
+    def __init__(
+        self, pm: pluggy.PluginManager, providers: Mapping[str, Provider], broken: Mapping[str, str] | None = None
+    ) -> None:
         self.pm = pm
         self.providers = dict(providers)
+        self.broken = dict(broken or {})  # plugin name -> why it was left out
 
     def spaces(self) -> dict[str, SpaceEntry]:
         """Every space any registered plugin lists, by name."""
         spaces = {}
         for impl in self.pm.hook.list_search_spaces.get_hookimpls():
             provider = self.providers.get(impl.plugin_name, Provider(impl.plugin_name, "unknown", ""))
-            for name, cls in impl.function().items():
+            listed = self._guarded(impl, "list_search_spaces")
+            if not isinstance(listed, Mapping):
+                raise PluginError(f"{self._who(impl)}: list_search_spaces returned {_kind(listed)}, "
+                                  f"expected a dict of name -> SearchSpace class")
+            for name, cls in listed.items():
                 spaces[name] = SpaceEntry(name, cls, provider)
         return spaces
 
     def space_entry(self, name: str) -> SpaceEntry:
         spaces = self.spaces()
         if name not in spaces:
-            raise _unknown("space", name, list(spaces))
+            error = _unknown("space", name, list(spaces))
+            if self.broken:
+                raise PluginError(f"{error}; left out as broken: {'; '.join(self.broken.values())}")
+            raise error
         return spaces[name]
 
     def build_space(self, name: str, data: DataShape, given: Mapping[str, Any]) -> SearchSpace:
         """Resolve ``given`` against the space's declared options and build it."""
         entry = self.space_entry(name)
         options = resolve_options(entry.cls.options, given, f"space {name!r}")
-        space = self.pm.hook.build_search_space(name=name, data=data, options=options)
-        return space if space is not None else entry.cls(data, options)
+        space = self._call("build_search_space", name=name, data=data, options=options)
+        if space is None:
+            where = describe(entry.provider, "plugin")
+            space = guard_plugin(where, f"space {name!r}.__init__", lambda: entry.cls(data, options))
+        if not isinstance(space, SearchSpace):
+            raise PluginError(f"{self._implementers('build_search_space')}: build_search_space returned "
+                              f"{_kind(space)}, expected a nasplug.SearchSpace")
+        return space
 
     def datasets(self) -> dict[str, DatasetEntry]:
         """Every dataset any registered plugin lists, by name."""
@@ -222,43 +279,139 @@ class Hooks:
             raise PluginError(f"{where}: build_dataset returned a {type(bundle).__name__}, not a DataBundle")
         return bundle
 
-    def add_controller(self, controller: Controller, name: str) -> None:
-        _register(self.pm, controller, f"controller:{name}", f"controller {name!r}")
+    def add_controller(self, controller: Controller, name: str, provider: Provider | None = None) -> None:
+        """Register the run's controller; ``provider`` names its distribution in error messages."""
+        plugin = f"controller:{name}"
+        self.providers[plugin] = provider or Provider(name, type(controller).__module__.partition(".")[0], "")
+        _register(self.pm, controller, plugin, f"controller {name!r}")
         _check_pending(self.pm, f"controller {name!r}")
 
     def sample_architecture(self, space: SearchSpace, step: Step) -> list[Architecture]:
-        samples = self.pm.hook.sample_architecture(space=space, step=step)
+        samples = self._call("sample_architecture", space=space, step=step)
         if not samples:
             raise PluginError("no controller returned architectures from sample_architecture")
+        if isinstance(samples, (str, bytes, Mapping)) or not isinstance(samples, Sequence) or not all(
+            isinstance(sample, Architecture) for sample in samples
+        ):
+            raise PluginError(f"{self._implementers('sample_architecture')}: sample_architecture returned "
+                              f"{_kind(samples)}, expected a list of nasplug.Architecture")
         return list(samples)
 
     def record_feedback(
         self, space: SearchSpace, samples: Sequence[Architecture], feedback: Sequence[Feedback], step: Step
     ) -> None:
-        self.pm.hook.record_feedback(space=space, samples=samples, feedback=feedback, step=step)
+        self._call("record_feedback", space=space, samples=samples, feedback=feedback, step=step)
 
     def sample_weights(
         self, space: SearchSpace, samples: Sequence[Architecture], feedback: Sequence[Feedback], step: Step
     ) -> list[float]:
-        weights = self.pm.hook.sample_weights(space=space, samples=samples, feedback=feedback, step=step)
+        weights = self._call("sample_weights", space=space, samples=samples, feedback=feedback, step=step)
         if weights is None:
             return [1.0 / len(samples)] * len(samples)
-        if len(weights) != len(samples):
-            raise PluginError(f"sample_weights returned {len(weights)} weights for {len(samples)} samples")
-        return [float(w) for w in weights]
+        numbers = _numbers(weights)
+        if numbers is None:
+            raise PluginError(f"{self._implementers('sample_weights')}: sample_weights returned "
+                              f"{_kind(weights)}, expected a list of numbers")
+        if len(numbers) != len(samples):
+            raise PluginError(f"{self._implementers('sample_weights')}: sample_weights returned "
+                              f"{len(numbers)} weights for {len(samples)} samples")
+        return numbers
 
     def update_distribution(self, space: SearchSpace, step: Step) -> None:
-        self.pm.hook.update_distribution(space=space, step=step)
+        self._call("update_distribution", space=space, step=step)
 
     def derive_genotype(self, space: SearchSpace) -> Genotype:
-        genotype = self.pm.hook.derive_genotype(space=space)
+        genotype = self._call("derive_genotype", space=space)
         if genotype is None:
             raise PluginError("no controller derived a genotype (derive_genotype returned None)")
+        if isinstance(space, SearchSpace) and not isinstance(genotype, Genotype):  # duck-typed test spaces pass
+            raise PluginError(f"{self._implementers('derive_genotype')}: derive_genotype returned "
+                              f"{_kind(genotype)}, expected a nasplug Genotype")
         return genotype
 
     def report_distribution(self, space: SearchSpace) -> dict[str, list[float]]:
-        probabilities = self.pm.hook.report_distribution(space=space)
-        return {k: [float(p) for p in v] for k, v in (probabilities or {}).items()}
+        probabilities = self._call("report_distribution", space=space) or {}
+        converted = {key: _numbers(value) for key, value in probabilities.items()} if isinstance(
+            probabilities, Mapping) else None
+        if converted is None or any(value is None for value in converted.values()):
+            raise PluginError(f"{self._implementers('report_distribution')}: report_distribution returned "
+                              f"{_kind(probabilities)}, expected a dict of decision -> list of probabilities")
+        return {str(key): value for key, value in converted.items() if value is not None}
 
-    def epoch_finished(self, record: Mapping[str, Any], run_dir: str) -> None:
-        self.pm.hook.epoch_finished(record=record, run_dir=run_dir)
+    def epoch_finished(self, record: Mapping[str, Any], run_dir: str) -> list[str]:
+        """Tell every observer; each one's failure is returned as a message instead of stopping the run.
+
+        The epoch is already on disk when observers hear of it: a broken logger must not end a search.
+        """
+        failures = []
+        for impl in self.pm.hook.epoch_finished.get_hookimpls():
+            arguments = {"record": record, "run_dir": run_dir}
+            try:
+                self._guarded(impl, "epoch_finished", **{k: arguments[k] for k in impl.argnames})
+            except PluginError as exc:
+                failures.append(str(exc))
+        return failures
+
+    # ------------------------------------------------------------------ faults
+
+    def _call(self, hook: str, **kwargs: Any) -> Any:
+        caller = getattr(self.pm.hook, hook)
+        try:
+            return caller(**kwargs)
+        except NasplugError:  # already a message meant for the user
+            raise
+        except Exception as exc:  # third-party code: name who failed, never a traceback
+            raise PluginError(f"{self._culprit(hook, exc)} failed in {hook}: {type(exc).__name__}: {exc}") from exc
+
+    def _guarded(self, impl: Any, hook: str, **kwargs: Any) -> Any:
+        return guard_plugin(self._who(impl), hook, lambda: impl.function(**kwargs))
+
+    def _who(self, impl: Any) -> str:
+        kind, _, name = impl.plugin_name.rpartition(":")
+        provider = self.providers.get(impl.plugin_name, Provider(name, "unknown", ""))
+        return describe(attrs.evolve(provider, plugin=name), kind or "plugin")
+
+    def _implementers(self, hook: str) -> str:
+        impls = getattr(self.pm.hook, hook).get_hookimpls()
+        return " or ".join(self._who(impl) for impl in reversed(impls)) or "no plugin"
+
+    def _culprit(self, hook: str, exc: BaseException) -> str:
+        """The plugin whose implementation of ``hook`` is on the exception's traceback."""
+        impls = {_code(impl.function): impl for impl in getattr(self.pm.hook, hook).get_hookimpls()}
+        for frame, _ in traceback.walk_tb(exc.__traceback__):
+            if frame.f_code in impls:
+                return self._who(impls[frame.f_code])
+        return self._implementers(hook)
+
+
+def guard_plugin(where: str, hook: str, call: Callable[[], Any]) -> Any:
+    """``call()``, with any exception of third-party code turned into a PluginError naming ``where`` and ``hook``."""
+    try:
+        return call()
+    except NasplugError:
+        raise
+    except Exception as exc:  # third-party code
+        raise PluginError(f"{where} failed in {hook}: {type(exc).__name__}: {exc}") from exc
+
+
+def _code(function: Any) -> Any:
+    return getattr(getattr(function, "__func__", function), "__code__", None)
+
+
+def _kind(value: Any) -> str:
+    text = repr(value)
+    return f"a {type(value).__name__} ({text[:40] + '...' if len(text) > 40 else text})"
+
+
+def _numbers(value: Any) -> list[float] | None:
+    """``value`` as a list of floats, or None if it is not a sequence of real numbers."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+        if not (hasattr(value, "tolist") and getattr(value, "ndim", 0) == 1):  # a 1-d tensor or array
+            return None
+        value = value.tolist()
+    if any(isinstance(item, (str, bytes)) for item in value):
+        return None
+    try:
+        return [float(item) for item in value]
+    except (TypeError, ValueError):
+        return None

@@ -11,6 +11,7 @@ the final one. The paper reports a mean τ of 0.474 on CIFAR-10.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,6 +28,7 @@ from nasplug.data import load_dataset, make_loader
 from nasplug.errors import NasplugError
 from nasplug.plugins import load_plugins
 from nasplug.progress import Progress
+from nasplug.runlock import contents, run_lock
 from nasplug.search import resolve_device
 from nasplug.space import SearchSpace
 
@@ -159,46 +161,50 @@ def run_ranking_experiment(
         raise RankingError(f"a ranking needs at least 2 architectures, got {architectures}")
     if epochs < 2:
         raise RankingError(f"the experiment compares epochs with the last: needs at least 2, got {epochs}")
-    progress = progress or Progress(False)
-    settings = TrainingSettings(epochs=epochs, batch_size=batch_size)
-    target = resolve_device(device)
+    folder = None if out_dir is None else Path(out_dir)
+    with contextlib.nullcontext() if folder is None else run_lock(folder, "nasplug ranking"):
+        if folder is not None and contents(folder):
+            raise RankingError(f"{folder} exists and is not empty; choose another output folder")
+        progress = progress or Progress(False)
+        settings = TrainingSettings(epochs=epochs, batch_size=batch_size)
+        target = resolve_device(device)
 
-    # MdeNAS §5.2 trains on the training set and ranks by test accuracy (Fig. 4's curves)
-    data = load_dataset(dataset, data_dir, augment=True)
-    train_set, test_set = data.train, data.test
-    if len(train_set) < batch_size:
-        raise RankingError(
-            f"batch size {batch_size} is larger than the training set of {dataset} ({len(train_set)} images)"
+        # MdeNAS §5.2 trains on the training set and ranks by test accuracy (Fig. 4's curves)
+        data = load_dataset(dataset, data_dir, augment=True)
+        train_set, test_set = data.train, data.test
+        if len(train_set) < batch_size:
+            raise RankingError(
+                f"batch size {batch_size} is larger than the training set of {dataset} ({len(train_set)} images)"
+            )
+
+        space = load_plugins().build_space(space_name, data.shape, dict(space_options or {}))
+        samples = sample_architectures(space, architectures, torch.Generator().manual_seed(seed))
+        decisions = space.decisions()
+
+        curves, losses = [], []
+        for index, architecture in enumerate(samples):
+            progress.message(f"architecture {index + 1}/{architectures}")
+            torch.manual_seed(seed + index)
+            child = space.build_supernet(only=architecture).to(target)
+            accuracy, loss = train_child(child, architecture, train_set, test_set, settings, seed, target)
+            curves.append(accuracy)
+            losses.append(loss)
+
+        taus = kendall_taus(curves)
+        result = RankingResult(
+            space=space_name,
+            dataset=dataset,
+            seed=seed,
+            epochs=epochs,
+            space_options=dict(space.config),
+            architectures=[arch.to_json(decisions) for arch in samples],
+            accuracies=curves,
+            losses=losses,
+            taus=taus,
+            mean_tau=mean_tau(taus),
         )
-
-    space = load_plugins().build_space(space_name, data.shape, dict(space_options or {}))
-    samples = sample_architectures(space, architectures, torch.Generator().manual_seed(seed))
-    decisions = space.decisions()
-
-    curves, losses = [], []
-    for index, architecture in enumerate(samples):
-        progress.message(f"architecture {index + 1}/{architectures}")
-        torch.manual_seed(seed + index)
-        child = space.build_supernet(only=architecture).to(target)
-        accuracy, loss = train_child(child, architecture, train_set, test_set, settings, seed, target)
-        curves.append(accuracy)
-        losses.append(loss)
-
-    taus = kendall_taus(curves)
-    result = RankingResult(
-        space=space_name,
-        dataset=dataset,
-        seed=seed,
-        epochs=epochs,
-        space_options=dict(space.config),
-        architectures=[arch.to_json(decisions) for arch in samples],
-        accuracies=curves,
-        losses=losses,
-        taus=taus,
-        mean_tau=mean_tau(taus),
-    )
-    if out_dir is not None:
-        write_ranking(result, Path(out_dir))
+        if folder is not None:
+            write_ranking(result, folder)
     return result
 
 

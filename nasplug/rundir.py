@@ -3,24 +3,40 @@
 from __future__ import annotations
 
 import datetime
+import os
+import re
 from pathlib import Path
 
 from nasplug.errors import NasplugError
 
 
 def default_run_dir(space: str, controller: str) -> Path:
-    """``runs/<date>-<time>-<space>-<controller>`` (a controller named ``module:Class`` keeps ``Class``)."""
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{stamp}-{space}-{controller.rpartition(':')[2]}"
+    """``runs/<date>-<time to the µs>-<pid>-<space>-<controller>``: two processes never pick one folder.
 
-
-def fresh_output_dir(path: Path, *, out: str = "--out", resume: str = "--resume {path}") -> Path:
-    """Refuse a non-empty directory: results of an earlier run are never overwritten.
-
-    ``out`` and ``resume`` (a template of ``{path}``) name the caller's ways to choose another
-    folder and to continue this one: the CLI's options, or the Python API's.
+    A controller named ``module:Class`` keeps ``Class``; plugin-provided names are reduced to safe
+    characters so that none can point outside ``runs/``.
     """
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise NasplugError(f"{path} exists and is not empty; choose another {out} or continue it with "
-                           f"{resume.format(path=path)}")
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    name = controller.rpartition(":")[2]
+    return Path("runs") / f"{stamp}-{os.getpid()}-{_path_safe(space)}-{_path_safe(name)}"
+
+
+def _path_safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_+-]+", "_", name).strip("_") or "unnamed"
+
+
+def fresh_output_dir(path: Path, *, out: str = "--out", resume: str | None = "--resume {path}") -> Path:
+    """Refuse a file or a non-empty directory: results of an earlier run are never overwritten.
+
+    ``out`` and ``resume`` (a template of ``{path}``, None where the folder cannot be continued) name
+    the caller's ways to choose another folder and to continue this one: the CLI's options, or the
+    Python API's.
+    """
+    from nasplug.runlock import contents
+
+    if path.exists() and not path.is_dir():
+        raise NasplugError(f"{path} is a file, not a folder; choose another {out}")
+    if contents(path):
+        hint = f" or continue it with {resume.format(path=path)}" if resume else ""
+        raise NasplugError(f"{path} exists and is not empty; choose another {out}{hint}")
     return path

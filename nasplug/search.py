@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from nasplug.arch import Architecture, Feedback, Step, entropy
-from nasplug.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint, write_json
+from nasplug.checkpoint import CheckpointError, atomic_write, check_loadable, load_checkpoint, save_checkpoint, write_json
 from nasplug.controller import Controller
 from nasplug.controller_choice import build_space_and_controller
 from nasplug.data import NORMALISATIONS, DataBundle, load_dataset, make_loader, split_indices, split_off
@@ -47,10 +47,20 @@ from nasplug.distributed import (
     rank_seed,
     training_share,
 )
-from nasplug.config import config_from_json, reject_invalid
+from nasplug.config import config_from_json, read_json_file, reject_invalid
+from nasplug.divergence import check_finite
+from nasplug.environment import (
+    ENVIRONMENT_KEY,
+    describe as describe_environment,
+    environment_record,
+    resume_threads,
+    split_environment,
+    use_threads,
+)
 from nasplug.errors import NasplugError
-from nasplug.plugins import Hooks, load_plugins
+from nasplug.plugins import Hooks, describe, load_plugins
 from nasplug.progress import Progress
+from nasplug.runlock import contents, remove_temporary_files, run_lock
 from nasplug.space import Genotype
 
 CHECKPOINT_FORMAT = "nasplug-search-1"
@@ -60,6 +70,7 @@ GENOTYPE_FILE = "genotype.json"
 CHECKPOINT_DIR = "checkpoints"
 SEARCH_AUGMENTATION_STREAM = 3
 """The seed stream of the search batches' augmentation (loaders use 0 and 1, ranks 2)."""
+SEARCH_STATE_KEYS = ("config", "epoch", "supernet", "optimizer", "scheduler", "controller", "rng", "history")
 
 
 class RunError(NasplugError, RuntimeError):
@@ -135,26 +146,44 @@ def resolve_device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError as exc:
-        raise RunError(f"unknown device {name!r}") from exc
+        raise RunError(f"unknown device {name!r}; nasplug runs on auto, cpu, cuda or cuda:N") from exc
+    if device.type not in ("cpu", "cuda"):
+        raise RunError(f"device {name!r} is not supported; nasplug runs on auto, cpu, cuda or cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RunError("--device cuda asked for, but no CUDA device is available")
     return device
 
 
 def read_config(run_dir: Path) -> SearchConfig:
+    """The run's configuration from its ``config.json``, without the environment record."""
+    path = run_dir / CONFIG_FILE
+    return SearchConfig.from_json(split_environment(_config_json(run_dir))[0], str(path))
+
+
+def read_environment(run_dir: Path) -> Mapping[str, Any]:
+    """What the run was started on (threads, versions, device); empty for runs older than the record."""
+    return split_environment(_config_json(run_dir))[1]
+
+
+def _config_json(run_dir: Path) -> Any:
     path = run_dir / CONFIG_FILE
     if not path.is_file():
         raise RunError(f"{run_dir}: not a nasplug run directory (no {CONFIG_FILE})")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise RunError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
-    return SearchConfig.from_json(data, str(path))
+    return read_json_file(path, RunError, "nasplug run configuration")
 
 
 def checkpoint_paths(run_dir: Path) -> list[Path]:
     """The run's epoch checkpoints, oldest first."""
     return sorted((run_dir / CHECKPOINT_DIR).glob("epoch-*.pt"))
+
+
+def resume_target(target: Path) -> Path:
+    """The run directory of ``--resume TARGET``: a run directory, or a file in its ``checkpoints/``."""
+    if target.is_dir():
+        return target
+    if target.parent.name != CHECKPOINT_DIR or target.suffix != ".pt":
+        raise RunError(f"{target}: --resume takes a run directory or one of its {CHECKPOINT_DIR}/*.pt files")
+    return target.parent.parent
 
 
 def latest_checkpoint(run_dir: Path) -> Path:
@@ -174,20 +203,66 @@ def run_search(
     world: World | None = None,
     data: DataBundle | None = None,
     controller: type[Controller] | Controller | None = None,
+    threads: int | None = None,
 ) -> SearchResult:
-    """Run (or, with ``resume_from`` a checkpoint file, continue) a search writing into ``run_dir``.
+    """Run (or, with ``resume_from``, continue) a search writing into ``run_dir``.
 
-    ``world`` defaults to the initialised process group's (one process without one). ``data``, if
-    given, is searched on instead of loading ``config.dataset``; ``controller``, a Controller class
-    or instance, instead of the installed controller ``config.controller`` names.
+    ``resume_from`` is a checkpoint file or the run directory itself: its latest
+    checkpoint, or epoch 0 where the run stopped before writing one. The run
+    holds ``run_dir``'s lock (nasplug.runlock) throughout; a fresh run needs the
+    folder absent or empty. ``world`` defaults to the initialised process group's.
+    ``threads`` sets torch's CPU threads for the process (default: nasplug.environment;
+    a resume: the run's own count). ``data``, if given, is searched on instead of loading
+    ``config.dataset``; ``controller``, a Controller class or instance, instead of the installed
+    controller ``config.controller`` names.
     """
-    engine = SearchEngine(config, Path(run_dir), hooks or load_plugins(), progress or Progress(False), world,
-                          data=data, controller=controller)
-    if resume_from is not None:
-        engine.restore(load_checkpoint(Path(resume_from)))
-    else:
-        engine.start()
-    return engine.run()
+    run_dir = Path(run_dir)
+    world = world or current_world()
+    progress = progress or Progress(False)
+    with run_lock(run_dir, "nasplug run") if world.is_main else contextlib.nullcontext():
+        if world.is_main:
+            _prepare_folder(config, run_dir, resume_from)
+        warning = None
+        if resume_from is not None:
+            threads, warning = resume_threads(read_environment(run_dir), threads)
+        threads = use_threads(threads)
+        engine = SearchEngine(config, run_dir, hooks or load_plugins(), progress, world, data=data,
+                              controller=controller)
+        engine.environment = environment_record(threads, engine.device, engine.distributions)
+        engine.progress.message(describe_environment(engine.environment))
+        if warning:
+            engine.progress.message(f"warning: {warning}")
+        checkpoint = _resume_checkpoint(run_dir, resume_from)
+        if checkpoint is not None:
+            state = load_checkpoint(checkpoint)
+            try:
+                engine.restore(state)
+            except CheckpointError as exc:
+                raise CheckpointError(f"{checkpoint}: {exc}") from exc
+        else:
+            engine.start()
+        return engine.run()
+
+
+def _prepare_folder(config: SearchConfig, run_dir: Path, resume_from: str | Path | None) -> None:
+    """Under the lock: a fresh run's folder must be empty; a resumed one must be this run's (stray .tmp go)."""
+    if resume_from is None:
+        if contents(run_dir):
+            raise RunError(f"{run_dir} is not empty; choose another folder or resume it")
+        return
+    if read_config(run_dir) != config:
+        raise RunError(f"{run_dir} holds a run with a different configuration")
+    remove_temporary_files(run_dir)
+
+
+def _resume_checkpoint(run_dir: Path, resume_from: str | Path | None) -> Path | None:
+    """The checkpoint to restore, or None to start at epoch 0 (a fresh run, or one stopped before epoch 1)."""
+    if resume_from is None:
+        return None
+    if Path(resume_from).is_dir():
+        paths = checkpoint_paths(run_dir)
+        return paths[-1] if paths else None
+    return Path(resume_from)
 
 
 class SearchEngine:
@@ -227,8 +302,14 @@ class SearchEngine:
         self.train_set = torch.utils.data.Subset(self.data.train, train_part)
         self.search_set = torch.utils.data.Subset(self.data.train, search_part)
 
-        self.space, self.controller = build_space_and_controller(config, hooks, self.data.shape, controller)
-        hooks.add_controller(self.controller, config.controller)
+        self.space, self.controller, provider = build_space_and_controller(
+            config, hooks, self.data.shape, controller
+        )
+        self.controller_owner = describe(provider, "controller")
+        # The distributions whose versions config.json records, and the environment run_search sets.
+        self.distributions = [hooks.space_entry(config.space).provider.distribution, provider.distribution]
+        self.environment: dict[str, Any] = {}
+        hooks.add_controller(self.controller, config.controller, provider)
 
         self.supernet: nn.Module = self.space.build_supernet().to(self.device)
         # What trains the weights: DDP around the supernet on several ranks, the supernet itself on one.
@@ -246,6 +327,16 @@ class SearchEngine:
         )
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
+        self._check_batches()
+
+    def _check_batches(self) -> None:
+        """Refuse a batch larger than a split before anything is written (an epoch would have no step)."""
+        if len(self._train_loader(0)) == 0 or self.config.batch_size > len(self.search_set):
+            shared = f" shared by {self.world.size} processes" if self.world.is_distributed else ""
+            raise RunError(
+                f"batch size {self.config.batch_size} is larger than a split of {self.config.dataset} "
+                f"({len(self.train_set)} train{shared} / {len(self.search_set)} search images)"
+            )
 
     def _rank_device(self, device: torch.device) -> torch.device:
         """Under torchrun each rank drives the GPU of its local rank; NCCL cannot reduce CPU tensors."""
@@ -261,14 +352,16 @@ class SearchEngine:
     # ------------------------------------------------------------------ state
 
     def start(self) -> None:
-        """A fresh run: write the config; take an earlier run's distribution if ``init_from`` is set."""
-        if self.world.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            write_json(self.run_dir / CONFIG_FILE, self.config.to_json())
+        """A fresh run: take an earlier run's distribution if ``init_from`` is set, then write the config.
+
+        The config is written last, so a start refused here leaves no folder behind.
+        """
         if self.config.init_from is not None:
             earlier = load_checkpoint(latest_checkpoint(Path(self.config.init_from)))
             self.controller.transfer_state(earlier["controller"])
             self.progress.message(f"controller initialised from {self.config.init_from}")
+        if self.world.is_main:
+            write_json(self.run_dir / CONFIG_FILE, {**self.config.to_json(), ENVIRONMENT_KEY: self.environment})
 
     def state_dict(self) -> dict[str, Any]:
         rng = {"torch": torch.get_rng_state()}
@@ -290,19 +383,24 @@ class SearchEngine:
     def restore(self, state: Mapping[str, Any]) -> None:
         if state.get("format") != CHECKPOINT_FORMAT:
             raise CheckpointError(f"not a search checkpoint (format {state.get('format')!r})")
+        missing = [key for key in SEARCH_STATE_KEYS if key not in state]
+        if missing:
+            raise CheckpointError(f"damaged: it has no {', '.join(map(repr, missing))} entry")
         if state["config"] != self.config.to_json():
             raise RunError("the checkpoint was written by a run with a different configuration")
         try:
+            if not isinstance(state["epoch"], int) or not isinstance(state["history"], list):
+                raise TypeError("'epoch' must be an integer and 'history' a list")
             self.supernet.load_state_dict(state["supernet"])
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
             self.controller.load_state_dict(state["controller"])
-        except (KeyError, RuntimeError, ValueError) as exc:
+            torch.set_rng_state(state["rng"]["torch"])
+            if "cuda" in state["rng"] and self.device.type == "cuda":
+                torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        except (KeyError, RuntimeError, TypeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint does not match this run: {exc}") from exc
-        torch.set_rng_state(state["rng"]["torch"])
-        if "cuda" in state["rng"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
-        self.epoch = int(state["epoch"])
+        self.epoch = state["epoch"]
         self.history = list(state["history"])
         self._check_ranks_agree()  # every rank read the same checkpoint (a stale copy on some node?)
         written_by = int(state.get("world_size", 1))
@@ -315,7 +413,7 @@ class SearchEngine:
             self._write_history()
 
     def _write_history(self) -> None:
-        text = "".join(json.dumps(record) + "\n" for record in self.history)
+        text = "".join(json.dumps(record, allow_nan=False) + "\n" for record in self.history)
         atomic_write(self.run_dir / HISTORY_FILE, lambda handle: handle.write(text.encode()))
 
     def _check_ranks_agree(self) -> None:
@@ -333,7 +431,9 @@ class SearchEngine:
         if not self.world.is_main:
             return
         folder = self.run_dir / CHECKPOINT_DIR
-        save_checkpoint(folder / f"epoch-{self.epoch:04d}.pt", self.state_dict())
+        state = self.state_dict()
+        check_loadable(state["controller"], self.controller_owner)  # else every resume would fail
+        save_checkpoint(folder / f"epoch-{self.epoch:04d}.pt", state)
         if self.config.keep_checkpoints:
             for old in checkpoint_paths(self.run_dir)[: -self.config.keep_checkpoints]:
                 old.unlink()
@@ -346,18 +446,26 @@ class SearchEngine:
             started = time.perf_counter()
             metrics = self._train_epoch(epoch)
             record = self._epoch_record(epoch, metrics, time.perf_counter() - started)
+            check_finite(record, f"epoch {epoch + 1}", self._divergence_advice)  # before its checkpoint
             self.epoch = epoch + 1
             self.history.append(record)
             self._save_checkpoint()
             if self.world.is_main:
                 self._write_history()
-                self.hooks.epoch_finished(record, str(self.run_dir))
+                for failure in self.hooks.epoch_finished(record, str(self.run_dir)):
+                    self.progress.message(f"warning: {failure} (epoch {epoch + 1} is saved; the search goes on)")
             self.progress.end_epoch(_summary(record, cfg.epochs))
         genotype = self.hooks.derive_genotype(self.space)
         if self.world.is_main:
             write_json(self.run_dir / GENOTYPE_FILE, genotype.to_json())
         barrier(self.world)  # every rank returns once the genotype is on disk
         return SearchResult(genotype, self.history, self.run_dir)
+
+    def _divergence_advice(self) -> str:
+        kept = checkpoint_paths(self.run_dir)
+        where = f"; the last good checkpoint, {kept[-1].name}, is kept" if kept else ""
+        return (f"lower --lr (now {self.config.lr:g}) or the step size of controller "
+                f"{self.config.controller!r}{where}")
 
     def _loader_options(self) -> dict[str, Any]:
         return dict(num_workers=self.config.num_workers, pin_memory=self.device.type == "cuda")
@@ -397,12 +505,6 @@ class SearchEngine:
             torch.manual_seed(rank_seed(self.config.seed, epoch, self.world.rank))
         train_loader = self._train_loader(epoch)
         steps = len(train_loader)
-        if steps == 0 or self.config.batch_size > len(self.search_set):
-            shared = f" shared by {self.world.size} processes" if self.world.is_distributed else ""
-            raise RunError(
-                f"batch size {self.config.batch_size} is larger than a split of {self.config.dataset} "
-                f"({len(self.train_set)} train{shared} / {len(self.search_set)} search images)"
-            )
         search_batches = self._search_batches(epoch * steps)
         totals = {"train_loss": 0.0, "train_accuracy": 0.0, "search_loss": 0.0, "search_accuracy": 0.0}
         self.supernet.train()
@@ -410,6 +512,8 @@ class SearchEngine:
         for index, (train_batch, search_batch) in enumerate(zip(train_loader, search_batches)):
             step = Step(epoch, index, steps, self.config.epochs, epoch_end=index == steps - 1)
             measured = self._step(step, self._to_device(train_batch), self._to_device(search_batch))
+            # The values are host floats already (the controllers' feedback needs them): checking is free.
+            check_finite(measured, f"epoch {epoch + 1}, step {index + 1}", self._divergence_advice)
             for key, value in measured.items():
                 totals[key] += value
             self.progress.step({key: value / (index + 1) for key, value in totals.items()})
@@ -428,6 +532,8 @@ class SearchEngine:
             feedback = [self._feedback(sample, *search) for sample in samples]
         self.hooks.record_feedback(self.space, samples, feedback, step)
         weights = self.hooks.sample_weights(self.space, samples, feedback, step)
+        check_finite({"sample_weights": weights}, f"epoch {step.epoch + 1}, step {step.index + 1}",
+                     self._divergence_advice)
         search_loss = sum(f.loss for f in feedback) / len(feedback)
         search_accuracy = sum(f.accuracy for f in feedback) / len(feedback)
         del feedback  # drop any graph to the gates before the weight step

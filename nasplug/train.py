@@ -23,13 +23,24 @@ from torch.nn import functional as F
 
 from nasplug.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint, write_json
 from nasplug.data import DataBundle, load_dataset, make_loader
-from nasplug.config import config_from_json, reject_invalid
+from nasplug.config import config_from_json, read_json_file, reject_invalid
+from nasplug.divergence import check_finite
+from nasplug.environment import (
+    ENVIRONMENT_KEY,
+    describe as describe_environment,
+    environment_record,
+    resume_threads,
+    split_environment,
+    use_threads,
+)
 from nasplug.errors import NasplugError
 from nasplug.genotypes import load_genotype
 from nasplug.inspect import ModelCost, model_cost
 from nasplug.options import resolve_options
 from nasplug.plugins import Hooks, load_plugins
+from nasplug.networks import allocate
 from nasplug.progress import Progress
+from nasplug.runlock import contents, remove_temporary_files, run_lock
 from nasplug.search import checkpoint_paths, resolve_device
 
 CHECKPOINT_FORMAT = "nasplug-train-1"
@@ -221,14 +232,15 @@ def training_config(
 
 
 def read_config(out_dir: Path) -> TrainConfig:
+    """The training's configuration from its ``config.json``, without the environment record."""
+    return TrainConfig.from_json(split_environment(_config_json(out_dir))[0], str(Path(out_dir) / CONFIG_FILE))
+
+
+def _config_json(out_dir: Path) -> Any:
     path = Path(out_dir) / CONFIG_FILE
     if not path.is_file():
         raise TrainError(f"{out_dir}: not a nasplug training directory (no {CONFIG_FILE})")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise TrainError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
-    return TrainConfig.from_json(data, str(path))
+    return read_json_file(path, TrainError, "nasplug training configuration")
 
 
 # ---------------------------------------------------------------------------- training
@@ -253,6 +265,7 @@ def train_network(
     resume: bool = False,
     progress: Progress | None = None,
     hooks: Hooks | None = None,
+    threads: int | None = None,
 ) -> TrainResult:
     """Train ``config``'s network from scratch in ``out_dir``, or continue it there with ``resume``.
 
@@ -261,25 +274,38 @@ def train_network(
     and training continues from the latest checkpoint.
     """
     out_dir = Path(out_dir)
-    if resume:
-        saved = read_config(out_dir)
-        if config is not None and config != saved:
-            raise TrainError(f"{out_dir} was trained with a different configuration; resume it without one")
-        config = saved
-    elif config is None:
+    if not resume and config is None:
         raise TrainError("a training configuration is needed unless resuming")
-    elif out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise TrainError(f"{out_dir} exists and is not empty; choose another output directory or resume it")
-    trainer = Trainer(config, out_dir, hooks or load_plugins(), progress or Progress(False))
-    checkpoints = checkpoint_paths(out_dir)
-    if resume and checkpoints:
-        trainer.restore(load_checkpoint(checkpoints[-1]))
-        trainer.progress.message(f"resuming {out_dir} after epoch {trainer.epoch}")
-    elif not resume:  # written only once the network is built: a bad configuration leaves nothing behind
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_json(out_dir / CONFIG_FILE, config.to_json())
-        write_json(out_dir / GENOTYPE_FILE, config.genotype)
-    return trainer.run()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise TrainError(f"{out_dir} is a file, not a folder; choose another output directory")
+    with run_lock(out_dir, "nasplug train"):
+        if resume:
+            saved = read_config(out_dir)
+            if config is not None and config != saved:
+                raise TrainError(f"{out_dir} was trained with a different configuration; resume it without one")
+            config = saved
+            remove_temporary_files(out_dir)
+        elif contents(out_dir):
+            raise TrainError(f"{out_dir} exists and is not empty; choose another output directory or resume it")
+        warning = None
+        if resume:
+            threads, warning = resume_threads(split_environment(_config_json(out_dir))[1], threads)
+        threads = use_threads(threads)
+        hooks = hooks or load_plugins()
+        trainer = Trainer(config, out_dir, hooks, progress or Progress(False))
+        space_distribution = hooks.space_entry(config.space).provider.distribution
+        environment = environment_record(threads, trainer.device, [space_distribution])
+        trainer.progress.message(describe_environment(environment))
+        if warning:
+            trainer.progress.message(f"warning: {warning}")
+        checkpoints = checkpoint_paths(out_dir)
+        if resume and checkpoints:
+            trainer.restore(load_checkpoint(checkpoints[-1]))
+            trainer.progress.message(f"resuming {out_dir} after epoch {trainer.epoch}")
+        elif not resume:  # written only once the network is built: a bad configuration leaves nothing behind
+            write_json(out_dir / CONFIG_FILE, {**config.to_json(), ENVIRONMENT_KEY: environment})
+            write_json(out_dir / GENOTYPE_FILE, config.genotype)
+        return trainer.run()
 
 
 def make_scheduler(
@@ -333,7 +359,8 @@ class Trainer:
         entry = hooks.space_entry(config.space)
         genotype = entry.cls.parse_genotype(config.genotype, f"the genotype of {out_dir / CONFIG_FILE}")
         space = entry.cls(self.data.shape, resolve_options(entry.cls.options, {}, f"space {entry.name!r}"))
-        model = space.build_network(genotype, config.network_options)
+        model = allocate(lambda: space.build_network(genotype, config.network_options),
+                         f"the {config.space} network", config.network_options)
         self.cost = model_cost(model, self.data.shape)
         if config.auxiliary_weight > 0 and self.cost.auxiliary_parameters == 0:
             raise TrainError(f"the {config.space} network built no auxiliary head (a "
@@ -353,6 +380,9 @@ class Trainer:
         self.scheduler = make_scheduler(self.optimizer, config)
         self.epoch = 0
         self.metrics: list[dict[str, Any]] = []
+        if len(self.data.train) < config.batch_size:  # refused before anything is written
+            raise TrainError(f"batch size {config.batch_size} is larger than the {config.dataset} training set "
+                             f"({len(self.data.train)} images)")
 
     # ------------------------------------------------------------------ state
 
@@ -391,7 +421,7 @@ class Trainer:
         self._write_metrics()
 
     def _write_metrics(self) -> None:
-        text = "".join(json.dumps(record) + "\n" for record in self.metrics)
+        text = "".join(json.dumps(record, allow_nan=False) + "\n" for record in self.metrics)
         atomic_write(self.out_dir / METRICS_FILE, lambda handle: handle.write(text.encode()))
 
     def _save_checkpoint(self) -> None:
@@ -416,12 +446,18 @@ class Trainer:
             test = self.evaluate()
             record = {"epoch": epoch + 1, "lr": lr, "drop_path": drop_path, **train, **test,
                       "seconds": round(time.perf_counter() - started, 3)}
+            check_finite(record, f"epoch {epoch + 1}", self._divergence_advice)  # before its checkpoint
             self.epoch = epoch + 1
             self.metrics.append(record)
             self._save_checkpoint()
             self._write_metrics()
             self.progress.end_epoch(_summary(record, epochs))
         return self._finish()
+
+    def _divergence_advice(self) -> str:
+        kept = checkpoint_paths(self.out_dir)
+        where = f"; the last good checkpoint, {kept[-1].name}, is kept" if kept else ""
+        return f"lower --lr (now {self.config.lr:g}){where}"
 
     def _to_device(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = batch
@@ -438,9 +474,6 @@ class Trainer:
         # drop_last: a final batch of one sample would break BatchNorm in the auxiliary head.
         loader = make_loader(self.data.train, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch,
                              drop_last=True, num_workers=cfg.num_workers, pin_memory=self.pin_memory)
-        if len(loader) == 0:
-            raise TrainError(f"batch size {cfg.batch_size} is larger than the {cfg.dataset} training set "
-                             f"({len(self.data.train)} images)")
         self.model.train()
         self.progress.start_epoch(f"epoch {epoch + 1}/{cfg.epochs}", len(loader))
         # Sums stay on the device: no host synchronisation per step unless a live bar shows them.

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from nasplug.controller import Controller
@@ -30,9 +32,7 @@ def test_unknown_space_option_is_rejected_with_the_accepted_keys():
 
 def test_plugin_module_that_fails_to_import_is_named_with_its_distribution(fake_dist):
     fake_dist("nasplug-broken", {"nasplug": {"broken": "broken_plugin"}}, {"broken_plugin.py": "import nope\n"})
-    with pytest.raises(PluginError) as error:
-        load_plugins()
-    message = str(error.value)
+    message = load_plugins().broken["broken"]  # left out; the other plugins still load
     assert message.startswith("plugin 'broken' (nasplug-broken 1.2.3) failed to import: ModuleNotFoundError")
     assert "\n" not in message
 
@@ -46,8 +46,8 @@ def test_bad_hook_signature_is_named(fake_dist):
             return None
     """
     fake_dist("nasplug-badsig", {"nasplug": {"badsig": "badsig_plugin"}}, {"badsig_plugin.py": source})
-    with pytest.raises(PluginError, match=r"plugin 'badsig' \(nasplug-badsig 1.2.3\) has a bad hook implementation"):
-        load_plugins()
+    assert re.match(r"plugin 'badsig' \(nasplug-badsig 1.2.3\) has a bad hook implementation",
+                    load_plugins().broken["badsig"])
 
 
 def test_misspelled_hook_is_caught(fake_dist):
@@ -59,8 +59,9 @@ def test_misspelled_hook_is_caught(fake_dist):
             return None
     """
     fake_dist("nasplug-typo", {"nasplug": {"typo": "typo_plugin"}}, {"typo_plugin.py": source})
-    with pytest.raises(PluginError, match="implements an unknown hook.*sample_architectures"):
-        load_plugins()
+    hooks = load_plugins()
+    assert re.search("implements an unknown hook.*sample_architectures", hooks.broken["typo"])
+    assert "typo" not in hooks.providers
 
 
 def test_third_party_space_plugin_module_is_listed_with_its_distribution(fake_dist):
