@@ -183,7 +183,7 @@ def test_a_controller_state_that_could_never_be_loaded_is_refused_when_saved(fak
               {"hoarder.py": UNLOADABLE})
     out = tmp_path / "run"
     line = assert_one_line_error(cli("run", *TINY, "--controller", "hoarder", "--epochs", "1", "--out", out),
-                                 "controller 'hoarder' (nasplug-hoarder)", "['recent']", "collections.deque")
+                                 "controller 'hoarder' (nasplug-hoarder 1.2.3)", "['recent']", "collections.deque")
     assert "weights_only=False" not in line
     assert not list(out.glob("checkpoints/*.pt"))
 
