@@ -160,3 +160,10 @@ def test_unsupported_devices_are_one_line(tmp_path, device):
 def test_ranking_does_not_suggest_a_resume_it_lacks(finished):
     line = assert_one_line_error(cli("ranking", "--space", "darts-cell", "--out", finished))
     assert "--resume" not in line
+
+
+def test_help_shows_examples_and_the_installed_plugins_options():
+    text = cli("run", "--help").output
+    assert "Examples:" in text and "nasplug run --resume" in text and "--threads" in text
+    assert "controller mdenas" in text and "-o alpha=0.01" in text and "space darts-cell" in text
+    assert "Examples:" in cli("train", "--help").output
