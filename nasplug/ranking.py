@@ -166,7 +166,8 @@ def run_ranking_experiment(
         held_out_set = torch.utils.data.Subset(eval_data.train, held_out)
         if len(train_set) < batch_size:
             raise RankingError(
-                f"batch size {batch_size} is larger than the train split of {dataset} ({len(train_set)} images)"
+                f"batch size {batch_size} is larger than the train split of {dataset} "
+                f"({len(train_set)} images)"
             )
 
         space = load_plugins().build_space(space_name, train_data.shape, dict(space_options or {}))

@@ -93,12 +93,13 @@ def test_kills_at_random_moments_resume_to_the_uninterrupted_result(tmp_path):
 
     # Inside the checkpoint write of epoch 2: the temporary file is written, not yet renamed.
     torn = tmp_path / "torn"
-    process = subprocess.Popen([sys.executable, "-c", STALLED_WRITE, "2", *SEARCH, "--out", torn], env=QUIET_ENV,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-c", STALLED_WRITE, "2", *SEARCH, "--out", torn],
+                               env=QUIET_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout.readline().strip() == "inside the checkpoint write", process.communicate()
     process.kill()
     process.wait()
-    assert list((torn / "checkpoints").glob("*.tmp")) and not (torn / "checkpoints" / "epoch-0002.pt").exists()
+    assert list((torn / "checkpoints").glob("*.tmp"))
+    assert not (torn / "checkpoints" / "epoch-0002.pt").exists()
     _finish(torn)
     assert _result(torn) == expected
     assert not list(torn.rglob("*.tmp"))
