@@ -38,7 +38,7 @@ def main() -> None:
 
 
 class HelpWithExamples(click.Command):
-    """A command whose ``--help`` ends with examples and, where asked, the installed plugins' ``-o`` options."""
+    """A command whose ``--help`` ends with examples and, if asked, the installed plugins' ``-o`` options."""
 
     def __init__(self, *args: Any, examples: tuple[str, ...] = (), plugin_options: bool = False,
                  **kwargs: Any) -> None:
@@ -54,7 +54,8 @@ class HelpWithExamples(click.Command):
         if self.plugin_options:
             hooks = load_plugins()
             rows = [(f"space {name}", f"-o {key}={option.default}  {option.help}")
-                    for name, entry in sorted(hooks.spaces().items()) for key, option in sorted(entry.cls.options.items())]
+                    for name, entry in sorted(hooks.spaces().items())
+                    for key, option in sorted(entry.cls.options.items())]
             for name, entry in sorted(available_controllers().items()):
                 try:
                     options = entry.load().options
@@ -373,8 +374,8 @@ def ranking(**params: Any) -> None:
         if params[name] is not None:
             given[name] = str(params[name])
     _, space_options = route_options(given, {}, space_cls.options)
-    out = fresh_output_dir(Path(params["out"]) if params["out"] else default_run_dir(params["space"], "ranking"),
-                           resume=None)
+    chosen = Path(params["out"]) if params["out"] else default_run_dir(params["space"], "ranking")
+    out = fresh_output_dir(chosen, resume=None)
     progress = Progress(enabled=not params["quiet"])
     progress.message(f"training {params['architectures']} architectures of {params['space']} on "
                      f"{params['dataset']} for {params['epochs']} epochs each; writing {out}")

@@ -77,8 +77,8 @@ def resume_threads(recorded: Mapping[str, Any], asked: int | None) -> tuple[int 
     if asked is None:
         return (before if isinstance(before, int) and before >= 1 else None), None
     if isinstance(before, int) and before != asked:
-        return asked, (f"the run was started with {before} thread(s), this resume uses {asked}: it continues, "
-                       f"but not bit for bit as the uninterrupted run")
+        return asked, (f"the run was started with {before} thread(s), this resume uses {asked}: it "
+                       f"continues, but not bit for bit as the uninterrupted run")
     return asked, None
 
 

@@ -52,7 +52,8 @@ def build_network(
         data = attrs.evolve(data, input_size=input_size)
     resolved = resolve_options(entry.cls.network_options, dict(options or {}), f"the {entry.name} network")
     instance = entry.cls(data, resolve_options(entry.cls.options, {}, entry.name))
-    module = allocate(lambda: instance.build_network(genotype, resolved), f"the {entry.name} network", resolved)
+    module = allocate(lambda: instance.build_network(genotype, resolved), f"the {entry.name} network",
+                      resolved)
     return BuiltNetwork(module, entry, genotype, dataset, data, resolved)
 
 
@@ -68,4 +69,5 @@ def allocate(build: Callable[[], nn.Module], what: str, options: Mapping[str, An
         if not isinstance(exc, MemoryError) and "allocate" not in str(exc):
             raise
         described = ", ".join(f"{key}={value}" for key, value in options.items())
-        raise NetworkSizeError(f"{what} ({described}) does not fit in memory; lower its width or depth") from exc
+        raise NetworkSizeError(f"{what} ({described}) does not fit in memory; lower its width or "
+                               f"depth") from exc

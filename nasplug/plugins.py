@@ -180,7 +180,8 @@ def available_controllers() -> dict[str, ControllerEntry]:
         conflict = None
         if len(points) > 1:
             owners = ", ".join(f"{_provider(ep).distribution} ({ep.value})" for ep in points)
-            conflict = f"controller {name!r} is registered by several distributions: {owners}; uninstall all but one"
+            conflict = (f"controller {name!r} is registered by several distributions: {owners}; "
+                        f"uninstall all but one")
         entries[name] = ControllerEntry(name, points[0], _provider(points[0]), conflict)
     return entries
 
@@ -205,7 +206,10 @@ class Hooks:
     """
 
     def __init__(
-        self, pm: pluggy.PluginManager, providers: Mapping[str, Provider], broken: Mapping[str, str] | None = None
+        self,
+        pm: pluggy.PluginManager,
+        providers: Mapping[str, Provider],
+        broken: Mapping[str, str] | None = None,
     ) -> None:
         self.pm = pm
         self.providers = dict(providers)
@@ -324,7 +328,8 @@ class Hooks:
         genotype = self._call("derive_genotype", space=space)
         if genotype is None:
             raise PluginError("no controller derived a genotype (derive_genotype returned None)")
-        if isinstance(space, SearchSpace) and not isinstance(genotype, Genotype):  # duck-typed test spaces pass
+        # Only real spaces promise Genotypes; duck-typed test spaces may derive any value.
+        if isinstance(space, SearchSpace) and not isinstance(genotype, Genotype):
             raise PluginError(f"{self._implementers('derive_genotype')}: derive_genotype returned "
                               f"{_kind(genotype)}, expected a nasplug Genotype")
         return genotype
@@ -361,7 +366,8 @@ class Hooks:
         except NasplugError:  # already a message meant for the user
             raise
         except Exception as exc:  # third-party code: name who failed, never a traceback
-            raise PluginError(f"{self._culprit(hook, exc)} failed in {hook}: {type(exc).__name__}: {exc}") from exc
+            culprit = self._culprit(hook, exc)
+            raise PluginError(f"{culprit} failed in {hook}: {type(exc).__name__}: {exc}") from exc
 
     def _guarded(self, impl: Any, hook: str, **kwargs: Any) -> Any:
         return guard_plugin(self._who(impl), hook, lambda: impl.function(**kwargs))
@@ -385,7 +391,7 @@ class Hooks:
 
 
 def guard_plugin(where: str, hook: str, call: Callable[[], Any]) -> Any:
-    """``call()``, with any exception of third-party code turned into a PluginError naming ``where`` and ``hook``."""
+    """``call()``, any exception of third-party code becoming a PluginError naming ``where`` and ``hook``."""
     try:
         return call()
     except NasplugError:

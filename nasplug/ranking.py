@@ -174,7 +174,8 @@ def run_ranking_experiment(
         train_set, test_set = data.train, data.test
         if len(train_set) < batch_size:
             raise RankingError(
-                f"batch size {batch_size} is larger than the training set of {dataset} ({len(train_set)} images)"
+                f"batch size {batch_size} is larger than the training set of {dataset} "
+                f"({len(train_set)} images)"
             )
 
         space = load_plugins().build_space(space_name, data.shape, dict(space_options or {}))

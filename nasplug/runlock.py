@@ -104,12 +104,13 @@ def run_lock(folder: Path, command: str) -> Iterator[None]:
 
 
 def _acquire(path: Path, folder: Path) -> int:
-    """Open and lock ``path``, retrying if the holder removed it meanwhile (the lock must be on the live file)."""
+    """Open and lock ``path``, again if the holder removed it meanwhile (the lock must be on the live file)."""
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:
-            raise RunFolderError(f"{path}: cannot open the run folder's lock ({exc.strerror or exc})") from exc
+            reason = exc.strerror or exc
+            raise RunFolderError(f"{path}: cannot open the run folder's lock ({reason})") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

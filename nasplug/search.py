@@ -30,7 +30,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from nasplug.arch import Architecture, Feedback, Step, entropy
-from nasplug.checkpoint import CheckpointError, atomic_write, check_loadable, load_checkpoint, save_checkpoint, write_json
+from nasplug.checkpoint import (
+    CheckpointError,
+    atomic_write,
+    check_loadable,
+    load_checkpoint,
+    save_checkpoint,
+    write_json,
+)
 from nasplug.controller import Controller
 from nasplug.controller_choice import build_space_and_controller
 from nasplug.data import NORMALISATIONS, DataBundle, load_dataset, make_loader, split_indices, split_off
@@ -245,7 +252,7 @@ def run_search(
 
 
 def _prepare_folder(config: SearchConfig, run_dir: Path, resume_from: str | Path | None) -> None:
-    """Under the lock: a fresh run's folder must be empty; a resumed one must be this run's (stray .tmp go)."""
+    """Under the lock: a fresh run's folder must be empty; a resumed one this run's (stray .tmp go)."""
     if resume_from is None:
         if contents(run_dir):
             raise RunError(f"{run_dir} is not empty; choose another folder or resume it")
@@ -361,7 +368,8 @@ class SearchEngine:
             self.controller.transfer_state(earlier["controller"])
             self.progress.message(f"controller initialised from {self.config.init_from}")
         if self.world.is_main:
-            write_json(self.run_dir / CONFIG_FILE, {**self.config.to_json(), ENVIRONMENT_KEY: self.environment})
+            saved = {**self.config.to_json(), ENVIRONMENT_KEY: self.environment}
+            write_json(self.run_dir / CONFIG_FILE, saved)
 
     def state_dict(self) -> dict[str, Any]:
         rng = {"torch": torch.get_rng_state()}
@@ -453,7 +461,8 @@ class SearchEngine:
             if self.world.is_main:
                 self._write_history()
                 for failure in self.hooks.epoch_finished(record, str(self.run_dir)):
-                    self.progress.message(f"warning: {failure} (epoch {epoch + 1} is saved; the search goes on)")
+                    self.progress.message(f"warning: {failure} (epoch {epoch + 1} is saved; the search "
+                                          f"goes on)")
             self.progress.end_epoch(_summary(record, cfg.epochs))
         genotype = self.hooks.derive_genotype(self.space)
         if self.world.is_main:

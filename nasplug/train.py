@@ -233,7 +233,8 @@ def training_config(
 
 def read_config(out_dir: Path) -> TrainConfig:
     """The training's configuration from its ``config.json``, without the environment record."""
-    return TrainConfig.from_json(split_environment(_config_json(out_dir))[0], str(Path(out_dir) / CONFIG_FILE))
+    data = split_environment(_config_json(out_dir))[0]
+    return TrainConfig.from_json(data, str(Path(out_dir) / CONFIG_FILE))
 
 
 def _config_json(out_dir: Path) -> Any:
@@ -282,11 +283,13 @@ def train_network(
         if resume:
             saved = read_config(out_dir)
             if config is not None and config != saved:
-                raise TrainError(f"{out_dir} was trained with a different configuration; resume it without one")
+                raise TrainError(f"{out_dir} was trained with a different configuration; resume it "
+                                 f"without one")
             config = saved
             remove_temporary_files(out_dir)
         elif contents(out_dir):
-            raise TrainError(f"{out_dir} exists and is not empty; choose another output directory or resume it")
+            raise TrainError(f"{out_dir} exists and is not empty; choose another output directory or "
+                             f"resume it")
         warning = None
         if resume:
             threads, warning = resume_threads(split_environment(_config_json(out_dir))[1], threads)
@@ -381,8 +384,8 @@ class Trainer:
         self.epoch = 0
         self.metrics: list[dict[str, Any]] = []
         if len(self.data.train) < config.batch_size:  # refused before anything is written
-            raise TrainError(f"batch size {config.batch_size} is larger than the {config.dataset} training set "
-                             f"({len(self.data.train)} images)")
+            raise TrainError(f"batch size {config.batch_size} is larger than the {config.dataset} "
+                             f"training set ({len(self.data.train)} images)")
 
     # ------------------------------------------------------------------ state
 

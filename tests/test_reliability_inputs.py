@@ -1,4 +1,4 @@
-"""Threads and environment in config.json; hostile input files and paths give one line (issue 14 items 6-7)."""
+"""Threads and environment in config.json; hostile input files and paths give one line (issue 14, 6-7)."""
 
 from __future__ import annotations
 
@@ -94,7 +94,8 @@ def test_hostile_genotype_files_are_one_line(tmp_path, content, fragment, comman
 
 
 def test_info_on_a_network_too_wide_to_allocate_is_one_line():
-    assert_one_line_error(cli("info", "--genotype", "DARTS_V2", "--dataset", "digits", "--channels", "1000000"),
+    wide = ["--genotype", "DARTS_V2", "--dataset", "digits", "--channels", "1000000"]
+    assert_one_line_error(cli("info", *wide),
                           "channels=1000000", "does not fit in memory")
 
 
@@ -150,7 +151,8 @@ def test_damaged_training_checkpoints_are_one_line(trained, tmp_path, change):
 
 @pytest.mark.parametrize("device", ["mps", "meta", "xpu", "tpu"])
 def test_unsupported_devices_are_one_line(tmp_path, device):
-    assert_one_line_error(cli("run", *TINY, "--controller", "random", "--device", device, "--out", tmp_path / "r"),
+    run = ["run", *TINY, "--controller", "random", "--device", device, "--out", tmp_path / "r"]
+    assert_one_line_error(cli(*run),
                           repr(device))
     assert_one_line_error(cli(*TRAIN, "--genotype", "DARTS_V2", "--device", device, "--out", tmp_path / "t"),
                           repr(device))
@@ -160,3 +162,10 @@ def test_unsupported_devices_are_one_line(tmp_path, device):
 def test_ranking_does_not_suggest_a_resume_it_lacks(finished):
     line = assert_one_line_error(cli("ranking", "--space", "darts-cell", "--out", finished))
     assert "--resume" not in line
+
+
+def test_help_shows_examples_and_the_installed_plugins_options():
+    text = cli("run", "--help").output
+    assert "Examples:" in text and "nasplug run --resume" in text and "--threads" in text
+    assert "controller mdenas" in text and "-o alpha=0.01" in text and "space darts-cell" in text
+    assert "Examples:" in cli("train", "--help").output

@@ -19,8 +19,8 @@ from reliability import TINY, assert_one_line_error, cli, nasplug, snapshot
 
 pytestmark = pytest.mark.slow
 
-HOLD = "import sys, time; from nasplug.runlock import run_lock\nwith run_lock(sys.argv[1], 'test holder'):\n" \
-       "    print('held', flush=True); time.sleep(60)\n"
+HOLD = ("import sys, time; from nasplug.runlock import run_lock\n"
+        "with run_lock(sys.argv[1], 'test holder'):\n    print('held', flush=True); time.sleep(60)\n")
 
 
 @pytest.fixture
@@ -78,8 +78,8 @@ def test_two_runs_on_one_folder_started_together_leave_the_first_runs_files(tmp_
     (ok, (_, _)), (refused, (_, refused_err)) = results
     assert (ok, refused) == (0, 1), results
     assert "is in use by nasplug run" in refused_err and "Traceback" not in refused_err
-    assert set(snapshot(out)) == {"config.json", "history.jsonl", "genotype.json", "checkpoints/epoch-0001.pt",
-                                  "checkpoints/epoch-0002.pt"}
+    assert set(snapshot(out)) == {"config.json", "history.jsonl", "genotype.json",
+                                  "checkpoints/epoch-0001.pt", "checkpoints/epoch-0002.pt"}
     assert len((out / "history.jsonl").read_text().splitlines()) == 2
 
 
@@ -142,10 +142,12 @@ def test_a_refused_start_leaves_no_folder(tmp_path, args, fragment):
 def test_out_under_a_file_or_in_proc_is_one_line(tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("keep")
-    assert_one_line_error(cli("run", *TINY, "--controller", "random", "--out", afile), "is a file, not a folder")
+    assert_one_line_error(cli("run", *TINY, "--controller", "random", "--out", afile),
+                          "is a file, not a folder")
     assert_one_line_error(cli("run", *TINY, "--controller", "random", "--epochs", "1", "--out", afile / "x"),
                           "cannot create the run folder")
-    assert_one_line_error(cli("run", *TINY, "--controller", "random", "--epochs", "1", "--out", "/proc/nasplug"),
+    in_proc = ["run", *TINY, "--controller", "random", "--epochs", "1", "--out", "/proc/nasplug"]
+    assert_one_line_error(cli(*in_proc),
                           "/proc/nasplug: cannot create the run folder")
     assert afile.read_text() == "keep"
 
@@ -183,7 +185,8 @@ def test_a_controller_state_that_could_never_be_loaded_is_refused_when_saved(fak
               {"hoarder.py": UNLOADABLE})
     out = tmp_path / "run"
     line = assert_one_line_error(cli("run", *TINY, "--controller", "hoarder", "--epochs", "1", "--out", out),
-                                 "controller 'hoarder' (nasplug-hoarder 1.2.3)", "['recent']", "collections.deque")
+                                 "controller 'hoarder' (nasplug-hoarder 1.2.3)", "['recent']",
+                                 "collections.deque")
     assert "weights_only=False" not in line
     assert not list(out.glob("checkpoints/*.pt"))
 
