@@ -115,8 +115,7 @@ option_recipe = click.option(
 @click.option("--lr-min", type=click.FloatRange(min=0), default=0.001, show_default=True,
               help="Floor of the cosine schedule (MdeNAS: 0).")
 @click.option("--search-split", metavar="N|F",
-              help="The search (validation) split: N training images, or a fraction F in (0, 1). "
-              "Default: 0.5.")
+              help="The search (validation) split: N training images, or a fraction F in (0, 1). Default: 0.5.")
 @click.option("--normalisation", type=click.Choice(["dataset", "symmetric"]), default="dataset",
               show_default=True, help="dataset: per-channel mean/std; symmetric: pixels to [-1, 1].")
 @click.option("--cutout", type=click.IntRange(min=0), default=0, show_default=True,
@@ -180,8 +179,7 @@ SEARCH_RECIPES: dict[str, dict[str, int]] = {
 
 
 RUN_FLAGS = {"dataset": "dataset", "data_dir": "data_dir", "epochs": "epochs", "batch_size": "batch_size",
-             "seed": "seed", "lr": "lr", "lr_min": "lr_min", "normalisation": "normalisation",
-             "cutout": "cutout",
+             "seed": "seed", "lr": "lr", "lr_min": "lr_min", "normalisation": "normalisation", "cutout": "cutout",
              "device": "device", "workers": "num_workers", "eval_derived": "eval_derived",
              "keep_checkpoints": "keep_checkpoints", "init_from": "init_from"}
 """`nasplug run` flags → the SearchConfig field each sets."""
@@ -247,8 +245,7 @@ def parse_search_split(text: str) -> dict[str, Any]:
         try:
             fraction = float(text)
         except ValueError:
-            raise NasplugError(f"--search-split takes a number of images or a fraction, "
-                               f"got {text!r}") from None
+            raise NasplugError(f"--search-split takes a number of images or a fraction, got {text!r}") from None
         if not 0 < fraction < 1:
             raise NasplugError(f"--search-split as a fraction must lie strictly between 0 and 1, got {text}")
         return {"search_images": None, "train_fraction": 1 - fraction}
@@ -385,12 +382,11 @@ def train(ctx: click.Context, **params: Any) -> None:
 
 
 TRAIN_FLAGS = ("reference", "space", "dataset", *TRAIN_SETTINGS, "workers")
-"""`nasplug train` flags a recipe can set (``reference`` is its ``genotype``, ``workers``
-its ``num_workers``)."""
+"""`nasplug train` flags a recipe can set (``reference`` is its ``genotype``, ``workers`` its ``num_workers``)."""
 
 
 def build_train_config(hooks: Hooks, params: Mapping[str, Any], given: set[str]) -> Any:
-    """The TrainConfig of ``nasplug train``: the recipe (``--recipe``), the flags given over it."""
+    """The TrainConfig of ``nasplug train``: the recipe (``--recipe``), flags given on the command line over it."""
     from nasplug.genotypes import load_genotype
     from nasplug.train import TrainConfig, training_config
 
@@ -399,8 +395,9 @@ def build_train_config(hooks: Hooks, params: Mapping[str, Any], given: set[str])
     if params["recipe"]:
         recipe = recipe_for(params["recipe"], "train")
         types = field_types(TrainConfig, ("genotype", "network_options", "genotype_source"))
+        settings = check_settings(recipe, {**types, "genotype": str})
         renamed = {"genotype": "reference", "num_workers": "workers"}
-        for key, value in check_settings(recipe, {**types, "genotype": str}).items():
+        for key, value in settings.items():
             flag = renamed.get(key, key)
             if flag not in given:
                 values[flag] = value
@@ -414,10 +411,11 @@ def build_train_config(hooks: Hooks, params: Mapping[str, Any], given: set[str])
     for name in ("layers", "channels", "drop_path"):
         if params[name] is not None:
             network[name] = params[name]
-    named = ("reference", "space", "dataset", "workers")
-    settings = {key: value for key, value in values.items() if key not in named}
+    settings = {name: values[name] for name in TRAIN_SETTINGS}
+    extra = {key: value for key, value in values.items() if key not in (*TRAIN_FLAGS, "reference")}
     return training_config(values["reference"], dataset=values["dataset"], space=values["space"],
-                           network_options=network, hooks=hooks, num_workers=values["workers"], **settings)
+                           network_options=network, hooks=hooks, num_workers=values["workers"],
+                           **settings, **extra)
 
 
 @main.command()
