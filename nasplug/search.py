@@ -156,12 +156,17 @@ def run_search(
     progress: Progress | None = None,
     hooks: Hooks | None = None,
     world: World | None = None,
+    data: DataBundle | None = None,
 ) -> SearchResult:
     """Run (or, with ``resume_from`` a checkpoint file, continue) a search writing into ``run_dir``.
 
     ``world`` defaults to the initialised process group's (one process without one).
+    ``data``, when given, is searched on instead of loading ``config.dataset`` (a
+    resume must be given the same data again).
     """
-    engine = SearchEngine(config, Path(run_dir), hooks or load_plugins(), progress or Progress(False), world)
+    engine = SearchEngine(
+        config, Path(run_dir), hooks or load_plugins(), progress or Progress(False), world, data=data
+    )
     if resume_from is not None:
         engine.restore(load_checkpoint(Path(resume_from)))
     else:
@@ -183,6 +188,8 @@ class SearchEngine:
         hooks: Hooks,
         progress: Progress,
         world: World | None = None,
+        *,
+        data: DataBundle | None = None,
     ) -> None:
         self.config = config
         self.run_dir = run_dir
@@ -192,8 +199,10 @@ class SearchEngine:
         self.device = self._rank_device(resolve_device(config.device))
         torch.manual_seed(config.seed)
 
-        with local_main_first(self.world):  # one download per machine
-            self.data: DataBundle = load_dataset(config.dataset, config.data_dir, augment=True)
+        if data is None:
+            with local_main_first(self.world):  # one download per machine
+                data = load_dataset(config.dataset, config.data_dir, augment=True)
+        self.data: DataBundle = data
         train_part, search_part = split_indices(len(self.data.train), config.train_fraction, config.seed)
         self.train_set = torch.utils.data.Subset(self.data.train, train_part)
         self.search_set = torch.utils.data.Subset(self.data.train, search_part)
