@@ -13,7 +13,7 @@ import click
 from nasplug.errors import NasplugError
 from nasplug.options import OptionError, parse_assignments
 from nasplug.plugins import Hooks, available_controllers, controller_entry, load_plugins
-from nasplug.progress import Progress
+from nasplug.progress import Progress, resume_hint
 
 
 class NasplugGroup(click.Group):
@@ -33,6 +33,26 @@ class NasplugGroup(click.Group):
 @click.version_option(package_name="nasplug")
 def main() -> None:
     """Plugin-extensible neural architecture search (MdeNAS, PARSEC, EoiNAS, your own)."""
+
+
+option_logger = click.option(
+    "--logger",
+    "loggers",
+    multiple=True,
+    metavar="NAMES",
+    help="Loggers for every epoch's record, comma-separated: csv, tensorboard or an installed one "
+    "(docs/loggers.md). Repeatable.",
+)
+
+
+def hooks_with_loggers(names: tuple[str, ...]) -> Hooks:
+    """The plugins, with the ``--logger`` observers registered for this run."""
+    from nasplug.loggers import add_loggers, parse_logger_names
+
+    selected = parse_logger_names(names)  # unknown names fail before any plugin is loaded
+    hooks = load_plugins()
+    add_loggers(hooks, selected)
+    return hooks
 
 
 option_assignments = click.option(
@@ -108,6 +128,7 @@ def _given(ctx: click.Context, names: list[str]) -> list[str]:
 @click.option("--init-from", type=click.Path(exists=True, file_okay=False),
               help="Start the controller from the distribution an earlier run learnt.")
 @click.option("--quiet", is_flag=True, help="Print only the final summary.")
+@option_logger
 @option_assignments
 @click.pass_context
 def run(ctx: click.Context, **params: Any) -> None:
@@ -116,7 +137,7 @@ def run(ctx: click.Context, **params: Any) -> None:
     from nasplug.search import latest_checkpoint, read_config, resolve_device, run_search
 
     if params["resume"]:
-        configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet")]
+        configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet", "loggers")]
         if configured:
             dropped = ", ".join("--" + n.replace("_", "-") for n in configured)
             raise NasplugError(f"--resume takes the configuration from the run; drop {dropped}")
@@ -124,28 +145,42 @@ def run(ctx: click.Context, **params: Any) -> None:
         run_dir = target.parent.parent if target.is_file() else target
         config = read_config(run_dir)
         checkpoint = target if target.is_file() else latest_checkpoint(run_dir)
+        hooks = hooks_with_loggers(params["loggers"])
     else:
         if not params["space"] or not params["controller"]:
             raise NasplugError("--space and --controller are required (or --resume RUN_DIR)")
-        hooks = load_plugins()
+        hooks = hooks_with_loggers(params["loggers"])
         config = build_search_config(hooks, params)
     # Under torchrun every process runs this command; rank 0 alone picks the folder and prints.
     with joined(resolve_device(config.device)) as world:
         progress = Progress(enabled=not params["quiet"] and world.is_main)
-        if params["resume"]:
-            progress.message(f"resuming {run_dir} from {checkpoint.name}")
-            result = run_search(config, run_dir, resume_from=checkpoint, progress=progress, world=world)
-        else:
+        if not params["resume"]:
             run_dir = from_main(world, lambda: fresh_output_dir(
                 Path(params["out"]) if params["out"] else default_run_dir(config.space, config.controller)))
-            progress.message(f"searching {config.space} with {config.controller} on {config.dataset}; "
-                             f"writing {run_dir}")
-            result = run_search(config, run_dir, progress=progress, hooks=hooks, world=world)
+        try:
+            if params["resume"]:
+                progress.message(f"resuming {run_dir} from {checkpoint.name}")
+                result = run_search(config, run_dir, resume_from=checkpoint, progress=progress, hooks=hooks,
+                                    world=world)
+            else:
+                progress.message(f"searching {config.space} with {config.controller} on {config.dataset}; "
+                                 f"writing {run_dir}")
+                result = run_search(config, run_dir, progress=progress, hooks=hooks, world=world)
+        except KeyboardInterrupt:
+            interrupted(progress, "run", run_dir)
     if not world.is_main:
         return
     space_cls = load_plugins().space_entry(result.genotype.space).cls
     click.echo(space_cls.describe(result.genotype))
     click.echo(f"genotype written to {result.run_dir / 'genotype.json'}")
+
+
+def interrupted(progress: Progress, command: str, folder: Path) -> None:
+    """Ctrl-C during ``run``/``train``: one clean line with the command that continues, exit status 130."""
+    from nasplug.search import checkpoint_paths
+
+    progress.interrupted(resume_hint(command, folder, bool(checkpoint_paths(folder))))
+    sys.exit(130)
 
 
 # The offline quickstart must finish in minutes on 2 CPU cores: a smaller supernet and fewer epochs on
@@ -271,6 +306,7 @@ TRAIN_SETTINGS = ("data_dir", "input_size", "epochs", "batch_size", "seed", "lr"
 @click.option("--resume", type=click.Path(exists=True, file_okay=False),
               help="Continue the training in this directory.")
 @click.option("--quiet", is_flag=True, help="Print only the final summary.")
+@option_logger
 @click.option("-o", "--option", "assignments", multiple=True, metavar="KEY=VALUE",
               help="A network option of the genotype's space (see docs/train.md). Repeatable.")
 @click.pass_context
@@ -279,17 +315,17 @@ def train(ctx: click.Context, **params: Any) -> None:
     from nasplug.train import train_network, training_config
 
     progress = Progress(enabled=not params["quiet"])
+    hooks = hooks_with_loggers(params["loggers"])
     if params["resume"]:
-        configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet")]
+        configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet", "loggers")]
         if configured:
             raise NasplugError(f"--resume takes the configuration from the directory; drop "
                                f"{', '.join('--' + n.replace('_', '-') for n in configured)}")
         out = Path(params["resume"])
-        result = train_network(None, out, resume=True, progress=progress)
+        config = None
     else:
         if not params["reference"]:
             raise NasplugError("--genotype is required (or --resume DIR)")
-        hooks = load_plugins()
         network: dict[str, Any] = dict(parse_assignments(params["assignments"]))
         for name in ("layers", "channels", "drop_path"):
             if params[name] is not None:
@@ -301,7 +337,10 @@ def train(ctx: click.Context, **params: Any) -> None:
         out = Path(params["out"]) if params["out"] else default_run_dir(config.space, "train")
         progress.message(f"training {params['reference']} ({config.space}) on {config.dataset} for "
                          f"{config.epochs} epochs; writing {out}")
-        result = train_network(config, out, progress=progress, hooks=hooks)
+    try:
+        result = train_network(config, out, resume=config is None, progress=progress, hooks=hooks)
+    except KeyboardInterrupt:
+        interrupted(progress, "train", out)
     cost = result.cost
     click.echo(f"test top-1 {100 * result.top1:.2f} %  top-5 {100 * result.top5:.2f} %  "
                f"parameters {cost.parameters / 1e6:.6f} M  multiply-adds {cost.macs / 1e6:.2f} M  "
@@ -386,3 +425,42 @@ def _echo_options(options: Mapping[str, Any]) -> None:
     for key, option in sorted(options.items()):
         assignment = f"-o {key}={option.default}"
         click.echo(f"      {assignment:<30} {option.help}")
+
+
+@main.command("export")
+@click.argument("reference", metavar="GENOTYPE|TRAIN_DIR")
+@click.option("--format", "fmt", type=click.Choice(["pt2", "onnx", "safetensors"]), required=True,
+              help="pt2 (torch.export), onnx, or safetensors weights with what rebuilds the network.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Output file (default: model.FORMAT here).")
+@click.option("--space", help="The genotype's space, where the reference alone does not say.")
+@click.option("--dataset", help="Classes, channels and input size (genotypes only; default: the space's).")
+@click.option("--input-size", type=click.IntRange(min=1), help="Override the dataset's input size.")
+@click.option("--layers", type=click.IntRange(min=1), help="Cells of the network (cell spaces).")
+@click.option("--channels", type=click.IntRange(min=1), help="Initial channels (cell spaces).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds a genotype's fresh weights.")
+@click.option("-o", "--option", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="A network option of the genotype's space. Repeatable.")
+def export_command(reference: str, fmt: str, out: str | None, space: str | None, dataset: str | None,
+                   input_size: int | None, layers: int | None, channels: int | None, seed: int,
+                   assignments: tuple[str, ...]) -> None:
+    """Write a network that loads without nasplug: a trained one (TRAIN_DIR) or a genotype's, untrained.
+
+    \b
+    Examples:
+      nasplug export runs/my-train --format pt2 --out net.pt2
+      nasplug export DARTS_V2 --dataset cifar10 --format onnx
+    """
+    import torch
+
+    from nasplug.export import SUFFIXES, export_network, network_for
+
+    options: dict[str, Any] = dict(parse_assignments(assignments))
+    for name, value in (("layers", layers), ("channels", channels)):
+        if value is not None:
+            options[name] = value
+    torch.manual_seed(seed)
+    built = network_for(reference, dataset=dataset, input_size=input_size, space=space, options=options)
+    path = export_network(built, fmt, Path(out) if out else Path("model" + SUFFIXES[fmt]))
+    size = built.data.input_size
+    click.echo(f"{reference} ({built.space.name}, {built.data.in_channels}x{size}x{size} input, "
+               f"{built.data.num_classes} classes) written to {path}")

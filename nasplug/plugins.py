@@ -182,6 +182,11 @@ class Hooks:
         _register(self.pm, controller, f"controller:{name}", f"controller {name!r}")
         _check_pending(self.pm, f"controller {name!r}")
 
+    def add_observer(self, observer: object, name: str) -> None:
+        """Register a logger (or any observer object) for this run."""
+        _register(self.pm, observer, name, name)
+        _check_pending(self.pm, name)
+
     def sample_architecture(self, space: SearchSpace, step: Step) -> list[Architecture]:
         samples = self.pm.hook.sample_architecture(space=space, step=step)
         if not samples:
@@ -218,3 +223,6 @@ class Hooks:
 
     def epoch_finished(self, record: Mapping[str, Any], run_dir: str) -> None:
         self.pm.hook.epoch_finished(record=record, run_dir=run_dir)
+
+    def train_epoch_finished(self, record: Mapping[str, Any], out_dir: str) -> None:
+        self.pm.hook.train_epoch_finished(record=record, out_dir=out_dir)
