@@ -464,3 +464,21 @@ def export_command(reference: str, fmt: str, out: str | None, space: str | None,
     size = built.data.input_size
     click.echo(f"{reference} ({built.space.name}, {built.data.in_channels}x{size}x{size} input, "
                f"{built.data.num_classes} classes) written to {path}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for the pictures (default: RUN_DIR/plots).")
+@click.option("--format", "formats", type=click.Choice(["png", "svg"]), multiple=True,
+              help="Picture format; repeatable.  [default: png and svg]")
+def plot(run_dir: str, out: str | None, formats: tuple[str, ...]) -> None:
+    """Draw a search: the derived architecture, every choice's probability over epochs, entropy and accuracy.
+
+    \b
+    Example:
+      nasplug plot runs/<run>       # writes runs/<run>/plots/{architecture,distribution,curves}.{png,svg}
+    """
+    from nasplug.plots import FORMATS, plot_run
+
+    for path in plot_run(run_dir, out, formats or FORMATS):
+        click.echo(f"wrote {path}")
