@@ -468,7 +468,8 @@ def export_command(reference: str, fmt: str, out: str | None, space: str | None,
 
 @main.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--out", type=click.Path(file_okay=False), help="Folder for the pictures (default: RUN_DIR/plots).")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Folder for the pictures (default: RUN_DIR/plots).")
 @click.option("--format", "formats", type=click.Choice(["png", "svg"]), multiple=True,
               help="Picture format; repeatable.  [default: png and svg]")
 def plot(run_dir: str, out: str | None, formats: tuple[str, ...]) -> None:

@@ -8,6 +8,7 @@ lines, so they stay short.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 import time
@@ -18,6 +19,8 @@ from typing import TextIO
 import click
 from tqdm.auto import tqdm
 
+FALLBACK_WIDTH, FALLBACK_ROWS = 80, 24
+"""The screen size assumed where the terminal reports none (a pty without a size): tqdm would draw nothing."""
 BAR_FORMAT = "{desc} |{bar}| {n_fmt}/{total_fmt} {rate_fmt}{postfix}"
 SHORT_NAMES = {
     "train_loss": "loss",
@@ -36,6 +39,14 @@ def in_notebook() -> bool:
         return False
     shell = ipython.get_ipython()
     return shell is not None and hasattr(shell, "kernel")
+
+
+def _terminal_width(stream: TextIO) -> int:
+    """Columns of the terminal behind ``stream``; 0 where it reports none (a pty without a size, a widget)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 0
 
 
 def format_duration(seconds: float) -> str:
@@ -75,12 +86,15 @@ class Progress:
             return
         self._remaining_epochs = remaining_epochs
         self._epoch_started = time.perf_counter()
+        sized = _terminal_width(self.stream) > 0
+        ncols = self.ncols or (None if sized else FALLBACK_WIDTH)
         self._bar = tqdm(
             total=steps,
             desc=label,
             file=self.stream,
-            ncols=self.ncols,
-            dynamic_ncols=self.ncols is None,
+            ncols=ncols,
+            nrows=None if sized else FALLBACK_ROWS,  # tqdm hides a bar at or below a 0-row screen's "last row"
+            dynamic_ncols=ncols is None,
             bar_format=BAR_FORMAT,
             leave=False,
             unit="it",

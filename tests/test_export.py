@@ -1,4 +1,4 @@
-"""Export round-trips: what ``nasplug export`` and ``nasplug train`` write loads without nasplug, same logits."""
+"""Export round-trips: what `nasplug export` and `nasplug train` write loads without nasplug, same logits."""
 
 import subprocess
 import sys
@@ -91,7 +91,8 @@ def test_safetensors_weights_load_without_nasplug_and_rebuild_the_network(networ
             meta = handle.metadata()
         print(len(state), meta["space"], meta["genotype"][:1])
     """)
-    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True,
+                          timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(len(built.module.state_dict())), "darts-cell", "{"]
     rebuilt = load_safetensors(path)
@@ -119,14 +120,16 @@ def test_train_writes_model_safetensors_with_the_trained_weights(trained):
 
 
 def test_export_of_a_training_directory_carries_the_trained_weights(trained, tmp_path):
-    result = CliRunner().invoke(main, ["export", str(trained), "--format", "pt2", "--out", str(tmp_path / "t.pt2")])
+    args = ["export", str(trained), "--format", "pt2", "--out", str(tmp_path / "t.pt2")]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     built = trained_network(trained)
     x = torch.randn(4, 1, 8, 8)
     with torch.no_grad():
         expected = built.module.eval()(x)
     assert torch.allclose(logits_without_nasplug("pt2", tmp_path / "t.pt2", x, tmp_path), expected, atol=1e-5)
-    untrained = build_network(str(trained / "genotype.json"), dataset="digits", options={"layers": 3, "channels": 4})
+    untrained = build_network(str(trained / "genotype.json"), dataset="digits",
+                              options={"layers": 3, "channels": 4})
     assert not torch.allclose(untrained.module.eval()(x), expected, atol=1e-3)
 
 

@@ -12,8 +12,9 @@ from nasplug.loggers.csv import append_row
 
 pytestmark = pytest.mark.slow
 
-TINY_SEARCH = ["run", "--space", "darts-cell", "--controller", "random", "--dataset", "digits", "--layers", "3",
-               "--channels", "4", "--batch-size", "128", "--epochs", "2", "--no-eval-derived"]
+TINY_SEARCH = ["run", "--space", "darts-cell", "--controller", "random", "--dataset", "digits",
+               "--layers", "3", "--channels", "4", "--batch-size", "128", "--epochs", "2",
+               "--no-eval-derived"]
 TINY_TRAIN = ["train", "--genotype", "DARTS_V2", "--dataset", "digits", "--layers", "3", "--channels", "4",
               "--epochs", "2", "--auxiliary-weight", "0", "--batch-size", "128"]
 
@@ -62,7 +63,8 @@ def test_search_tensorboard_events_hold_losses_and_named_choice_probabilities(se
     history = jsonl(search_run / "history.jsonl")
     events, losses = scalars(search_run, "search/train_loss")
     assert [step for step, _ in losses] == [1, 2]
-    assert all(math.isclose(value, record["train_loss"], rel_tol=1e-6) for (_, value), record in zip(losses, history))
+    assert all(math.isclose(value, record["train_loss"], rel_tol=1e-6)
+               for (_, value), record in zip(losses, history))
     key = next(iter(history[-1]["distribution"]))
     tag = f"probability/{key}/{history[-1]['choices'][key][0]}"
     assert tag in events.Tags()["scalars"]
@@ -84,7 +86,8 @@ def test_train_calls_the_loggers_and_a_third_party_one(fake_dist, tmp_path):
     invoke(*TINY_TRAIN, "--logger", "csv", "--logger", "mine,tensorboard", "--out", out)
     metrics, rows = jsonl(out / "metrics.jsonl"), csv_rows(out / "metrics.csv")
     assert [int(row["epoch"]) for row in rows] == [1, 2]
-    assert all(math.isclose(float(row["test_top1"]), record["test_top1"]) for row, record in zip(rows, metrics))
+    assert all(math.isclose(float(row["test_top1"]), record["test_top1"])
+               for row, record in zip(rows, metrics))
     assert (out / "mine.txt").read_text() == "1\n2\n"
     _, top1 = scalars(out, "train/test_top1")
     assert [step for step, _ in top1] == [1, 2]
@@ -93,7 +96,8 @@ def test_train_calls_the_loggers_and_a_third_party_one(fake_dist, tmp_path):
 def test_unknown_logger_is_a_one_line_error(tmp_path):
     result = CliRunner().invoke(main, [*TINY_SEARCH, "--logger", "csv,wandb", "--out", str(tmp_path / "x")])
     assert result.exit_code == 1
-    assert result.output.strip().splitlines() == ["Error: unknown logger 'wandb'; available: csv, tensorboard"]
+    expected = "Error: unknown logger 'wandb'; available: csv, tensorboard"
+    assert result.output.strip().splitlines() == [expected]
     assert not (tmp_path / "x").exists()
 
 

@@ -18,7 +18,8 @@ TINY = ["--dataset", "digits", "--batch-size", "128", "--epochs", "3", "--no-eva
 DARTS = ["--space", "darts-cell", "--layers", "3", "--channels", "4"]
 RUNS = {
     "mdenas": [*DARTS, "--controller", "mdenas"],
-    "parsec": ["--space", "proxyless-mbv2", "--controller", "parsec", "-o", "samples=2", "-o", "width_mult=0.25"],
+    "parsec": ["--space", "proxyless-mbv2", "--controller", "parsec", "-o", "samples=2",
+               "-o", "width_mult=0.25"],
     "eoinas": [*DARTS, "--controller", "eoinas", "-o", "warmup=1", "-o", "interval=1"],
 }
 PICTURES = ["architecture", "distribution", "curves"]

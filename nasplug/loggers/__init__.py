@@ -48,7 +48,8 @@ def _load(name: str, target: str) -> Callable[[], Any]:
     try:
         return getattr(importlib.import_module(module_name), attribute)
     except Exception as exc:  # a third-party logger's import failure
-        raise PluginError(f"logger {name!r} ({target}) failed to import: {type(exc).__name__}: {exc}") from exc
+        reason = f"{type(exc).__name__}: {exc}"
+        raise PluginError(f"logger {name!r} ({target}) failed to import: {reason}") from exc
 
 
 def add_loggers(hooks: Hooks, names: Sequence[str]) -> None:

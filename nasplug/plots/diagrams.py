@@ -42,8 +42,11 @@ def _label(node: int | str) -> str:
     return INPUT_NAMES[node] if isinstance(node, int) and node < FIRST_NODE else str(node)
 
 
-def _arc_point(start: tuple[float, float], end: tuple[float, float], rad: float, t: float) -> tuple[float, float]:
-    """The point at ``t`` of matplotlib's ``arc3`` curve (a quadratic Bézier; control point off the chord)."""
+Point = tuple[float, float]
+
+
+def _arc_point(start: Point, end: Point, rad: float, t: float) -> Point:
+    """The point at ``t`` of matplotlib's ``arc3`` curve: a quadratic Bézier, control point off the chord."""
     (x0, y0), (x2, y2) = start, end
     cx, cy = (x0 + x2) / 2 + rad * (y2 - y0), (y0 + y2) / 2 - rad * (x2 - x0)
     a, b, c = (1 - t) ** 2, 2 * (1 - t) * t, t**2
@@ -90,7 +93,8 @@ def draw_cell(ax: Any, entries: Sequence[Sequence[Any]], concat: Sequence[int], 
         rad = (0.22 if position % 2 == 0 else -0.22) * min(1.0, 3.0 / length)
         colour = OP_COLOURS.get(op, "#333333")
         ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=12, color=colour,
-                                     linewidth=1.6, shrinkA=14, shrinkB=16, connectionstyle=f"arc3,rad={rad}"))
+                                     linewidth=1.6, shrinkA=14, shrinkB=16,
+                                     connectionstyle=f"arc3,rad={rad}"))
         x, y = _free_spot([_arc_point(start, end, rad, t) for t in LABEL_POSITIONS], op, taken)
         ax.text(x, y, op, fontsize=7.5, color=colour, ha="center", va="center", zorder=4,
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})

@@ -73,7 +73,8 @@ def distribution_figure(records: Sequence[Mapping[str, Any]], title: str) -> Fig
                           extent=(epochs[0] - 0.5, epochs[-1] + 0.5, len(labels) - 0.5, -0.5))
         ax.set_title(key, fontsize=8)
         ax.set_yticks(range(len(labels)))
-        ax.set_yticklabels(labels if index % columns == 0 or not _same_labels(records, keys) else [], fontsize=6)
+        first_column = index % columns == 0
+        ax.set_yticklabels(labels if first_column or not _same_labels(records, keys) else [], fontsize=6)
         ax.tick_params(axis="x", labelsize=6)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
         for (pruned_key, choice), epoch in pruned.items():
