@@ -14,13 +14,13 @@ from nasplug.plots.history import Pruning, prunings  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-TINY = ["--dataset", "digits", "--batch-size", "128", "--epochs", "3", "--no-eval-derived", "--quiet"]
+TINY = ["--dataset", "digits", "--batch-size", "128", "--epochs", "2", "--no-eval-derived", "--quiet"]
 DARTS = ["--space", "darts-cell", "--layers", "3", "--channels", "4"]
 RUNS = {
     "mdenas": [*DARTS, "--controller", "mdenas"],
     "parsec": ["--space", "proxyless-mbv2", "--controller", "parsec", "-o", "samples=2",
                "-o", "width_mult=0.25"],
-    "eoinas": [*DARTS, "--controller", "eoinas", "-o", "warmup=1", "-o", "interval=1"],
+    "eoinas": [*DARTS, "--controller", "eoinas", "-o", "warmup=1", "-o", "interval=1", "--epochs", "3"],
 }
 PICTURES = ["architecture", "distribution", "curves"]
 
@@ -28,7 +28,7 @@ PICTURES = ["architecture", "distribution", "curves"]
 @pytest.fixture(scope="module", params=list(RUNS))
 def finished(request, tmp_path_factory):
     out = tmp_path_factory.mktemp(request.param) / "run"
-    result = CliRunner().invoke(main, ["run", *RUNS[request.param], *TINY, "--out", str(out)])
+    result = CliRunner().invoke(main, ["run", *TINY, *RUNS[request.param], "--out", str(out)])
     assert result.exit_code == 0, result.output
     return request.param, out
 
