@@ -13,7 +13,7 @@ from nasplug.api import route_options, search_config
 from nasplug.errors import NasplugError
 from nasplug.options import parse_assignments
 from nasplug.plugins import Hooks, available_controllers, load_plugins
-from nasplug.progress import Progress
+from nasplug.progress import Progress, resume_hint
 from nasplug.recipes import available_recipes, load_recipe, recipe_for
 from nasplug.rundir import default_run_dir, fresh_output_dir
 
@@ -66,6 +66,26 @@ class HelpWithExamples(click.Command):
                          for key, option in sorted(options.items())]
             with formatter.section("Options of the installed spaces and controllers"):
                 formatter.write_dl(rows)
+
+
+option_logger = click.option(
+    "--logger",
+    "loggers",
+    multiple=True,
+    metavar="NAMES",
+    help="Loggers for every epoch's record, comma-separated: csv, tensorboard or an installed one "
+    "(docs/loggers.md). Repeatable.",
+)
+
+
+def hooks_with_loggers(names: tuple[str, ...]) -> Hooks:
+    """The plugins, with the ``--logger`` observers registered for this run."""
+    from nasplug.loggers import add_loggers, parse_logger_names
+
+    selected = parse_logger_names(names)  # unknown names fail before any plugin is loaded
+    hooks = load_plugins()
+    add_loggers(hooks, selected)
+    return hooks
 
 
 option_assignments = click.option(
@@ -132,6 +152,7 @@ option_recipe = click.option(
               help="CPU threads for torch. Default: 1 (fastest for small runs on shared CPUs); "
                    "a resume: the run's own.")
 @click.option("--quiet", is_flag=True, help="Print only the final summary.")
+@option_logger
 @option_assignments
 @click.pass_context
 def run(ctx: click.Context, **params: Any) -> None:
@@ -140,31 +161,36 @@ def run(ctx: click.Context, **params: Any) -> None:
     from nasplug.search import read_config, resolve_device, resume_target, run_search
 
     if params["resume"]:
-        configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet", "threads")]
+        configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet", "threads", "loggers")]
         if configured:
             dropped = ", ".join("--" + n.replace("_", "-") for n in configured)
             raise NasplugError(f"--resume takes the configuration from the run; drop {dropped}")
         target = Path(params["resume"])
         run_dir = resume_target(target)
         config = read_config(run_dir)
+        hooks = hooks_with_loggers(params["loggers"])
     else:
-        hooks = load_plugins()
+        hooks = hooks_with_loggers(params["loggers"])
         recipe = recipe_for(params["recipe"], "run") if params["recipe"] else None
         config = build_search_config(hooks, params, recipe, set(_given(ctx, list(params))))
     # Under torchrun every process runs this command; rank 0 alone picks the folder and prints.
     with joined(resolve_device(config.device)) as world:
         progress = Progress(enabled=not params["quiet"] and world.is_main)
-        if params["resume"]:
-            progress.message(f"resuming {target}")
-            result = run_search(config, run_dir, resume_from=target, progress=progress, world=world,
-                                threads=params["threads"])
-        else:
+        if not params["resume"]:
             run_dir = from_main(world, lambda: fresh_output_dir(
                 Path(params["out"]) if params["out"] else default_run_dir(config.space, config.controller)))
-            progress.message(f"searching {config.space} with {config.controller} on {config.dataset}; "
-                             f"writing {run_dir}")
-            result = run_search(config, run_dir, progress=progress, hooks=hooks, world=world,
-                                threads=params["threads"])
+        try:
+            if params["resume"]:
+                progress.message(f"resuming {target}")
+                result = run_search(config, run_dir, resume_from=target, progress=progress, hooks=hooks,
+                                    world=world, threads=params["threads"])
+            else:
+                progress.message(f"searching {config.space} with {config.controller} on {config.dataset}; "
+                                 f"writing {run_dir}")
+                result = run_search(config, run_dir, progress=progress, hooks=hooks, world=world,
+                                    threads=params["threads"])
+        except KeyboardInterrupt:
+            interrupted(progress, "run", run_dir)
     if not world.is_main:
         return
     space_cls = load_plugins().space_entry(result.genotype.space).cls
@@ -176,6 +202,14 @@ RUN_SETTINGS = ("dataset", "data_dir", "epochs", "batch_size", "layers", "channe
                 "search_split", "normalisation", "cutout", "device", "workers", "keep_checkpoints",
                 "eval_derived", "init_from")
 """`nasplug run` flags that are keywords of :func:`nasplug.api.search_config` of the same name."""
+
+
+def interrupted(progress: Progress, command: str, folder: Path) -> None:
+    """Ctrl-C during ``run``/``train``: one clean line with the command that continues, exit status 130."""
+    from nasplug.search import checkpoint_paths
+
+    progress.interrupted(resume_hint(command, folder, bool(checkpoint_paths(folder))))
+    sys.exit(130)
 
 
 def build_search_config(
@@ -299,25 +333,33 @@ TRAIN_SETTINGS = ("data_dir", "input_size", "epochs", "batch_size", "seed", "lr"
               help="CPU threads for torch. Default: 1 (fastest for small runs on shared CPUs); "
                    "a resume: the run's own.")
 @click.option("--quiet", is_flag=True, help="Print only the final summary.")
+@option_logger
 @click.option("-o", "--option", "assignments", multiple=True, metavar="KEY=VALUE",
               help="A network option of the genotype's space (see docs/train.md). Repeatable.")
 @click.pass_context
 def train(ctx: click.Context, **params: Any) -> None:
     """Train a genotype's network from scratch with its paper's protocol; report test top-1/top-5."""
-    from nasplug.api import resume_training
-    from nasplug.api import train as train_genotype
+    from nasplug.train import train_network
 
     progress = Progress(enabled=not params["quiet"])
+    hooks = hooks_with_loggers(params["loggers"])
     if params["resume"]:
-        configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet", "threads")]
+        configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet", "threads", "loggers")]
         if configured:
             raise NasplugError(f"--resume takes the configuration from the directory; drop "
                                f"{', '.join('--' + n.replace('_', '-') for n in configured)}")
-        result = resume_training(params["resume"], progress=progress, threads=params["threads"])
+        out = Path(params["resume"])
+        config = None
     else:
-        result = train_genotype(progress=progress, threads=params["threads"],
-                                **_train_arguments(params, set(_given(ctx, list(params)))))
-    out = result.out_dir
+        config = build_train_config(hooks, params, set(_given(ctx, list(params))))
+        out = Path(params["out"]) if params["out"] else default_run_dir(config.space, "train")
+        progress.message(f"training {params['reference'] or config.space} ({config.space}) on {config.dataset} "
+                         f"for {config.epochs} epochs; writing {out}")
+    try:
+        result = train_network(config, out, resume=config is None, progress=progress, hooks=hooks,
+                               threads=params["threads"])
+    except KeyboardInterrupt:
+        interrupted(progress, "train", out)
     cost = result.cost
     click.echo(f"test top-1 {100 * result.top1:.2f} %  top-5 {100 * result.top5:.2f} %  "
                f"parameters {cost.parameters / 1e6:.6f} M  multiply-adds {cost.macs / 1e6:.2f} M  "
@@ -430,3 +472,61 @@ def _echo_options(options: Mapping[str, Any]) -> None:
     for key, option in sorted(options.items()):
         assignment = f"-o {key}={option.default}"
         click.echo(f"      {assignment:<30} {option.help}")
+
+
+@main.command("export")
+@click.argument("reference", metavar="GENOTYPE|TRAIN_DIR")
+@click.option("--format", "fmt", type=click.Choice(["pt2", "onnx", "safetensors"]), required=True,
+              help="pt2 (torch.export), onnx, or safetensors weights with what rebuilds the network.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Output file (default: model.FORMAT here).")
+@click.option("--space", help="The genotype's space, where the reference alone does not say.")
+@click.option("--dataset", help="Classes, channels and input size (genotypes only; default: the space's).")
+@click.option("--input-size", type=click.IntRange(min=1), help="Override the dataset's input size.")
+@click.option("--layers", type=click.IntRange(min=1), help="Cells of the network (cell spaces).")
+@click.option("--channels", type=click.IntRange(min=1), help="Initial channels (cell spaces).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds a genotype's fresh weights.")
+@click.option("-o", "--option", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="A network option of the genotype's space. Repeatable.")
+def export_command(reference: str, fmt: str, out: str | None, space: str | None, dataset: str | None,
+                   input_size: int | None, layers: int | None, channels: int | None, seed: int,
+                   assignments: tuple[str, ...]) -> None:
+    """Write a network that loads without nasplug: a trained one (TRAIN_DIR) or a genotype's, untrained.
+
+    \b
+    Examples:
+      nasplug export runs/my-train --format pt2 --out net.pt2
+      nasplug export DARTS_V2 --dataset cifar10 --format onnx
+    """
+    import torch
+
+    from nasplug.export import SUFFIXES, export_network, network_for
+
+    options: dict[str, Any] = dict(parse_assignments(assignments))
+    for name, value in (("layers", layers), ("channels", channels)):
+        if value is not None:
+            options[name] = value
+    torch.manual_seed(seed)
+    built = network_for(reference, dataset=dataset, input_size=input_size, space=space, options=options)
+    path = export_network(built, fmt, Path(out) if out else Path("model" + SUFFIXES[fmt]))
+    size = built.data.input_size
+    click.echo(f"{reference} ({built.space.name}, {built.data.in_channels}x{size}x{size} input, "
+               f"{built.data.num_classes} classes) written to {path}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Folder for the pictures (default: RUN_DIR/plots).")
+@click.option("--format", "formats", type=click.Choice(["png", "svg"]), multiple=True,
+              help="Picture format; repeatable.  [default: png and svg]")
+def plot(run_dir: str, out: str | None, formats: tuple[str, ...]) -> None:
+    """Draw a search: the derived architecture, every choice's probability over epochs, entropy and accuracy.
+
+    \b
+    Example:
+      nasplug plot runs/<run>       # writes runs/<run>/plots/{architecture,distribution,curves}.{png,svg}
+    """
+    from nasplug.plots import FORMATS, plot_run
+
+    for path in plot_run(run_dir, out, formats or FORMATS):
+        click.echo(f"wrote {path}")

@@ -171,3 +171,15 @@ def epoch_finished(record: Mapping[str, Any], run_dir: str) -> None:
     Called on the main process after the epoch's checkpoint is written; for
     loggers and dashboards. Broadcast.
     """
+
+
+@hookspec
+def train_epoch_finished(record: Mapping[str, Any], out_dir: str) -> None:
+    """Observe one epoch of ``nasplug train`` (the line appended to ``metrics.jsonl``).
+
+    Called after the epoch's checkpoint and metrics line are written; for
+    loggers and dashboards. Broadcast.
+
+    :param record: epoch, lr, drop_path, train loss/top-1, test loss/top-1/top-5, seconds.
+    :param out_dir: the training directory.
+    """

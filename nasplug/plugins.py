@@ -290,6 +290,11 @@ class Hooks:
         _register(self.pm, controller, plugin, f"controller {name!r}")
         _check_pending(self.pm, f"controller {name!r}")
 
+    def add_observer(self, observer: object, name: str) -> None:
+        """Register a logger (or any observer object) for this run."""
+        _register(self.pm, observer, name, name)
+        _check_pending(self.pm, name)
+
     def sample_architecture(self, space: SearchSpace, step: Step) -> list[Architecture]:
         samples = self._call("sample_architecture", space=space, step=step)
         if not samples:
@@ -348,11 +353,17 @@ class Hooks:
 
         The epoch is already on disk when observers hear of it: a broken logger must not end a search.
         """
+        return self._observe("epoch_finished", {"record": record, "run_dir": run_dir})
+
+    def train_epoch_finished(self, record: Mapping[str, Any], out_dir: str) -> list[str]:
+        """As :meth:`epoch_finished`, for an epoch of ``nasplug train``."""
+        return self._observe("train_epoch_finished", {"record": record, "out_dir": out_dir})
+
+    def _observe(self, hook: str, arguments: Mapping[str, Any]) -> list[str]:
         failures = []
-        for impl in self.pm.hook.epoch_finished.get_hookimpls():
-            arguments = {"record": record, "run_dir": run_dir}
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
             try:
-                self._guarded(impl, "epoch_finished", **{k: arguments[k] for k in impl.argnames})
+                self._guarded(impl, hook, **{k: arguments[k] for k in impl.argnames})
             except PluginError as exc:
                 failures.append(str(exc))
         return failures

@@ -65,6 +65,7 @@ from nasplug.environment import (
     use_threads,
 )
 from nasplug.errors import NasplugError
+from nasplug.history import choice_names, uniform_entropy
 from nasplug.plugins import Hooks, describe, load_plugins
 from nasplug.progress import Progress
 from nasplug.runlock import contents, remove_temporary_files, run_lock
@@ -517,7 +518,8 @@ class SearchEngine:
         search_batches = self._search_batches(epoch * steps)
         totals = {"train_loss": 0.0, "train_accuracy": 0.0, "search_loss": 0.0, "search_accuracy": 0.0}
         self.supernet.train()
-        self.progress.start_epoch(f"epoch {epoch + 1}/{self.config.epochs}", steps)
+        remaining = self.config.epochs - epoch - 1
+        self.progress.start_epoch(f"epoch {epoch + 1}/{self.config.epochs}", steps, remaining)
         for index, (train_batch, search_batch) in enumerate(zip(train_loader, search_batches)):
             step = Step(epoch, index, steps, self.config.epochs, epoch_end=index == steps - 1)
             measured = self._step(step, self._to_device(train_batch), self._to_device(search_batch))
@@ -525,9 +527,17 @@ class SearchEngine:
             check_finite(measured, f"epoch {epoch + 1}, step {index + 1}", self._divergence_advice)
             for key, value in measured.items():
                 totals[key] += value
-            self.progress.step({key: value / (index + 1) for key, value in totals.items()})
+            if self.progress.live:
+                self.progress.step({**{key: value / (index + 1) for key, value in totals.items()},
+                                    **self._live_entropy()})
         self.scheduler.step()
         return {**{key: value / steps for key, value in totals.items()}, "steps": steps}
+
+    def _live_entropy(self) -> dict[str, float]:
+        """The distribution's entropy over its uniform maximum, for the live bar (absent if none)."""
+        distribution = self.hooks.report_distribution(self.space)
+        ceiling = uniform_entropy(distribution)
+        return {"entropy": entropy(distribution) / ceiling} if ceiling > 0 else {}
 
     def _step(self, step: Step, train: tuple, search: tuple) -> dict[str, float]:
         samples = self._sample(step)
@@ -619,11 +629,13 @@ class SearchEngine:
         record: dict[str, Any] = {"epoch": epoch + 1, **metrics}
         record["lr"] = self.optimizer.param_groups[0]["lr"]
         record["entropy"] = entropy(distribution) if distribution else None
+        record["entropy_max"] = uniform_entropy(distribution) if distribution else None
         if self.config.eval_derived:
             record["derived_accuracy"] = self._evaluate(self.space.architecture_from_genotype(genotype))
         record["seconds"] = round(seconds, 3)
         record["genotype"] = genotype.to_json()
         record["distribution"] = distribution
+        record["choices"] = choice_names(self.space, list(distribution))
         return record
 
     @torch.no_grad()
@@ -649,8 +661,10 @@ class SearchEngine:
 
 def _summary(record: Mapping[str, Any], epochs: int) -> str:
     parts = [f"epoch {record['epoch']}/{epochs}"]
-    for key in ("train_loss", "train_accuracy", "search_accuracy", "derived_accuracy", "entropy"):
+    for key in ("train_loss", "train_accuracy", "search_accuracy", "derived_accuracy"):
         if record.get(key) is not None:
             parts.append(f"{key} {record[key]:.4f}")
+    if record.get("entropy") is not None:
+        parts.append(f"entropy {record['entropy']:.3f} of max {record['entropy_max']:.3f}")
     parts.append(f"{record['seconds']:.1f}s")
     return "  ".join(parts)

@@ -5,7 +5,9 @@
 ImageNet protocols, a MobileNet-style one for proxyless-mbv2, small ones for
 digits); :func:`train_network` trains the standalone network, evaluates the test
 split after every epoch, writes ``metrics.jsonl``, atomic per-epoch checkpoints
-(``--resume`` continues bit for bit on CPU) and, at the end, ``results.json``.
+(``--resume`` continues bit for bit on CPU), the latest weights as
+``model.safetensors`` (loadable without nasplug, docs/train.md) and, at the end,
+``results.json``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from nasplug.environment import (
     use_threads,
 )
 from nasplug.errors import NasplugError
+from nasplug.export import WEIGHTS_FILE, network_metadata, save_weights
 from nasplug.genotypes import load_genotype
 from nasplug.inspect import ModelCost, model_cost
 from nasplug.options import resolve_options
@@ -347,6 +350,7 @@ class Trainer:
         self.config = config
         self.out_dir = out_dir
         self.progress = progress
+        self.hooks = hooks
         self.device = resolve_device(config.device)
         on_cuda = self.device.type == "cuda"
         self.pin_memory = on_cuda
@@ -364,6 +368,8 @@ class Trainer:
         space = entry.cls(self.data.shape, resolve_options(entry.cls.options, {}, f"space {entry.name!r}"))
         model = allocate(lambda: space.build_network(genotype, config.network_options),
                          f"the {config.space} network", config.network_options)
+        self.weights_metadata = network_metadata(entry.name, genotype, config.network_options, config.dataset,
+                                                 self.data.shape)
         self.cost = model_cost(model, self.data.shape)
         if config.auxiliary_weight > 0 and self.cost.auxiliary_parameters == 0:
             raise TrainError(f"the {config.space} network built no auxiliary head (a "
@@ -453,7 +459,9 @@ class Trainer:
             self.epoch = epoch + 1
             self.metrics.append(record)
             self._save_checkpoint()
+            save_weights(self.out_dir / WEIGHTS_FILE, self.model, self.weights_metadata)
             self._write_metrics()
+            self.hooks.train_epoch_finished(record, str(self.out_dir))
             self.progress.end_epoch(_summary(record, epochs))
         return self._finish()
 
@@ -478,7 +486,7 @@ class Trainer:
         loader = make_loader(self.data.train, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch,
                              drop_last=True, num_workers=cfg.num_workers, pin_memory=self.pin_memory)
         self.model.train()
-        self.progress.start_epoch(f"epoch {epoch + 1}/{cfg.epochs}", len(loader))
+        self.progress.start_epoch(f"epoch {epoch + 1}/{cfg.epochs}", len(loader), cfg.epochs - epoch - 1)
         # Sums stay on the device: no host synchronisation per step unless a live bar shows them.
         loss_sum, correct, seen = self._zero(), self._zero(), 0
         for batch in loader:

@@ -1,0 +1,99 @@
+"""``nasplug plot RUN_DIR``: pictures of a finished (or running) search, as PNG and SVG.
+
+Writes into ``RUN_DIR/plots/`` (or another folder): ``architecture`` (the
+derived cells or blocks), ``distribution`` (every choice's probability per
+decision over epochs) and ``curves`` (normalised entropy and accuracies,
+pruning events). Needs matplotlib: ``pip install 'nasplug[plot]'``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from nasplug.checkpoint import atomic_write
+from nasplug.errors import NasplugError
+
+FORMATS = ("png", "svg")
+PLOT_DIR = "plots"
+DPI = 150
+
+
+class PlotError(NasplugError, RuntimeError):
+    """A run cannot be plotted; the message names the folder or file and why."""
+
+
+def _read_history(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "history.jsonl"
+    if not path.is_file():
+        raise PlotError(f"{run_dir}: not a nasplug run directory (no history.jsonl)")
+    records = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise PlotError(f"{path}: line {number} is not JSON ({exc.msg})") from exc
+    if not records:
+        raise PlotError(f"{path}: no epoch recorded yet")
+    return records
+
+
+def _genotype(run_dir: Path, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The final genotype, or the latest epoch's while the search is still running."""
+    path = run_dir / "genotype.json"
+    if path.is_file():
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise PlotError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+    return records[-1]["genotype"]
+
+
+def _save(figure: Any, folder: Path, name: str, formats: Sequence[str]) -> list[Path]:
+    written = []
+    for fmt in formats:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=fmt, dpi=DPI)
+        path = folder / f"{name}.{fmt}"
+        atomic_write(path, lambda handle: handle.write(buffer.getvalue()))
+        written.append(path)
+    return written
+
+
+def plot_run(run_dir: str | Path, out_dir: str | Path | None = None,
+             formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Draw the run's pictures; return the files written."""
+    try:
+        from nasplug.plots import diagrams, history
+    except ImportError as exc:
+        raise PlotError("nasplug plot needs matplotlib: pip install 'nasplug[plot]'") from exc
+    run_dir = Path(run_dir)
+    records = _read_history(run_dir)
+    genotype = _genotype(run_dir, records)
+    folder = Path(out_dir) if out_dir is not None else run_dir / PLOT_DIR
+    config = _config(run_dir)
+    title = f"{config.get('controller', '?')} on {genotype.get('space', '?')}, {config.get('dataset', '?')}"
+    drawing = diagrams.DRAWINGS.get(genotype.get("space"))
+    architecture = drawing(genotype) if drawing else diagrams.text_figure(_describe(genotype), title)
+    written = _save(architecture, folder, "architecture", formats)
+    if records[-1].get("distribution"):
+        written += _save(history.distribution_figure(records, title), folder, "distribution", formats)
+    written += _save(history.curves_figure(records, title), folder, "curves", formats)
+    return written
+
+
+def _config(run_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((run_dir / "config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}  # titles only: a run copied without its config still plots
+
+
+def _describe(genotype: dict[str, Any]) -> str:
+    from nasplug.plugins import load_plugins
+
+    entry = load_plugins().space_entry(genotype["space"])
+    return entry.cls.describe(entry.cls.parse_genotype(genotype, "genotype.json"))

@@ -1,0 +1,139 @@
+"""A search's history as pictures: choice probabilities over epochs, entropy and accuracy curves.
+
+Read from ``history.jsonl`` records (see :mod:`nasplug.history`). A pruning
+event (EoiNAS) is a choice whose probability drops to exactly 0 after being
+positive; both pictures mark them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from nasplug.history import uniform_entropy
+
+HEATMAP_COLUMNS = 7
+
+
+@attrs.frozen
+class Pruning:
+    """Choice ``choice`` of decision ``key`` has probability 0 from epoch ``epoch`` on."""
+
+    epoch: int
+    key: str
+    choice: int
+
+
+def choice_labels(records: Sequence[Mapping[str, Any]], key: str, count: int) -> list[str]:
+    """The choice names of ``key`` from the history (indices for histories written before names were)."""
+    names = records[-1].get("choices", {}).get(key)
+    return list(names) if names and len(names) == count else [str(index) for index in range(count)]
+
+
+def probability_table(records: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
+    """choices × epochs probabilities of decision ``key``."""
+    return np.array([record["distribution"][key] for record in records], dtype=float).T
+
+
+def prunings(records: Sequence[Mapping[str, Any]]) -> list[Pruning]:
+    """Every choice whose probability becomes exactly 0 after having been positive."""
+    events = []
+    for key in records[0]["distribution"]:
+        table = probability_table(records, key)
+        for choice, row in enumerate(table):
+            for before, after, record in zip(row[:-1], row[1:], records[1:]):
+                if before > 0 and after == 0:
+                    events.append(Pruning(int(record["epoch"]), key, choice))
+    return events
+
+
+def distribution_figure(records: Sequence[Mapping[str, Any]], title: str) -> Figure:
+    """One small heatmap per decision: its choices (named) × epochs, coloured by probability."""
+    keys = list(records[-1]["distribution"])
+    epochs = [int(record["epoch"]) for record in records]
+    columns = min(HEATMAP_COLUMNS, len(keys))
+    rows = math.ceil(len(keys) / columns)
+    longest = max(len(choice_labels(records, key, len(records[-1]["distribution"][key]))) for key in keys)
+    figure = Figure(figsize=(2.3 * columns + 1.6, (0.16 * longest + 0.75) * rows + 0.9), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False, sharex=True)).ravel()
+    pruned = {(event.key, event.choice): event.epoch for event in prunings(records)}
+    # the colour scale ends at the run's largest probability: early, near-uniform epochs still show contrast
+    top = max(max(record["distribution"][key]) for record in records for key in keys)
+    image = None
+    for index, (ax, key) in enumerate(zip(axes, keys)):
+        table = probability_table(records, key)
+        labels = choice_labels(records, key, len(table))
+        image = ax.imshow(table, aspect="auto", cmap="viridis", vmin=0.0, vmax=top, interpolation="nearest",
+                          extent=(epochs[0] - 0.5, epochs[-1] + 0.5, len(labels) - 0.5, -0.5))
+        ax.set_title(key, fontsize=8)
+        ax.set_yticks(range(len(labels)))
+        first_column = index % columns == 0
+        ax.set_yticklabels(labels if first_column or not _same_labels(records, keys) else [], fontsize=6)
+        ax.tick_params(axis="x", labelsize=6)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
+        for (pruned_key, choice), epoch in pruned.items():
+            if pruned_key == key:
+                ax.plot(epoch, choice, marker="x", color="red", markersize=5)
+    for ax in axes[len(keys):]:
+        ax.axis("off")
+    for ax in axes[max(0, len(keys) - columns):len(keys)]:
+        ax.set_xlabel("epoch", fontsize=7)
+    if image is not None:
+        bar = figure.colorbar(image, ax=axes.tolist(), shrink=0.6, pad=0.01)
+        bar.set_label("probability")
+    note = "\n(red x: the choice's probability fell to 0 there, as when EoiNAS prunes it)" if pruned else ""
+    figure.suptitle(f"{title}: probability of every choice per decision over epochs{note}", fontsize=11)
+    return figure
+
+
+def _same_labels(records: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> bool:
+    """True when every decision has the same choice names: then only the first column needs them."""
+    labels = {tuple(choice_labels(records, key, len(records[-1]["distribution"][key]))) for key in keys}
+    return len(labels) == 1
+
+
+def curves_figure(records: Sequence[Mapping[str, Any]], title: str) -> Figure:
+    """Entropy over its uniform maximum, and the accuracies, per epoch; pruning epochs marked (red lines)."""
+    epochs = [int(record["epoch"]) for record in records]
+    figure = Figure(figsize=(11, 4.2), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    if all(record.get("distribution") for record in records):
+        ceiling = uniform_entropy(records[-1]["distribution"])
+        normalised = [record["entropy"] / ceiling if ceiling else 0.0 for record in records]
+        left.plot(epochs, normalised, marker="o", markersize=3, label="entropy / uniform maximum")
+        left.axhline(1.0, color="#888888", linestyle="--", linewidth=1,
+                     label=f"uniform maximum = {ceiling:.2f} nats")
+        left.set_ylim(0, 1.05)
+    left.set_xlabel("epoch")
+    left.set_ylabel("normalised entropy")
+    left.set_title("entropy of the distribution")
+    for key, label in (("train_accuracy", "train (supernet, sampled paths)"),
+                       ("search_accuracy", "search split (sampled paths)"),
+                       ("derived_accuracy", "derived architecture, search split")):
+        values = [record.get(key) for record in records]
+        if any(value is not None for value in values):
+            right.plot(epochs, [math.nan if v is None else v for v in values], marker="o", markersize=3,
+                       label=label)
+    right.set_xlabel("epoch")
+    right.set_ylabel("accuracy")
+    right.set_ylim(0, 1)
+    right.set_title("accuracy")
+    events = prunings(records)
+    for epoch in sorted({event.epoch for event in events}):
+        count = sum(event.epoch == epoch for event in events)
+        for ax in (left, right):
+            ax.axvline(epoch, color="red", alpha=0.4, linewidth=1)
+        left.annotate(f"{count} choices fell to p = 0", (epoch, 0.5), fontsize=7, color="red", rotation=90,
+                      va="center", ha="right")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    figure.suptitle(title, fontsize=11)
+    return figure
