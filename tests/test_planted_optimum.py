@@ -75,7 +75,8 @@ def pooled_recovery(controller, tmp_path, options=None):
         # Alg. 1's weight-only warm-up, scaled to the budget (default 20 of 600 epochs).
         ("eoinas", {"warmup": "2"}, 0.9),
         # Eq. 5 gives an op that is both trained more and more accurate no vote, so once the planted
-        # choice leads in samples it only gains from count noise: MdeNAS recovers less (docs/planted-optimum.md).
+        # choice leads in samples it only gains from count noise: MdeNAS recovers less
+        # (docs/planted-optimum.md).
         ("mdenas", {}, 0.75),
     ],
 )
