@@ -175,7 +175,8 @@ def search_config(
     space = space or values.get("space")
     controller = controller or values.get("controller")
     if not space or not controller:
-        raise NasplugError("a space and a controller are required (or a recipe that names them)")
+        raise NasplugError("--space and --controller are required (space=, controller=), or --recipe NAME that "
+                           "names them, or --resume RUN_DIR")
     space_cls = hooks.space_entry(space).cls
     dataset = dataset or values.get("dataset", "digits")
     if not given_data:
