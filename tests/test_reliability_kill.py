@@ -15,7 +15,8 @@ from reliability import QUIET_ENV, TINY
 
 pytestmark = pytest.mark.slow
 
-SEARCH = ["run", *TINY, "--controller", "mdenas", "--epochs", "2", "--quiet"]
+SEARCH = ["run", *TINY, "--controller", "mdenas", "--epochs", "2", "--batch-size", "64", "--no-eval-derived",
+          "--quiet"]
 
 # The real CLI, with torch.save made to stop half-way through the checkpoint of the epoch named in argv[1]:
 # the file is written into its temporary name and the process then waits to be killed before the rename.
