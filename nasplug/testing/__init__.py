@@ -9,6 +9,9 @@
   loop over a controller's hooks without an engine;
 * :mod:`nasplug.testing.cli`: :func:`run_cli`, :func:`assert_one_line_error` and :func:`search_args`
   for end-to-end runs of the command line.
+* :mod:`nasplug.testing.planted`: the planted-optimum harness (:class:`PlantedProblem`, its space, data and
+  :func:`recover_fraction`), a problem whose best architecture is known by construction
+  (docs/planted-optimum.md).
 
 docs/writing-a-controller.md shows a plugin's test written with them.
 """
