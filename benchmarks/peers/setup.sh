@@ -19,5 +19,5 @@ pip=("$here/.venv/bin/python" -m pip)
     "tianshou==0.5.0" "gym==0.26.2"
 "${pip[@]}" install -q -e "$root" -e "$root/plugins/nasplug-mdenas" -e "$root/plugins/nasplug-parsec" \
     -e "$root/plugins/nasplug-eoinas"
-"$here/.venv/bin/python" -c "import nni, nasplug; print('nni', nni.__version__, '| nasplug', nasplug.__version__)"
+"$here/.venv/bin/python" -c "from importlib.metadata import version; print('nni', version('nni'), '| nasplug', version('nasplug'))"
 echo "run: $here/.venv/bin/python $here/nni_side_by_side.py --out nni_side_by_side.json"
