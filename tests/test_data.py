@@ -24,49 +24,10 @@ from nasplug.data import (
     split_indices,
 )
 from nasplug.space import DataShape
+from nasplug.testing.cifar import write_cifar10, write_cifar100
+from nasplug.testing.cifar import write_pickle as _write_pickle
 
-# ---------------------------------------------------------------- CIFAR files in the real pickle format
-
-
-def _write_pickle(path: Path, content: dict, protocol: int = 2) -> None:
-    # the official files were pickled by Python 2 (protocol 2), so every key and name is a byte string
-    path.write_bytes(pickle.dumps(content, protocol=protocol))
-
-
-def _batch(rng: np.random.Generator, n: int, label_key: bytes, num_classes: int) -> dict:
-    return {
-        b"batch_label": b"a batch",
-        b"data": rng.integers(0, 256, size=(n, 3072), dtype=np.uint8),
-        label_key: rng.integers(0, num_classes, size=n).tolist(),
-        b"filenames": [f"img_{i}.png".encode() for i in range(n)],
-    }
-
-
-def write_cifar10(root: Path, per_batch: int = 4, seed: int = 0) -> Path:
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        _write_pickle(folder / name, _batch(rng, per_batch, b"labels", 10))
-    names = [name.encode() for name in "airplane automobile bird cat deer dog frog horse ship truck".split()]
-    _write_pickle(folder / "batches.meta", {b"label_names": names, b"num_cases_per_batch": per_batch})
-    return folder
-
-
-def write_cifar100(root: Path, n_train: int = 6, n_test: int = 3, protocol: int = 2) -> Path:
-    folder = root / "cifar-100-python"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(1)
-    for name, n in (("train", n_train), ("test", n_test)):
-        batch = _batch(rng, n, b"fine_labels", 100)
-        batch[b"coarse_labels"] = rng.integers(0, 20, size=n).tolist()
-        _write_pickle(folder / name, batch, protocol)
-    meta = {
-        b"fine_label_names": [f"fine{i}".encode() for i in range(100)],
-        b"coarse_label_names": [f"coarse{i}".encode() for i in range(20)],
-    }
-    _write_pickle(folder / "meta", meta, protocol)
-    return folder
+# CIFAR files in the real pickle format: nasplug.testing.cifar (gpu_check.sh writes them too)
 
 
 def _unpickled(path: Path) -> dict:

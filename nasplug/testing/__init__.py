@@ -8,7 +8,9 @@
 * :mod:`nasplug.testing.driver`: :func:`controller_hooks` and :func:`run_steps`, the engine's step
   loop over a controller's hooks without an engine;
 * :mod:`nasplug.testing.cli`: :func:`run_cli`, :func:`assert_one_line_error` and :func:`search_args`
-  for end-to-end runs of the command line.
+  for end-to-end runs of the command line;
+* :mod:`nasplug.testing.cifar`: :func:`~nasplug.testing.cifar.write_cifar10` and ``write_cifar100``,
+  the python-release pickle files with synthetic pixels (``python -m nasplug.testing.cifar ROOT``).
 * :mod:`nasplug.testing.planted`: the planted-optimum harness (:class:`PlantedProblem`, its space, data and
   :func:`recover_fraction`), a problem whose best architecture is known by construction
   (docs/planted-optimum.md).

@@ -1,0 +1,68 @@
+"""The CUDA path: a search on the GPU, bf16 training, an exact-enough resume (marker ``cuda``).
+
+Skipped where CUDA is absent (tests/conftest.py); ``benchmarks/gpu_check.sh`` runs them
+on a GPU machine with ``pytest -m cuda``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from nasplug import api
+from nasplug.checkpoint import load_checkpoint
+from nasplug.search import checkpoint_paths
+from nasplug.train import train_network, training_config
+from tests.test_train import TINY, StopAfter, read_metrics, without_times
+
+pytestmark = pytest.mark.cuda
+
+SEARCH = {"dataset": "digits", "epochs": 1, "batch_size": 32, "layers": 3, "channels": 4, "progress": False}
+
+
+def test_search_on_cuda_follows_the_cpu_run(tmp_path):
+    """The same seeded search on both devices: the random controller's samples and (with
+    ``derive=random``) its genotype do not depend on the device, the losses nearly so."""
+    runs = {device: api.search("darts-cell", "random", device=device, out=tmp_path / device,
+                               options={"derive": "random"}, **SEARCH)
+            for device in ("cpu", "cuda")}
+    cpu, cuda = (runs[device].history[0] for device in ("cpu", "cuda"))
+    assert cuda["steps"] == cpu["steps"] > 0
+    for key in ("train_loss", "search_loss"):
+        assert math.isfinite(cuda[key])
+        assert cuda[key] == pytest.approx(cpu[key], rel=0.05), key  # cuDNN's TF32 convolutions differ slightly
+    assert runs["cuda"].genotype.to_json() == runs["cpu"].genotype.to_json()
+
+
+def test_bf16_training_on_cuda_keeps_float32_weights(tmp_path):
+    settings = dict(epochs=1, seed=5, keep_checkpoints=1, device="cuda")
+    losses = {}
+    for amp in (False, True):
+        config = training_config("DARTS_V2", dataset="digits", network_options=TINY, amp=amp, **settings)
+        out = tmp_path / f"amp-{amp}"
+        result = train_network(config, out)
+        losses[amp] = read_metrics(out)[0]["train_loss"]
+        assert 0.0 <= result.top1 <= 1.0
+        weights = load_checkpoint(checkpoint_paths(out)[-1])["model"]
+        assert all(t.dtype == torch.float32 for t in weights.values() if t.is_floating_point())
+    assert math.isfinite(losses[True])
+    assert losses[True] != losses[False]  # autocast did run the network in bf16
+    assert losses[True] == pytest.approx(losses[False], rel=0.1)
+
+
+def test_resume_on_cuda_continues_the_run(tmp_path):
+    config = training_config("DARTS_V2", dataset="digits", network_options=TINY, epochs=3, seed=5,
+                             keep_checkpoints=0, device="cuda")
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    train_network(config, full)
+    with pytest.raises(KeyboardInterrupt):
+        train_network(config, cut, progress=StopAfter(1))
+    train_network(None, cut, resume=True)
+    expected, resumed = without_times(read_metrics(full)), without_times(read_metrics(cut))
+    assert [r["epoch"] for r in resumed] == [r["epoch"] for r in expected]
+    for mine, theirs in zip(resumed, expected):  # cuDNN's backward is not bit-reproducible
+        for key, value in theirs.items():
+            if isinstance(value, float):
+                assert mine[key] == pytest.approx(value, rel=1e-2, abs=1e-4), key
