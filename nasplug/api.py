@@ -72,8 +72,8 @@ def search(
     ``controller`` is an installed controller's name, a :class:`~nasplug.Controller` subclass or an
     instance of one (built for the space it is to search). ``recipe`` (a name from ``nasplug
     recipes`` or a TOML file) supplies every setting, space and controller included; arguments
-    left at None take the recipe's value, else the command line's default (digits: 30 epochs,
-    batch 32, 5 cells of 8 channels; elsewhere DARTS's 50 epochs, batch 64; seed 0, lr 0.025 → 0.001).
+    left at None take the recipe's value, else the command line's default (digits: 60 epochs,
+    batch 32, 3 cells of 32 channels; elsewhere DARTS's 50 epochs, batch 64; seed 0, lr 0.025 → 0.001).
     ``data``, a ``torch.utils.data.Dataset`` of ``(C×H×W tensor, label)`` items or a DataBundle,
     is searched on instead of ``dataset``. ``out`` must be absent or empty (default: a new folder
     under ``runs/``). ``options`` are the ``-o`` options (``space.KEY`` or ``controller.KEY`` where

@@ -121,12 +121,12 @@ option_recipe = click.option(
 @click.option("--dataset", default="digits", show_default=True,
               help="digits, cifar10, cifar100, imagenet, folder (with --data-dir ROOT) or a plugin's.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where the dataset files are (or go).")
-@click.option("--epochs", type=click.IntRange(min=1), help="Default: 50 (DARTS); 30 on digits.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Default: 50 (DARTS); 60 on digits.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Default: 64 (DARTS); 32 on digits.")
 @click.option("--layers", type=click.IntRange(min=1),
-              help="Cells in the supernet (cell spaces). Default: the space's (8); 5 on digits.")
+              help="Cells in the supernet (cell spaces). Default: the space's (8); 3 on digits.")
 @click.option("--channels", type=click.IntRange(min=1),
-              help="Initial channels of the supernet. Default: the space's (16); 8 on digits.")
+              help="Initial channels of the supernet. Default: the space's (16); 32 on digits.")
 @click.option("--seed", type=int, default=0, show_default=True, help="One seed for data, weights and controller.")
 @click.option("--lr", type=float, default=0.025, show_default=True, help="Weight learning rate (cosine schedule).")
 @click.option("--lr-min", type=click.FloatRange(min=0), default=0.001, show_default=True,

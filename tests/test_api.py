@@ -53,8 +53,8 @@ class FirstChoice(nasplug.Controller):
 def test_search_config_has_the_cli_defaults():
     digits = api.search_config("darts-cell", "mdenas")
     recipe = SEARCH_RECIPES["digits"]
-    assert (digits.epochs, digits.batch_size) == (recipe["epochs"], recipe["batch_size"]) == (30, 32)
-    assert digits.space_options == {"layers": "5", "channels": "8"}
+    assert (digits.epochs, digits.batch_size) == (recipe["epochs"], recipe["batch_size"]) == (60, 32)
+    assert digits.space_options == {"layers": "3", "channels": "32"}
     cifar = api.search_config("darts-cell", "mdenas", dataset="cifar10", options={"alpha": "0.02"})
     assert (cifar.epochs, cifar.batch_size, cifar.space_options) == (50, 64, {})
     assert cifar.controller_options == {"alpha": "0.02"}
