@@ -15,7 +15,7 @@ from nasplug import api
 from nasplug.checkpoint import load_checkpoint
 from nasplug.search import checkpoint_paths
 from nasplug.train import train_network, training_config
-from tests.test_train import TINY, StopAfter, read_metrics, without_times
+from test_train import TINY, StopAfter, read_metrics, without_times
 
 pytestmark = pytest.mark.cuda
 

@@ -12,7 +12,7 @@ from nasplug.distributed import check_identical
 from nasplug.plugins import load_plugins
 from nasplug.progress import Progress
 from nasplug.search import SearchEngine
-from tests.test_distributed import WORLD, installed, join_group, spawn, tiny_config
+from test_distributed import WORLD, installed, join_group, spawn, tiny_config
 
 
 def parsec_step_worker(rank, port, root):

@@ -12,7 +12,7 @@ from nasplug.cli import _given, build_search_config, build_train_config, main
 from nasplug.data import dataset_shape
 from nasplug.plugins import load_plugins
 from nasplug.recipes import RecipeError, available_recipes, load_recipe
-from tests.test_data import write_cifar10
+from nasplug.testing.cifar import write_cifar10
 
 BUILT_IN = {"mdenas-cifar10", "mdenas-imagenet", "parsec-cifar10", "parsec-cifar10-finetune", "eoinas-cifar10",
             "mdenas-cifar10-eval", "mdenas-imagenet-eval", "parsec-cifar10-eval", "eoinas-cifar10-eval"}

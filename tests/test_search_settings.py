@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from nasplug.data import DatasetError, load_dataset, split_indices, split_off
-from tests.test_data import write_cifar10
+from nasplug.testing.cifar import write_cifar10
 
 
 def test_the_search_split_can_be_a_count_of_images():
