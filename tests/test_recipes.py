@@ -78,7 +78,7 @@ def test_a_recipe_file_can_be_given_by_path(tmp_path):
     path.write_text('command = "run"\n[settings]\nspace = "darts-cell"\ncontroller = "random"\nepochs = 2\n'
                     '[space]\nlayers = 3\n')
     config = resolved_run("--recipe", str(path))
-    assert config.epochs == 2 and config.space_options == {"layers": 3, "channels": "8"}
+    assert config.epochs == 2 and config.space_options == {"layers": 3, "channels": "32"}  # digits default
 
 
 def test_an_unknown_recipe_lists_the_available_ones():
