@@ -52,6 +52,17 @@ def _finish(out: Path) -> None:
     assert process.returncode == 0, err
 
 
+def _kill(process: subprocess.Popen) -> None:
+    process.kill()
+    process.wait()
+
+
+def _finished(out: Path) -> tuple[list[dict], str]:
+    """The result of ``out`` once a fresh process has resumed it to the end."""
+    _finish(out)
+    return _result(out)
+
+
 def _result(out: Path) -> tuple[list[dict], str]:
     history = [{k: v for k, v in json.loads(line).items() if k != "seconds"}
                for line in (out / "history.jsonl").read_text().splitlines()]
@@ -69,38 +80,31 @@ def _wait_for(path: Path, process: subprocess.Popen, timeout: float = 240) -> No
 def test_kills_at_random_moments_resume_to_the_uninterrupted_result(tmp_path):
     chance = random.Random(14)
     reference = tmp_path / "uninterrupted"
-    _finish(reference)
-    expected = _result(reference)
+    expected = _finished(reference)
     assert len(expected[0]) == 2
 
     # Before the first checkpoint: anywhere from the start-up to the middle of epoch 1.
     early = tmp_path / "early"
     process = _start(*SEARCH, "--out", early)
     time.sleep(chance.uniform(0.5, 3.0))
-    process.kill()
-    process.wait()
-    _finish(early)
-    assert _result(early) == expected
+    _kill(process)
+    assert _finished(early) == expected
 
     # Inside a step: at a random moment of epoch 2.
     mid = tmp_path / "mid"
     process = _start(*SEARCH, "--out", mid)
     _wait_for(mid / "checkpoints" / "epoch-0001.pt", process)
     time.sleep(chance.uniform(0.0, 0.5))
-    process.kill()
-    process.wait()
-    _finish(mid)
-    assert _result(mid) == expected
+    _kill(process)
+    assert _finished(mid) == expected
 
     # Inside the checkpoint write of epoch 2: the temporary file is written, not yet renamed.
     torn = tmp_path / "torn"
     process = subprocess.Popen([sys.executable, "-c", STALLED_WRITE, "2", *SEARCH, "--out", torn],
                                env=QUIET_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout.readline().strip() == "inside the checkpoint write", process.communicate()
-    process.kill()
-    process.wait()
+    _kill(process)
     assert list((torn / "checkpoints").glob("*.tmp"))
     assert not (torn / "checkpoints" / "epoch-0002.pt").exists()
-    _finish(torn)
-    assert _result(torn) == expected
+    assert _finished(torn) == expected
     assert not list(torn.rglob("*.tmp"))
