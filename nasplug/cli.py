@@ -368,23 +368,17 @@ def train(ctx: click.Context, **params: Any) -> None:
 
 
 TRAIN_FLAGS = (*TRAIN_SETTINGS, "layers", "channels", "drop_path", "workers")
-"""`nasplug train` flags that are keywords of :func:`nasplug.api.train` of the same name."""
-
-
-def _train_arguments(params: Mapping[str, Any], given: set[str]) -> dict[str, Any]:
-    """:func:`nasplug.api.train`'s keywords from the flags: those left at their default give way to the recipe."""
-    chosen = {name: params[name] if name in given else None for name in ("space", "dataset", *TRAIN_FLAGS)}
-    return dict(genotype=params["reference"], recipe=params["recipe"], out=params["out"],
-                options=parse_assignments(params["assignments"]), **chosen)
+"""`nasplug train` flags that are keywords of :func:`nasplug.api.train_config` of the same name."""
 
 
 def build_train_config(hooks: Hooks, params: Mapping[str, Any], given: set[str]) -> Any:
-    """The TrainConfig of ``nasplug train``: the recipe (``--recipe``), flags given on the command line over it."""
+    """The TrainConfig of ``nasplug train``: :func:`nasplug.api.train_config` over the recipe (``--recipe``);
+    a flag left at its default gives way to the recipe's value."""
     from nasplug.api import train_config
 
-    arguments = _train_arguments(params, given)
-    del arguments["out"]
-    return train_config(arguments.pop("genotype"), hooks=hooks, **arguments)
+    chosen = {name: params[name] if name in given else None for name in ("space", "dataset", *TRAIN_FLAGS)}
+    return train_config(params["reference"], recipe=params["recipe"], hooks=hooks,
+                        options=parse_assignments(params["assignments"]), **chosen)
 
 
 @main.command()
