@@ -33,8 +33,9 @@ class Controller:
     options: ClassVar[Mapping[str, Option]] = {}
 
     def __init__(self, space: SearchSpace, options: Mapping[str, Any], seed: int) -> None:
+        """``options`` as parsed by the engine; an option left out (a controller built by hand) takes its default."""
         self.space = space
-        self.config = dict(options)
+        self.config = {**{name: option.default for name, option in self.options.items()}, **options}
         self.generator = torch.Generator().manual_seed(seed)
 
     def state_dict(self) -> dict[str, Any]:

@@ -35,7 +35,8 @@ def problem(seed):
 
 
 def config(controller, seed, options=None, **overrides):
-    values = dict(
+    values = dict(BUDGET)
+    values.update(
         space="planted",
         controller=controller,
         dataset="planted",
@@ -44,7 +45,6 @@ def config(controller, seed, options=None, **overrides):
         controller_options=options or {},
         eval_derived=False,
         keep_checkpoints=0,
-        **BUDGET,
     )
     values.update(overrides)
     return SearchConfig(**values)
@@ -60,29 +60,30 @@ def search(cfg, run_dir, resume_from=None):
     )
 
 
-def pooled_recovery(controller, tmp_path, options=None):
+def pooled_recovery(controller, tmp_path, options=None, **overrides):
     fractions = []
     for seed in SEEDS:
-        result = search(config(controller, seed, options), tmp_path / str(seed))
+        result = search(config(controller, seed, options, **overrides), tmp_path / str(seed))
         fractions.append(recover_fraction(result.genotype, problem(seed)))
     return sum(fractions) / len(fractions)
 
 
 @pytest.mark.parametrize(
-    ("controller", "options", "threshold"),
+    ("controller", "options", "epochs", "threshold"),
     [
-        ("parsec", {}, 0.9),
+        ("parsec", {}, 10, 0.9),
         # Alg. 1's weight-only warm-up, scaled to the budget (default 20 of 600 epochs).
-        ("eoinas", {"warmup": "2"}, 0.9),
-        # Eq. 5 gives an op that is both trained more and more accurate no vote, so once the planted
-        # choice leads in samples it only gains from count noise: MdeNAS recovers less
-        # (docs/planted-optimum.md).
-        ("mdenas", {}, 0.75),
+        ("eoinas", {"warmup": "2"}, 10, 0.9),
+        # Eq. 5 never promotes the most-sampled op, only demotes it, so the final p of the planted
+        # choice hovers at parity with the runner-up while its share of the samples (H^e) leads:
+        # the final p recovers less, and less the longer the search (docs/planted-optimum.md).
+        ("mdenas", {}, 10, 0.75),
+        ("mdenas", {"derive": "frequency"}, 30, 0.9),
     ],
 )
-def test_controller_recovers_the_planted_choices(tmp_path, controller, options, threshold):
+def test_controller_recovers_the_planted_choices(tmp_path, controller, options, epochs, threshold):
     torch.set_num_threads(1)
-    assert pooled_recovery(controller, tmp_path, options) >= threshold
+    assert pooled_recovery(controller, tmp_path, options, epochs=epochs) >= threshold
 
 
 def test_random_derivation_stays_at_chance(tmp_path):

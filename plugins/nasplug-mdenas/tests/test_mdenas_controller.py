@@ -103,6 +103,21 @@ def test_learns_the_better_choice_and_derives_it():
     assert hooks.derive_genotype(space).choices == {"a": "x", "b": "x", "c": "p"}
 
 
+def test_frequency_derivation_picks_the_most_sampled_op_not_the_final_p():
+    space = ragged_space()
+    controller = MdeNAS(space, {"derive": "frequency"}, seed=0)
+    hooks = _hooks(controller)
+    assert hooks.derive_genotype(space) == space.genotype_from_scores(controller.table.to_mapping(
+        controller.probabilities))  # before any step: the uniform p
+    # By hand: "a" sampled y most, "b" zero, "c" s; the final p points elsewhere on every decision.
+    controller.times_trained = torch.tensor([[2, 9, 1, 0], [3, 8, 0, 0], [1, 1, 2, 7]])
+    controller.probabilities = torch.tensor([[0.5, 0.2, 0.3, 0.0], [0.9, 0.1, 0.0, 0.0],
+                                             [0.7, 0.1, 0.1, 0.1]], dtype=torch.float64)
+    assert hooks.derive_genotype(space).choices == {"a": "y", "b": "zero", "c": "s"}
+    controller.config = {**controller.config, "derive": "probability"}
+    assert hooks.derive_genotype(space).choices == {"a": "x", "b": "x", "c": "p"}
+
+
 def test_resume_from_a_checkpoint_continues_exactly():
     space = ragged_space()
     uninterrupted = MdeNAS(space, {"alpha": 0.02}, seed=7)

@@ -32,12 +32,16 @@ class MdeNAS(Controller):
     choice per decision; every sampled op is credited with one training step
     (H^e) and the sample's validation accuracy. At each epoch end H^a becomes
     each op's mean accuracy over that epoch (ops not sampled keep theirs) and p
-    moves by Eq. 5.
+    moves by Eq. 5. The genotype takes the ops of highest final p (the paper's
+    rule) or, with ``derive=frequency``, of highest H^e share (docs/controllers/mdenas.md).
     """
 
     description = "MdeNAS: multinomial distribution learning by pairwise ranking of ops (ICCV 2019)"
     options = {
         "alpha": Option(float, 0.01, "step size of the probability update, Eq. 5 (paper: 0.01)"),
+        "derive": Option(str, "probability",
+                         "pick by the final p (paper) or by frequency, the share of steps each op was sampled "
+                         "(H^e: p averaged over the search)", choices=("probability", "frequency")),
     }
 
     def __init__(self, space: SearchSpace, options: Mapping[str, Any], seed: int) -> None:
@@ -82,7 +86,14 @@ class MdeNAS(Controller):
 
     @hookimpl
     def derive_genotype(self, space: SearchSpace) -> Genotype:
-        return space.genotype_from_scores(self.table.to_mapping(self.probabilities))
+        return space.genotype_from_scores(self.table.to_mapping(self._derivation_scores()))
+
+    def _derivation_scores(self) -> torch.Tensor:
+        """Final p, or each op's share of its decision's samples (uniform before the first step)."""
+        if self.config["derive"] == "probability" or not self.times_trained.any():
+            return self.probabilities
+        counts = self.times_trained.to(torch.float64) * self.mask
+        return counts / counts.sum(dim=-1, keepdim=True)
 
     @hookimpl
     def report_distribution(self) -> dict[str, list[float]]:
