@@ -1,231 +1,387 @@
-"""Search quality on digits: each controller's genotype against random genotypes, retrained alike.
+"""Search quality on digits in the protocol of Yang et al., "NAS evaluation is frustratingly hard" (ICLR 2020).
 
-For every controller and seed s a search runs on digits (the engine, a small
-darts-cell supernet); its derived genotype is retrained from scratch with
-seed s under one fixed budget. N genotypes drawn uniformly from the space
-(the space's derivation rule applied to uniform random scores) are retrained
-under the same budget with every seed. Each controller is reported as the
-mean ± std of its test top-1 over seeds and as its percentile among the
-random genotypes' mean top-1 (ties count half). The performance-ranking
-hypothesis of MdeNAS is measured on the same data: Kendall τ between each
-epoch's ranking of sampled children and their final ranking.
+Every method searches the quickstart's supernet (``nasplug.search_defaults``
+for digits: 3 cells, C = 32, batch 32, 60 epochs — the budget of #13 part 1)
+once per seed; its genotype is retrained from scratch under one fixed protocol
+and scored by test top-1. N genotypes drawn uniformly from the space (random
+scores through the space's own derivation rule) are retrained under the same
+protocol: the random-sampling baseline. Reported per method: mean top-1 over
+seeds with a bootstrap 95 % interval, its percentile among the uniform
+genotypes, and the relative improvement RI = 100 · (acc_m − acc_r) / acc_r
+over the uniform mean (Yang et al., Eq. 1), with a bootstrap interval that
+resamples both the seeds and the uniform genotypes.
 
-    python benchmarks/search_quality.py --out search_quality.json
+Methods: random search with weight sharing (uniform single-path sampling, the
+genotype scored by each choice's mean search accuracy), MdeNAS (the paper's
+final-p rule; the same searches re-derived with ``derive=frequency``),
+EoiNAS (warm-up and prune interval at the paper's 1/8 of the search), PARSEC
+(K samples per step, so 1/K of the epochs: the same compute as one
+single-path search) and the first-order DARTS mixture (every op runs, so a
+few epochs cost what the single-path search costs; ``--darts-epochs``).
+
+Besides retraining, each search is asked whether its learnt distribution
+points where its own supernet is better: M uniform single-path architectures
+are evaluated on the search split with the final shared weights, each
+choice's *supernet accuracy* is the mean over the architectures that take
+it, and Kendall τ between it and the choice's final probability is averaged
+over the decisions.
+
+    python benchmarks/search_quality.py --out benchmarks/results/search_quality.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import multiprocessing
+import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
+import attrs
+import numpy as np
 import torch
 from scipy import stats
 
-from _common import environment, load_average, markdown_table, resolve_device, save, setup_torch
-from nasplug.checkpoint import write_json
+from _common import DARTS, DartsMixture, environment, load_average, markdown_table, save, setup_torch
+from nasplug.arch import Architecture, Decision
+from nasplug.checkpoint import load_checkpoint, write_json
 from nasplug.data import load_dataset
 from nasplug.plugins import load_plugins
-from nasplug.ranking import run_ranking_experiment
-from nasplug.search import SearchConfig, run_search
+from nasplug.progress import Progress
+from nasplug.search import SearchConfig, SearchEngine, checkpoint_paths, run_search
+from nasplug.search_defaults import search_recipe
 from nasplug.space import SearchSpace
 from nasplug.train import train_network, training_config
+from nasplug_mdenas import MdeNAS
 
 DATASET = "digits"
 SPACE = "darts-cell"
-TARGET_PERCENTILE = 75.0
+BOOTSTRAP_DRAWS = 10_000
+MDENAS_FREQUENCY = "mdenas, derive=frequency"
+"""Not a search of its own: the MdeNAS searches' final state derived by the H^e share."""
 
 
-def controller_options(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Paper settings scaled to the short search: EoiNAS keeps its 1/8 warm-up and 7 prunes."""
-    if name == "parsec":
-        return {"samples": args.parsec_k}
-    if name == "eoinas":  # paper: 160 epochs = 20 warm-up + 7 prunes every 20
-        eighth = max(1, args.search_epochs // 8)
-        return {"warmup": eighth, "interval": eighth}
-    return {}
+@attrs.frozen
+class Method:
+    """One search method of the comparison: an installed controller (or the DARTS mixture) and its budget."""
+
+    label: str
+    controller: str
+    options: dict[str, Any]
+    epochs: int
 
 
-def search(name: str, seed: int, args: argparse.Namespace, work: Path) -> tuple[Path, float]:
-    """Run one search; (its genotype.json, seconds)."""
-    config = SearchConfig(
-        space=SPACE,
-        controller=name,
-        dataset=DATASET,
-        epochs=args.search_epochs,
-        batch_size=args.search_batch_size,
-        seed=seed,
+def methods(args: argparse.Namespace) -> list[Method]:
+    epochs = args.search_epochs
+    eighth = max(1, epochs // 8)  # EoiNAS Alg. 1: 20 warm-up epochs and a prune every 20 of 160
+    every = {
+        "random search": Method("random search", "random", {"derive": "accuracy"}, epochs),
+        "mdenas": Method("mdenas", "mdenas", {}, epochs),
+        "eoinas": Method("eoinas", "eoinas", {"warmup": eighth, "interval": eighth}, epochs),
+        "parsec": Method(f"parsec K={args.parsec_k}", "parsec", {"samples": args.parsec_k},
+                         max(1, epochs // args.parsec_k)),
+        DARTS: Method("darts (first order)", DARTS, {}, args.darts_epochs),
+    }
+    unknown = sorted(set(args.methods) - set(every))
+    if unknown:
+        raise SystemExit(f"unknown methods {', '.join(unknown)}; choose from {', '.join(every)}")
+    return [every[name] for name in args.methods]
+
+
+# ---------------------------------------------------------------------------- jobs (worker processes)
+
+
+def search_config(method: Method, seed: int, args: argparse.Namespace) -> SearchConfig:
+    return SearchConfig(
+        space=SPACE, controller=method.controller, dataset=DATASET, epochs=method.epochs,
+        batch_size=args.search_batch_size, seed=seed,
         space_options={"layers": args.search_layers, "channels": args.search_channels},
-        controller_options=controller_options(name, args),
-        device=args.device,
-        eval_derived=False,  # only the final genotype is needed
-        keep_checkpoints=1,
+        controller_options=method.options, device=args.device, eval_derived=False, keep_checkpoints=1,
     )
+
+
+def search_job(method: Method, seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """One search: its genotype(s), time, and how its final distribution relates to its supernet."""
+    setup_torch(args.threads, seed)
+    config = search_config(method, seed, args)
+    controller = DartsMixture if method.controller == DARTS else None
+    run_dir = work / f"search-{method.controller}-{seed}"
     started = time.perf_counter()
-    result = run_search(config, work / f"search-{name}-{seed}")
-    return result.run_dir / "genotype.json", time.perf_counter() - started
-
-
-def random_genotypes(space: SearchSpace, count: int, seed: int, work: Path) -> list[Path]:
-    """``count`` uniform genotypes: random scores through the space's own derivation rule."""
-    generator = torch.Generator().manual_seed(seed)
-    paths = []
-    for index in range(count):
-        scores = {d.key: torch.rand(len(d), generator=generator).tolist() for d in space.decisions()}
-        path = work / f"random-genotype-{index}.json"
-        write_json(path, space.genotype_from_scores(scores).to_json())
-        paths.append(path)
-    return paths
-
-
-def retrain(genotype: Path, seed: int, args: argparse.Namespace, out: Path) -> float:
-    """Final test top-1 of ``genotype`` trained from scratch with the fixed budget."""
-    config = training_config(
-        str(genotype),
-        dataset=DATASET,
-        network_options={"layers": args.train_layers, "channels": args.train_channels, "drop_path": 0.0},
-        epochs=args.train_epochs,
-        batch_size=args.train_batch_size,
-        auxiliary_weight=0.0,
-        seed=seed,
-        device=args.device,
-        keep_checkpoints=1,
-    )
-    return train_network(config, out).top1
-
-
-def mean_std(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
-def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    shape = load_dataset(DATASET, None, augment=False).shape
-    options = {"layers": args.search_layers, "channels": args.search_channels}
-    space = load_plugins().build_space(SPACE, shape, options)
-    controllers: dict[str, dict[str, Any]] = {}
-    for name in args.controllers.split(","):
-        runs = []
-        for seed in args.seeds:
-            print(f"search {name} seed {seed} ...", flush=True)
-            genotype, seconds = search(name, seed, args, work)
-            top1 = retrain(genotype, seed, args, work / f"train-{name}-{seed}")
-            runs.append({"seed": seed, "search_seconds": seconds, "top1": top1,
-                         "genotype": _read(genotype)})
-            print(f"  retrained: top-1 {top1:.4f} (search {seconds:.0f}s)", flush=True)
-        controllers[name] = {"options": controller_options(name, args), "runs": runs}
-
-    baseline = []
-    for index, path in enumerate(random_genotypes(space, args.random, args.seed + 1000, work)):
-        top1 = [retrain(path, seed, args, work / f"train-random-{index}-{seed}") for seed in args.seeds]
-        baseline.append({"genotype": _read(path), "top1": top1, "mean": statistics.fmean(top1)})
-        print(f"uniform genotype {index}: top-1 {' '.join(f'{t:.4f}' for t in top1)}", flush=True)
-
-    random_means = [entry["mean"] for entry in baseline]
-    for entry in controllers.values():
-        top1 = [run["top1"] for run in entry["runs"]]
-        entry["mean"], entry["std"] = mean_std(top1)
-        entry["percentile"] = float(stats.percentileofscore(random_means, entry["mean"], kind="mean"))
-        entry["meets_target"] = entry["percentile"] >= TARGET_PERCENTILE
-
-    print(f"ranking: {args.rank_architectures} children, {args.rank_epochs} epochs ...", flush=True)
-    ranking = run_ranking_experiment(
-        SPACE, DATASET, architectures=args.rank_architectures, epochs=args.rank_epochs,
-        batch_size=args.search_batch_size, seed=args.seed, space_options=options, device=args.device,
-    )
+    result = run_search(config, run_dir, controller=controller, threads=args.threads)
+    seconds = time.perf_counter() - started
+    state = load_checkpoint(checkpoint_paths(run_dir)[-1])
+    engine = SearchEngine(config, run_dir, load_plugins(), Progress(False), controller=controller)
+    engine.restore(state)
+    genotypes = {method.label: result.genotype.to_json()}
+    if method.controller == "mdenas":
+        rereader = MdeNAS(engine.space, {**method.options, "derive": "frequency"}, seed=seed)
+        rereader.load_state_dict(state["controller"])
+        genotypes[MDENAS_FREQUENCY] = rereader.derive_genotype(engine.space).to_json()
+    distribution = result.history[-1]["distribution"]
     return {
-        "controllers": controllers,
-        "random_genotypes": baseline,
-        "random_summary": {
-            "mean": statistics.fmean(random_means),
-            "std": statistics.stdev(random_means) if len(random_means) > 1 else 0.0,
-            "min": min(random_means),
-            "max": max(random_means),
-            "percentile_75": float(torch.tensor(random_means).quantile(0.75)),
-        },
-        "ranking": {"mean_tau": ranking.mean_tau, "taus": ranking.taus, "accuracies": ranking.accuracies},
+        "seed": seed,
+        "search_seconds": seconds,
+        "genotypes": genotypes,
+        "search_accuracy_last_epoch": result.history[-1]["search_accuracy"],
+        "tau": probability_supernet_tau(engine, distribution, args.supernet_architectures, seed),
     }
 
 
-def _read(path: Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
+def probability_supernet_tau(
+    engine: SearchEngine, distribution: Mapping[str, Sequence[float]], count: int, seed: int
+) -> float | None:
+    """Mean over decisions of Kendall τ_b between final probability and supernet accuracy per choice.
+
+    The supernet accuracy of a choice is the mean search-split accuracy, with
+    the search's final weights, of the sampled uniform architectures that take
+    it. None where no decision has two distinct probabilities (random search).
+    """
+    decisions = _decisions_of(engine.space, distribution)
+    generator = torch.Generator().manual_seed(seed)
+    architectures = [
+        Architecture.single_path({d.key: int(torch.randint(len(d), (), generator=generator)) for d in decisions})
+        for _ in range(count)
+    ]
+    accuracies = [engine._evaluate(arch) for arch in architectures]
+    taus = []
+    for decision in decisions:
+        sums = np.zeros(len(decision))
+        visits = np.zeros(len(decision))
+        for arch, accuracy in zip(architectures, accuracies):
+            sums[arch.choice(decision.key)] += accuracy
+            visits[arch.choice(decision.key)] += 1
+        seen = visits > 0
+        probabilities = np.asarray(distribution[decision.key])[seen]
+        if len(set(probabilities.tolist())) < 2:
+            continue
+        tau = stats.kendalltau(probabilities, (sums / np.maximum(visits, 1))[seen]).statistic
+        if not np.isnan(tau):
+            taus.append(float(tau))
+    return statistics.fmean(taus) if taus else None
 
 
-def tables(result: dict[str, Any], seeds: list[int]) -> str:
-    headers = ["genotype", *[f"top-1 seed {s}" for s in seeds], "mean ± std",
-               "percentile among uniform genotypes", f"≥ {TARGET_PERCENTILE:.0f}th", "search s (mean)"]
-    rows = []
-    for name, entry in result["controllers"].items():
-        top1 = [f"{r['top1']:.4f}" for r in entry["runs"]]
-        seconds = statistics.fmean(r["search_seconds"] for r in entry["runs"])
-        verdict = "yes" if entry["meets_target"] else "no"
-        rows.append([f"{name} search", *top1, f"{entry['mean']:.4f} ± {entry['std']:.4f}",
-                     f"{entry['percentile']:.0f}", verdict, f"{seconds:.0f}"])
-    for index, entry in enumerate(result["random_genotypes"]):
-        values = entry["top1"]
-        mean, std = mean_std(values)
-        top1 = [f"{t:.4f}" for t in values]
-        rows.append([f"uniform genotype #{index}", *top1, f"{mean:.4f} ± {std:.4f}", "", "", ""])
-    summary = result["random_summary"]
-    ranking = result["ranking"]
-    taus = ", ".join("—" if t is None else f"{t:.2f}" for t in ranking["taus"])
-    mean_tau = "undefined" if ranking["mean_tau"] is None else f"{ranking['mean_tau']:.3f}"
-    spread = (f"Uniform genotypes (mean over seeds): mean {summary['mean']:.4f} ± {summary['std']:.4f}, "
-              f"range {summary['min']:.4f}–{summary['max']:.4f}, "
-              f"75th percentile {summary['percentile_75']:.4f}.")
-    ranking_table = markdown_table(
-        ["ranking hypothesis", "Kendall τ per epoch vs final", "mean τ (epochs before last)"],
-        [[f"{len(ranking['accuracies'])} children", taus, mean_tau]],
+def _decisions_of(space: SearchSpace, distribution: Mapping[str, Sequence[float]]) -> tuple[Decision, ...]:
+    """The space's decisions in the factorisation the controller reported its distribution in."""
+    for factorisation in getattr(space, "factorisations", ("edge",)):
+        decisions = space.decisions(factorisation)
+        if {d.key for d in decisions} == set(distribution):
+            return decisions
+    raise SystemExit("the controller's distribution matches none of the space's factorisations")
+
+
+def retrain_job(genotype: Mapping[str, Any], seed: int, tag: str, args: argparse.Namespace, work: Path) -> float:
+    """Test top-1 of ``genotype`` trained from scratch under the fixed protocol."""
+    setup_torch(args.threads, seed)
+    path = work / f"genotype-{tag}.json"
+    write_json(path, dict(genotype))
+    config = training_config(
+        str(path), dataset=DATASET,
+        network_options={"layers": args.train_layers, "channels": args.train_channels, "drop_path": 0.0},
+        epochs=args.train_epochs, batch_size=args.train_batch_size, auxiliary_weight=0.0, seed=seed,
+        device=args.device, keep_checkpoints=1,
     )
-    return f"{markdown_table(headers, rows)}\n\n{spread}\n\n{ranking_table}"
+    return train_network(config, work / f"train-{tag}", threads=args.threads).top1
+
+
+def uniform_genotypes(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """N uniform genotypes: random scores through the space's own derivation rule (seeded)."""
+    shape = load_dataset(DATASET, None, augment=False).shape
+    space = load_plugins().build_space(SPACE, shape, {"layers": args.search_layers,
+                                                       "channels": args.search_channels})
+    generator = torch.Generator().manual_seed(args.seed + 1000)
+    return [
+        space.genotype_from_scores(
+            {d.key: torch.rand(len(d), generator=generator).tolist() for d in space.decisions()}
+        ).to_json()
+        for _ in range(args.uniform)
+    ]
+
+
+# ---------------------------------------------------------------------------- the run
+
+
+def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    chosen = methods(args)
+    context = multiprocessing.get_context("spawn")
+    searches: dict[str, list[dict[str, Any]]] = {method.label: [] for method in chosen}
+    retrained: dict[tuple[str, int], float] = {}
+    uniform = uniform_genotypes(args)
+    test_images = len(load_dataset(DATASET, None, augment=False).test)
+    uniform_top1: list[float | None] = [None] * len(uniform)
+    with ProcessPoolExecutor(args.workers, mp_context=context) as pool:
+        pending: dict[Future, tuple[str, Any]] = {}
+        for method in chosen:  # the searches first: the longest jobs, and their retraining follows
+            for seed in args.seeds:
+                pending[pool.submit(search_job, method, seed, args, work)] = ("search", method.label)
+        for index, genotype in enumerate(uniform):
+            seed = args.seeds[index % len(args.seeds)]
+            pending[pool.submit(retrain_job, genotype, seed, f"uniform-{index}", args, work)] = ("uniform", index)
+        while pending:
+            future = next(as_completed(pending))
+            kind, key = pending.pop(future)
+            value = future.result()
+            if kind == "search":
+                searches[key].append(value)
+                print(f"search {key} seed {value['seed']}: {value['search_seconds']:.0f} s, "
+                      f"τ(p, supernet) {value['tau']}", flush=True)
+                for label, genotype in value["genotypes"].items():
+                    tag = f"{label}-{value['seed']}".replace(" ", "_").replace(",", "").replace("=", "-")
+                    job = pool.submit(retrain_job, genotype, value["seed"], tag, args, work)
+                    pending[job] = ("retrain", (label, value["seed"]))
+            elif kind == "retrain":
+                retrained[key] = value
+                print(f"retrained {key[0]} seed {key[1]}: top-1 {value:.4f}", flush=True)
+            else:
+                uniform_top1[key] = value
+                print(f"uniform genotype {key}: top-1 {value:.4f}", flush=True)
+    summary = summarise(chosen, searches, retrained, uniform, [float(v) for v in uniform_top1], args)
+    return {**summary, "test_images": test_images}
+
+
+def summarise(
+    chosen: Sequence[Method],
+    searches: Mapping[str, list[dict[str, Any]]],
+    retrained: Mapping[tuple[str, int], float],
+    uniform: list[dict[str, Any]],
+    uniform_top1: list[float],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    rng = np.random.default_rng(args.seed)
+    baseline = np.asarray(uniform_top1)
+    labels = [m.label for m in chosen]
+    if any(m.controller == "mdenas" for m in chosen):
+        labels.insert(labels.index("mdenas") + 1, MDENAS_FREQUENCY)
+    rows = {}
+    for label in labels:
+        source = "mdenas" if label == MDENAS_FREQUENCY else label
+        runs = sorted(searches[source], key=lambda r: r["seed"])
+        top1 = np.asarray([retrained[(label, r["seed"])] for r in runs])
+        taus = [r["tau"] for r in runs if r["tau"] is not None]
+        rows[label] = {
+            "top1": top1.tolist(),
+            "mean": float(top1.mean()),
+            "ci95": bootstrap_mean_interval(top1, rng),
+            "percentile": float(stats.percentileofscore(baseline, top1.mean(), kind="mean")),
+            "ri": relative_improvement(top1.mean(), baseline.mean()),
+            "ri_ci95": bootstrap_ri_interval(top1, baseline, rng),
+            "search_seconds": statistics.fmean(r["search_seconds"] for r in runs),
+            "search_accuracy_last_epoch": statistics.fmean(r["search_accuracy_last_epoch"] for r in runs),
+            "tau_probability_supernet": statistics.fmean(taus) if taus else None,
+            "genotypes": [r["genotypes"][label] for r in runs],
+        }
+    return {
+        "methods": rows,
+        "method_settings": {m.label: attrs.asdict(m) for m in chosen},
+        "uniform": {
+            "top1": uniform_top1,
+            "genotypes": uniform,
+            "mean": float(baseline.mean()),
+            "ci95": bootstrap_mean_interval(baseline, rng),
+            "min": float(baseline.min()),
+            "max": float(baseline.max()),
+        },
+    }
+
+
+def relative_improvement(accuracy: float, baseline: float) -> float:
+    """Yang et al. (2020) Eq. 1: RI = 100 · (Acc_m − Acc_r) / Acc_r."""
+    return 100.0 * (accuracy - baseline) / baseline
+
+
+def bootstrap_mean_interval(values: np.ndarray, rng: np.random.Generator) -> list[float]:
+    """Percentile bootstrap 95 % interval of the mean."""
+    draws = rng.choice(values, size=(BOOTSTRAP_DRAWS, len(values)), replace=True).mean(axis=1)
+    return np.percentile(draws, [2.5, 97.5]).tolist()
+
+
+def bootstrap_ri_interval(top1: np.ndarray, baseline: np.ndarray, rng: np.random.Generator) -> list[float]:
+    """95 % interval of RI, resampling the method's seeds and the uniform genotypes independently."""
+    method = rng.choice(top1, size=(BOOTSTRAP_DRAWS, len(top1)), replace=True).mean(axis=1)
+    reference = rng.choice(baseline, size=(BOOTSTRAP_DRAWS, len(baseline)), replace=True).mean(axis=1)
+    return np.percentile(100.0 * (method - reference) / reference, [2.5, 97.5]).tolist()
+
+
+def table(result: Mapping[str, Any], seeds: Sequence[int]) -> str:
+    headers = ["method", *[f"top-1 seed {s}" for s in seeds], "mean [95 % CI]", "percentile among uniform",
+               "RI % [95 % CI]", "τ(p, supernet acc.)", "search s", "search acc. last epoch"]
+    rows = []
+    for label, row in result["methods"].items():
+        tau = "—" if row["tau_probability_supernet"] is None else f"{row['tau_probability_supernet']:+.2f}"
+        low, high = row["ci95"]
+        ri_low, ri_high = row["ri_ci95"]
+        rows.append([label, *[f"{v:.4f}" for v in row["top1"]],
+                     f"{row['mean']:.4f} [{low:.4f}, {high:.4f}]", f"{row['percentile']:.0f}",
+                     f"{row['ri']:+.2f} [{ri_low:+.2f}, {ri_high:+.2f}]", tau,
+                     f"{row['search_seconds']:.0f}", f"{row['search_accuracy_last_epoch']:.3f}"])
+    uniform = result["uniform"]
+    low, high = uniform["ci95"]
+    rows.append([f"uniform genotypes (N = {len(uniform['top1'])})", *[""] * len(seeds),
+                 f"{uniform['mean']:.4f} [{low:.4f}, {high:.4f}]", "50", "0", "—", "—", "—"])
+    spread = (f"Uniform genotypes: top-1 from {uniform['min']:.4f} to {uniform['max']:.4f}; "
+              f"one of the {result['test_images']} test images is {1 / result['test_images']:.4f}.")
+    return f"{markdown_table(headers, rows)}\n\n{spread}"
 
 
 def main() -> None:
+    recipe = search_recipe(DATASET)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--controllers", default="random,mdenas,parsec,eoinas", help="comma-separated")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="search and retraining seeds")
-    parser.add_argument("--random", type=int, default=8, help="random genotypes N (default 8)")
-    parser.add_argument("--search-epochs", type=int, default=8)
-    parser.add_argument("--search-batch-size", type=int, default=32)
-    parser.add_argument("--search-layers", type=int, default=3)
-    parser.add_argument("--search-channels", type=int, default=8)
-    parser.add_argument("--parsec-k", type=int, default=4, help="PARSEC samples K (default 4)")
-    parser.add_argument("--train-epochs", type=int, default=4, help="the fixed retraining budget")
+    parser.add_argument("--methods", nargs="+", default=["random search", "mdenas", "eoinas", "parsec", DARTS],
+                        help="any of: 'random search' mdenas eoinas parsec darts")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="search and retraining seeds")
+    parser.add_argument("--uniform", type=int, default=20, help="uniform genotypes N (default 20)")
+    parser.add_argument("--search-epochs", type=int, default=recipe["epochs"])
+    parser.add_argument("--search-batch-size", type=int, default=recipe["batch_size"])
+    parser.add_argument("--search-layers", type=int, default=recipe["layers"])
+    parser.add_argument("--search-channels", type=int, default=recipe["channels"])
+    parser.add_argument("--parsec-k", type=int, default=4, help="PARSEC samples K; it gets 1/K of the epochs")
+    parser.add_argument("--darts-epochs", type=int, default=6,
+                        help="DARTS mixture epochs (default 6: about one single-path search's time)")
+    parser.add_argument("--supernet-architectures", type=int, default=64,
+                        help="uniform architectures M behind each choice's supernet accuracy")
+    parser.add_argument("--train-epochs", type=int, default=8, help="the fixed retraining protocol")
     parser.add_argument("--train-batch-size", type=int, default=64)
     parser.add_argument("--train-layers", type=int, default=3)
-    parser.add_argument("--train-channels", type=int, default=8)
-    parser.add_argument("--rank-architectures", type=int, default=8)
-    parser.add_argument("--rank-epochs", type=int, default=4)
+    parser.add_argument("--train-channels", type=int, default=16)
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random genotypes and the ranking")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per worker")
+    parser.add_argument("--workers", type=int, default=2, help="parallel jobs (default 2)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the uniform genotypes and the bootstrap")
     parser.add_argument("--work", type=Path, help="folder for runs (default: a temporary folder)")
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
     args = parser.parse_args()
-    setup_torch(args.threads, args.seed)
-    device = resolve_device(args.device)
     work = args.work or Path(tempfile.mkdtemp(prefix="nasplug-quality-"))
+    work.mkdir(parents=True, exist_ok=True)
 
     load_before = load_average()
     started = time.perf_counter()
+    cpu_before = _children_cpu_seconds()
     result = run(args, work)
     seconds = time.perf_counter() - started
-    text = tables(result, args.seeds)
+    text = table(result, args.seeds)
     print()
     print(text)
-    print(f"\n{seconds:.0f} s in all")
+    cpu = _children_cpu_seconds() - cpu_before
+    print(f"\n{seconds:.0f} s in all, {cpu:.0f} CPU-seconds in the workers, load {load_before} → {load_average()}")
     save(args.out, {
         "benchmark": "search_quality",
-        "environment": environment(device),
+        "environment": environment(torch.device(args.device)),
         "load_average": {"start": load_before, "end": load_average()},
         "seconds": seconds,
+        "worker_cpu_seconds": cpu,
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         **result,
         "table": text,
     })
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":
