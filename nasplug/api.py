@@ -359,17 +359,19 @@ def info(
     *,
     space: str | None = None,
     dataset: str | None = None,
+    data_dir: str | Path | None = None,
     input_size: int | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> ModelCost:
     """Parameters and multiply-adds of a genotype's standalone network, as ``nasplug info`` reports them.
 
-    ``options`` are the network's options (``layers``, ``channels``, ...).
+    ``options`` are the network's options (``layers``, ``channels``, ...); ``data_dir`` is
+    needed where the dataset's shape comes from its files (``folder``).
     """
     from nasplug.inspect import model_cost
     from nasplug.networks import build_network
 
-    built = build_network(str(genotype), dataset=dataset, input_size=input_size, space=space,
+    built = build_network(str(genotype), dataset=dataset, data_dir=data_dir, input_size=input_size, space=space,
                           options=dict(options or {}))
     return model_cost(built.module, built.data)
 

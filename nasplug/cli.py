@@ -260,15 +260,18 @@ def show(genotype: str, space: str | None) -> None:
 @main.command()
 @click.option("--genotype", "reference", required=True, help="A genotype file, run directory or published name.")
 @click.option("--space", help="The genotype's space, where the reference alone does not say.")
-@click.option("--dataset", help="Sets classes, channels and input size: digits, cifar10, cifar100, imagenet. "
+@click.option("--dataset", help="Sets classes, channels and input size: digits, cifar10, cifar100, imagenet, "
+              "folder (with --data-dir) or a plugin's. "
               "Default: the space's (cifar10 for darts-cell, imagenet for proxyless-mbv2).")
+@click.option("--data-dir", type=click.Path(), help="The dataset's folder, where its shape comes from files "
+              "(folder).")
 @click.option("--input-size", type=click.IntRange(min=1), help="Override the dataset's input size.")
 @click.option("--layers", type=click.IntRange(min=1), help="Cells of the network (cell spaces).")
 @click.option("--channels", type=click.IntRange(min=1), help="Initial channels (cell spaces).")
 @click.option("-o", "--option", "assignments", multiple=True, metavar="KEY=VALUE",
               help="A network option of the genotype's space (`nasplug plugins` lists them). Repeatable.")
-def info(reference: str, space: str | None, dataset: str | None, input_size: int | None, layers: int | None,
-         channels: int | None, assignments: tuple[str, ...]) -> None:
+def info(reference: str, space: str | None, dataset: str | None, data_dir: str | None, input_size: int | None,
+         layers: int | None, channels: int | None, assignments: tuple[str, ...]) -> None:
     """Parameters and multiply-adds of a genotype's standalone network."""
     from nasplug.inspect import model_cost
     from nasplug.networks import build_network
@@ -277,7 +280,8 @@ def info(reference: str, space: str | None, dataset: str | None, input_size: int
     for name, value in (("layers", layers), ("channels", channels)):
         if value is not None:
             given[name] = value
-    built = build_network(reference, dataset=dataset, input_size=input_size, space=space, options=given)
+    built = build_network(reference, dataset=dataset, data_dir=data_dir, input_size=input_size, space=space,
+                          options=given)
     cost = model_cost(built.module, built.data)
     described = ", ".join(f"{k}={v}" for k, v in built.options.items())
     size = built.data.input_size

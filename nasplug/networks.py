@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -32,6 +33,7 @@ def build_network(
     reference: str,
     *,
     dataset: str | None = None,
+    data_dir: str | Path | None = None,
     input_size: int | None = None,
     space: str | None = None,
     options: Mapping[str, Any] | None = None,
@@ -40,14 +42,15 @@ def build_network(
     """Build the standalone network of ``reference`` (a genotype file, run directory or published name).
 
     ``dataset`` sets classes, channels and input size (default: the space's
-    ``default_dataset``, the one its published figures are for); ``options`` are the
+    ``default_dataset``, the one its published figures are for; ``data_dir`` where the
+    shape comes from files, as a folder dataset's); ``options`` are the
     space's network options (e.g. ``layers``, ``channels``, ``auxiliary`` for
     darts-cell), strings or typed values.
     """
     hooks = hooks or load_plugins()
     entry, genotype = load_genotype(reference, hooks, space)
     dataset = dataset or entry.cls.default_dataset
-    data = dataset_shape(dataset)
+    data = dataset_shape(dataset, data_dir, hooks=hooks)
     if input_size is not None:
         data = attrs.evolve(data, input_size=input_size)
     resolved = resolve_options(entry.cls.network_options, dict(options or {}), f"the {entry.name} network")

@@ -25,6 +25,7 @@ from torch.nn import functional as F
 
 from nasplug.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint, write_json
 from nasplug.data import DataBundle, load_dataset, make_loader
+from nasplug.data import folder as folder_dataset
 from nasplug.config import config_from_json, read_json_file, reject_invalid
 from nasplug.divergence import check_finite
 from nasplug.environment import (
@@ -170,11 +171,17 @@ MOBILENET_LR_PER_256 = 0.05
 """The MobileNet-style learning rate for a batch of 256, scaled linearly with the batch size."""
 
 
-def recipe_for(space: str, dataset: str) -> Recipe:
-    """The defaults of training a ``space`` network on ``dataset`` (see docs/train.md)."""
+def recipe_for(space: str, dataset: str, data_dir: str | Path | None = None) -> Recipe:
+    """The defaults of training a ``space`` network on ``dataset`` (see docs/train.md).
+
+    A ``folder`` dataset takes CIFAR-10's protocol for small images and ImageNet's
+    for large ones, the same split its loader makes (nasplug.data.folder).
+    """
+    if dataset == "folder":
+        dataset = "cifar10" if folder_dataset.is_small(None if data_dir is None else Path(data_dir)) else "imagenet"
     if dataset not in DATASET_RECIPES:
         raise TrainError(f"no training recipe for dataset {dataset!r}; recipes exist for: "
-                         f"{', '.join(sorted(DATASET_RECIPES))}")
+                         f"{', '.join(sorted(DATASET_RECIPES))} and folder")
     base = DATASET_RECIPES[dataset]
     if space not in MOBILENET_SPACES:
         return base
@@ -208,7 +215,7 @@ def training_config(
     hooks = hooks or load_plugins()
     dataset = dataset.lower()
     entry, genotype = load_genotype(reference, hooks, space)
-    recipe = recipe_for(entry.name, dataset)
+    recipe = recipe_for(entry.name, dataset, settings.get("data_dir"))
     given = {key: value for key, value in settings.items() if value is not None}
     values = {**recipe.settings, **given}
     if entry.name in MOBILENET_SPACES and "lr" not in given:

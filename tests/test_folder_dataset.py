@@ -204,3 +204,29 @@ def test_a_plugin_that_lists_but_does_not_build_a_dataset_is_named():
     with pytest.raises(PluginError, match="dataset 'odd' .*: build_dataset returned a str, not a DataBundle"):
         load_dataset("odd", hooks=hooks)
     assert load_dataset("DIGITS", augment=False, hooks=hooks).name == "digits"  # names match any case
+
+
+def test_training_recipe_of_a_folder_follows_its_image_size(tmp_path):
+    from nasplug.train import DATASET_RECIPES, recipe_for
+
+    small = write_folder(tmp_path / "small")
+    large = write_folder(tmp_path / "large", per_class=(1, 1), size=(SMALL_IMAGE_MAX + 16, SMALL_IMAGE_MAX + 1))
+    assert recipe_for("darts-cell", "folder", small) == DATASET_RECIPES["cifar10"]
+    assert recipe_for("darts-cell", "folder", large) == DATASET_RECIPES["imagenet"]
+    with pytest.raises(DatasetError, match="--data-dir"):
+        recipe_for("darts-cell", "folder", None)
+
+
+@pytest.mark.slow
+def test_nasplug_train_and_info_on_a_folder_of_pngs(tmp_path):
+    root = write_folder(tmp_path / "pets", per_class=(16, 4))
+    out = tmp_path / "train"
+    run_cli("train", "--genotype", "DARTS_V2", "--dataset", "folder", "--data-dir", root, "--layers", "3",
+            "--channels", "4", "--epochs", "1", "--batch-size", "8", "--quiet", "--out", out)
+    config = json.loads((out / "config.json").read_text())
+    assert (config["dataset"], config["cutout"]) == ("folder", 16)  # the CIFAR protocol for 8x8 images
+    assert 0 <= json.loads((out / "results.json").read_text())["top1"] <= 1
+    info = run_cli("info", "--genotype", "DARTS_V2", "--dataset", "folder", "--data-dir", root)
+    assert "folder 8x8, 2 classes" in info.output
+    missing = run_cli("info", "--genotype", "DARTS_V2", "--dataset", "folder", exit_code=None)
+    assert_one_line_error(missing, "--data-dir")

@@ -35,10 +35,7 @@ Files = list[tuple[Path, int]]
 
 def load_folder(root: Path | None, *, augment: bool, cutout: int, input_size: int | None) -> DataBundle:
     """The folder's train and val images as a DataBundle; its classes are the class folders' names."""
-    if root is None:
-        raise DatasetError(f"the folder dataset needs its folder: --data-dir ROOT with {LAYOUT}")
-    if not root.is_dir():
-        raise DatasetError(f"folder dataset: {root} is not a folder; lay it out as {LAYOUT}")
+    root = _checked_root(root)
     classes, train_files = scan_split(root / "train")
     val_classes, val_files = scan_split(root / "val")
     if val_classes != classes:
@@ -61,6 +58,20 @@ def load_folder(root: Path | None, *, augment: bool, cutout: int, input_size: in
         test=ImageFiles(val_files, classes, test_transform),
         shape=DataShape(num_classes=len(classes), in_channels=3, input_size=size),
     )
+
+
+def is_small(root: Path | None) -> bool:
+    """Whether the folder's images get the CIFAR treatment (judged, as loading does, by the first one)."""
+    _, train_files = scan_split(_checked_root(root) / "train")
+    return min(read_image(train_files[0][0]).size) <= SMALL_IMAGE_MAX
+
+
+def _checked_root(root: Path | None) -> Path:
+    if root is None:
+        raise DatasetError(f"the folder dataset needs its folder: --data-dir ROOT with {LAYOUT}")
+    if not root.is_dir():
+        raise DatasetError(f"folder dataset: {root} is not a folder; lay it out as {LAYOUT}")
+    return root
 
 
 def scan_split(folder: Path) -> tuple[list[str], Files]:
