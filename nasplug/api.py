@@ -131,7 +131,7 @@ def resume_search(
 
 
 SEARCH_SETTINGS = ("data_dir", "epochs", "batch_size", "seed", "lr", "lr_min", "normalisation", "cutout",
-                   "device", "keep_checkpoints", "eval_derived", "init_from")
+                   "device", "data_on_device", "keep_checkpoints", "eval_derived", "init_from")
 """Keywords of :func:`search_config` that are SearchConfig fields of the same name."""
 
 
