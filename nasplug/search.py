@@ -505,11 +505,11 @@ class SearchEngine:
         """
         if self.device_train is not None:
             seed, rank = self.config.seed, self.world.rank
+            stream = DEVICE_TRAIN_AUGMENTATION_STREAM
             return self.device_train.epoch(
                 self.config.batch_size, order_seed=derived_seed(seed, epoch, 0), drop_last=True, rank=rank,
                 world_size=self.world.size,
-                augmentation_seed=lambda batch: derived_seed(seed, epoch, DEVICE_TRAIN_AUGMENTATION_STREAM, rank,
-                                                             batch),
+                augmentation_seed=lambda batch: derived_seed(seed, epoch, stream, rank, batch),
             )
         return make_loader(self.train_set, self.config.batch_size, shuffle=True, seed=self.config.seed,
                            drop_last=True, epoch=epoch, rank=self.world.rank, world_size=self.world.size,

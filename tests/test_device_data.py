@@ -155,7 +155,8 @@ def test_a_batch_is_a_function_of_seed_and_step():
 
     def batches(start, seed=4):
         split = DeviceSplit(source, range(50), CPU)  # a fresh split: no state carried between calls
-        return cycling_device_batches(split, 8, seed=seed, start=start, augmentation_seed=lambda step: 1000 + step)
+        return cycling_device_batches(split, 8, seed=seed, start=start,
+                                      augmentation_seed=lambda step: 1000 + step)
 
     from_start = batches(0)
     drawn = [next(from_start) for _ in range(15)]  # 6 per pass: into the third pass

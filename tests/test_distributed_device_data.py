@@ -24,8 +24,9 @@ def worker(rank, port, root):
         assert engine.device_train is not None
         epoch = engine._train_loader(0)
         search = engine._search_batches(0)
-        torch.save({"order": epoch.order, "steps": len(epoch), "images": len(engine.device_train), "search": [next(search) for _ in range(3)]},
-                   root / f"batches.rank{rank}.pt")
+        batches = {"order": epoch.order, "steps": len(epoch), "images": len(engine.device_train),
+                   "search": [next(search) for _ in range(3)]}
+        torch.save(batches, root / f"batches.rank{rank}.pt")
         engine.start()
         result = engine.run()
         torch.save({"controller": engine.controller.state_dict(), "genotype": result.genotype.to_json()},

@@ -52,7 +52,7 @@ class TensorSource:
 
     @property
     def nbytes(self) -> int:
-        return self.images.numel() * self.images.element_size() + self.labels.numel() * self.labels.element_size()
+        return sum(tensor.numel() * tensor.element_size() for tensor in (self.images, self.labels))
 
 
 @attrs.frozen

@@ -101,7 +101,7 @@ def load_cifar(
         train=TensorImages(train_images, train_labels, classes, train_transform),
         test=TensorImages(test_images, test_labels, classes, test_transform),
         shape=DataShape(num_classes=release.num_classes, in_channels=3, input_size=size),
-        # the pipeline's recipe (small_image_transforms) at the release's own size; resized images stay on the host
+        # small_image_transforms' recipe at the release's own size; resized images stay on the host
         train_source=None if size != IMAGE_SIZE else TensorSource(
             train_images, train_labels, padding=size // 8 if augment else 0, flip=augment,
             cutout=cutout if augment else 0, mean=mean, std=std,

@@ -30,7 +30,7 @@ from nasplug.data.loaders import EpochSampler, derived_seed
 DEVICE_DATA_CHOICES: tuple[str, ...] = ("auto", "on", "off")
 """``auto``: on for CUDA where the dataset has a tensor source that fits; ``on``: always; ``off``: never."""
 MEMORY_SHARE = 0.25
-"""``auto`` holds a split on the GPU only if all of the dataset's images take at most this share of its free memory."""
+"""``auto`` holds the splits on the GPU only if the dataset's images take at most this share of its free memory."""
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -44,7 +44,7 @@ def fits_on(source: TensorSource, device: torch.device) -> bool:
 
 
 def use_device_data(setting: str, source: TensorSource | None, device: torch.device, dataset: str) -> bool:
-    """Whether a run with ``data_on_device=setting`` holds its splits on ``device``; ``on`` without a source fails."""
+    """Whether a run with ``data_on_device=setting`` holds its splits on ``device`` (``on`` needs a source)."""
     if setting not in DEVICE_DATA_CHOICES:
         raise DatasetError(f"data on device is one of {', '.join(DEVICE_DATA_CHOICES)}, not {setting!r}")
     if setting == "off":
@@ -87,7 +87,7 @@ class DeviceSplit:
         return DeviceBatches(self, order, batch_size, drop_last, augmentation_seed, skip_batches)
 
     def in_order(self, batch_size: int, *, rank: int = 0, world_size: int = 1) -> Iterator[Batch]:
-        """Images ``rank``, ``rank + world_size``, ... in index order, normalised, not augmented (evaluation)."""
+        """Images ``rank``, ``rank + world_size``, ... in order, normalised, not augmented (evaluation)."""
         index = torch.arange(rank, len(self), world_size, device=self.device)
         for start in range(0, len(index), batch_size):
             chosen = index[start : start + batch_size]
@@ -110,7 +110,7 @@ class DeviceSplit:
         return images, self.labels[index]
 
     def _normalised(self, images: torch.Tensor) -> torch.Tensor:
-        """As the host's ``ToDtype(float32, scale=True)`` then ``Normalize(mean, std)``; floats pass as they are."""
+        """As the host's ``ToDtype(float32, scale=True)``, ``Normalize(mean, std)``; floats pass as they are."""
         if images.dtype != torch.uint8:
             return images
         return images.to(torch.float32).mul_(1.0 / 255).sub_(self._mean).div_(self._std)
@@ -159,13 +159,15 @@ def cycling_device_batches(
     loop, skip = divmod(start, per_pass)
     while True:
         first = loop * per_pass
-        yield from split.epoch(batch_size, order_seed=derived_seed(seed, loop, 0), drop_last=True,
-                               skip_batches=skip, augmentation_seed=lambda b, first=first: augmentation_seed(first + b))
+        yield from split.epoch(
+            batch_size, order_seed=derived_seed(seed, loop, 0), drop_last=True, skip_batches=skip,
+            augmentation_seed=lambda b, first=first: augmentation_seed(first + b),
+        )
         loop, skip = loop + 1, 0
 
 
 def _random_crop(images: torch.Tensor, padding: int, fill: float, generator: torch.Generator) -> torch.Tensor:
-    """Each image cropped to its size at a uniform offset in 0..2·padding per axis of it padded with ``fill``."""
+    """Each image cropped to its size at uniform offsets in 0..2·padding from it padded with ``fill``."""
     count, channels, height, width = images.shape
     device = images.device
     padded = F.pad(images, (padding, padding, padding, padding), value=fill)
@@ -178,7 +180,7 @@ def _random_crop(images: torch.Tensor, padding: int, fill: float, generator: tor
 
 
 def _cutout(images: torch.Tensor, length: int, generator: torch.Generator) -> torch.Tensor:
-    """As :class:`nasplug.data.Cutout` per image: a ``length`` square about a uniform centre, clipped, zeroed."""
+    """As :class:`nasplug.data.Cutout` per image: a ``length`` square about a uniform centre, clipped."""
     count, _, height, width = images.shape
     device = images.device
     centre_y = torch.randint(0, height, (count, 1), device=device, generator=generator)
