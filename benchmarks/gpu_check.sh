@@ -123,8 +123,10 @@ rm -rf "$DATA"  # 180 MB of random pixels: not worth bringing back
     done
     for run in mdenas-run mdenas-run-loader; do
         if [ -f "$OUT/$run/history.jsonl" ]; then
+            data="the data on the device"
+            [ "$run" = mdenas-run-loader ] && data="through the DataLoader"
             echo
-            echo "## mdenas-cifar10, one epoch ($run: data on device for mdenas-run, DataLoader for -loader)"
+            echo "## mdenas-cifar10, one epoch, $data"
             echo
             python -c "import json, sys; r = json.loads(open(sys.argv[1]).readline());
 print({k: r[k] for k in ('steps', 'seconds', 'train_loss', 'search_accuracy')})" "$OUT/$run/history.jsonl"
