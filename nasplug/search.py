@@ -81,6 +81,8 @@ SEARCH_AUGMENTATION_STREAM = 3
 """The seed stream of the search batches' augmentation (loaders use 0 and 1, ranks 2)."""
 DEVICE_TRAIN_AUGMENTATION_STREAM = 4
 """The seed stream of the weight-training batches' augmentation when the data is on the device."""
+DEVICE_EVALUATION_AUGMENTATION_STREAM = 5
+"""The same for the epoch end's evaluation over the search split (augmented, as on the DataLoader path)."""
 SEARCH_STATE_KEYS = ("config", "epoch", "supernet", "optimizer", "scheduler", "controller", "rng", "history")
 
 
@@ -320,11 +322,10 @@ class SearchEngine:
         self.device_train: DeviceSplit | None = None
         self.device_search: DeviceSplit | None = None
         source = self.data.train_source
-        if use_device_data(config.data_on_device, source, self.device, config.dataset):
-            assert source is not None
+        if use_device_data(config.data_on_device, source, self.device, config.dataset) and source is not None:
             self.device_train = DeviceSplit(source, train_part, self.device)
             self.device_search = DeviceSplit(source, search_part, self.device)
-            self.progress.message(f"data: both splits held on {self.device} ({source.nbytes / 2**20:.0f} MiB), "
+            self.progress.message(f"data: both splits held on {self.device} ({source.nbytes / 2**20:.1f} MiB), "
                                   f"augmented there")
 
         self.space, self.controller, provider = build_space_and_controller(
@@ -678,12 +679,18 @@ class SearchEngine:
     def _evaluate(self, architecture: Architecture) -> float:
         """Accuracy of one architecture over the whole search split (batch statistics, as in search).
 
-        On N ranks rank r counts images r, r + N, ... of the split; the counts are summed.
+        On N ranks rank r counts images r, r + N, ... of the split; the counts are summed. The
+        images carry the training augmentation (the split is part of the training set, as in
+        DARTS's search); on the device it is seeded by (seed, epoch, rank, batch).
         """
         loader: Any
         if self.device_search is not None:
-            loader = self.device_search.in_order(self.config.batch_size, rank=self.world.rank,
-                                                 world_size=self.world.size)
+            seed, epoch, rank = self.config.seed, self.epoch, self.world.rank
+            stream = DEVICE_EVALUATION_AUGMENTATION_STREAM
+            loader = self.device_search.in_order(
+                self.config.batch_size, rank=rank, world_size=self.world.size,
+                augmentation_seed=lambda batch: derived_seed(seed, epoch, stream, rank, batch),
+            )
         else:
             part: torch.utils.data.Dataset = self.search_set
             if self.world.is_distributed:

@@ -86,12 +86,19 @@ class DeviceSplit:
         order = torch.as_tensor(list(sampler), dtype=torch.long).to(self.device, non_blocking=True)
         return DeviceBatches(self, order, batch_size, drop_last, augmentation_seed, skip_batches)
 
-    def in_order(self, batch_size: int, *, rank: int = 0, world_size: int = 1) -> Iterator[Batch]:
-        """Images ``rank``, ``rank + world_size``, ... in order, normalised, not augmented (evaluation)."""
+    def in_order(
+        self, batch_size: int, *, rank: int = 0, world_size: int = 1,
+        augmentation_seed: Callable[[int], int] | None = None,
+    ) -> Iterator[Batch]:
+        """Images ``rank``, ``rank + world_size``, ... in order (evaluation): batch ``b`` augmented with
+        ``augmentation_seed(b)``, or only normalised if that is None."""
         index = torch.arange(rank, len(self), world_size, device=self.device)
-        for start in range(0, len(index), batch_size):
+        for number, start in enumerate(range(0, len(index), batch_size)):
             chosen = index[start : start + batch_size]
-            yield self._normalised(self.images[chosen]), self.labels[chosen]
+            if augmentation_seed is None:
+                yield self._normalised(self.images[chosen]), self.labels[chosen]
+            else:
+                yield self.augmented(chosen, augmentation_seed(number))
 
     def augmented(self, index: torch.Tensor, seed: int) -> Batch:
         """Images ``index`` augmented with a generator seeded by ``seed``, and their labels."""
