@@ -6,9 +6,12 @@
 #
 # 1. the CUDA-marked tests (pytest -m cuda);
 # 2. benchmarks/step_cost.py at NNI's side-by-side setting (8 cells, C = 16, batch 64, 32x32);
-# 3. benchmarks/search_throughput.py at the papers' settings;
-# 4. one epoch of the mdenas-cifar10 recipe on synthetic CIFAR-10 files (50,000 + 10,000 images);
-# 5. one epoch of `nasplug train` (DARTS_V2, CIFAR-10 recipe) with bf16 autocast.
+# 3. benchmarks/search_throughput.py at the papers' settings, data held on the GPU; then MdeNAS's
+#    setting again through the DataLoader, and with bf16/channels-last (where SearchConfig has them);
+# 4. one epoch of the mdenas-cifar10 recipe on synthetic CIFAR-10 files (50,000 + 10,000 images),
+#    both splits held on the GPU (--data-on-device on);
+# 5. one epoch of `nasplug train` (DARTS_V2, CIFAR-10 recipe) with bf16 autocast;
+# 6. the epoch of 4 again through the DataLoader (--data-on-device off, 8 workers), for the ratio.
 #
 # It writes each part's log and tables to OUTDIR and a summary.md of what passed and how long it
 # took; it goes on after a failed part and exits 1 if any failed. Environment:
@@ -34,7 +37,7 @@ if [ "$TINY" = 1 ]; then
     per_batch=60        # 300 training images
     step_cost_args=(--layers 3 --channels 4 --input-size 8 --batch-size 8 --rounds 1 --warmup-rounds 1
                     --memory-steps 1)
-    throughput_args=(--steps 1 --batch-scale 0.0625 --input-size 8 --parsec-k 2)
+    throughput_args=(--steps 1 --batch-scale 0.0625 --input-size 8 --parsec-k 2 --images 2000)
     run_args=(--batch-size 16 --layers 3 --channels 4 --search-split 100)
     train_args=(--batch-size 16 --layers 3 --channels 4)
     workers=0
@@ -83,24 +86,34 @@ part step_cost python benchmarks/step_cost.py --device "$DEVICE" "${step_cost_ar
     --out "$OUT/step_cost.json"
 
 part search_throughput python benchmarks/search_throughput.py --device "$DEVICE" "${throughput_args[@]}" \
-    --out "$OUT/search_throughput.json"
+    --data-on-device on --out "$OUT/search_throughput.json"
+
+part throughput_loader python benchmarks/search_throughput.py --device "$DEVICE" "${throughput_args[@]}" \
+    --recipes mdenas-cifar10 --data-on-device off --workers "$workers" --out "$OUT/throughput_loader.json"
+
+part throughput_bf16 python benchmarks/search_throughput.py --device "$DEVICE" "${throughput_args[@]}" \
+    --recipes mdenas-cifar10 --data-on-device on --amp --channels-last --out "$OUT/throughput_bf16.json"
 
 rm -rf "$DATA"
 part write_cifar10 python -m nasplug.testing.cifar "$DATA" --per-batch "$per_batch"
 
 rm -rf "$OUT/mdenas-run"
 part mdenas_epoch nasplug run --recipe mdenas-cifar10 --epochs 1 --data-dir "$DATA" --device "$DEVICE" \
-    --workers "$workers" --out "$OUT/mdenas-run" --quiet "${run_args[@]}"
+    --data-on-device on --out "$OUT/mdenas-run" --quiet "${run_args[@]}"
 
 rm -rf "$OUT/train-bf16"
 part train_bf16_epoch nasplug train --genotype DARTS_V2 --dataset cifar10 --data-dir "$DATA" --epochs 1 \
     --amp --device "$DEVICE" --workers "$workers" --out "$OUT/train-bf16" --quiet "${train_args[@]}"
 
+rm -rf "$OUT/mdenas-run-loader"
+part mdenas_epoch_loader nasplug run --recipe mdenas-cifar10 --epochs 1 --data-dir "$DATA" --device "$DEVICE" \
+    --data-on-device off --workers "$workers" --out "$OUT/mdenas-run-loader" --quiet "${run_args[@]}"
+
 rm -rf "$DATA"  # 180 MB of random pixels: not worth bringing back
 {
     echo
     echo "total: $SECONDS s"
-    for name in step_cost search_throughput; do
+    for name in step_cost search_throughput throughput_loader throughput_bf16; do
         if [ -f "$OUT/$name.json" ]; then
             echo
             echo "## $name"
@@ -108,13 +121,17 @@ rm -rf "$DATA"  # 180 MB of random pixels: not worth bringing back
             python -c "import json, sys; print(json.load(open(sys.argv[1]))['table'])" "$OUT/$name.json"
         fi
     done
-    if [ -f "$OUT/mdenas-run/history.jsonl" ]; then
-        echo
-        echo "## mdenas-cifar10, one epoch"
-        echo
-        python -c "import json, sys; r = json.loads(open(sys.argv[1]).readline());
-print({k: r[k] for k in ('steps', 'seconds', 'train_loss', 'search_accuracy')})" "$OUT/mdenas-run/history.jsonl"
-    fi
+    for run in mdenas-run mdenas-run-loader; do
+        if [ -f "$OUT/$run/history.jsonl" ]; then
+            data="the data on the device"
+            [ "$run" = mdenas-run-loader ] && data="through the DataLoader"
+            echo
+            echo "## mdenas-cifar10, one epoch, $data"
+            echo
+            python -c "import json, sys; r = json.loads(open(sys.argv[1]).readline());
+print({k: r[k] for k in ('steps', 'seconds', 'train_loss', 'search_accuracy')})" "$OUT/$run/history.jsonl"
+        fi
+    done
     if [ -f "$OUT/train-bf16/metrics.jsonl" ]; then
         echo
         echo "## nasplug train, bf16, one epoch"

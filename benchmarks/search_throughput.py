@@ -3,24 +3,32 @@
 Each paper's search recipe (``nasplug recipes show NAME``) gives the network,
 batch, epochs, split and controller options: MdeNAS 6 cells, C = 16, batch 512;
 EoiNAS 8 cells, batch 64 (measured in its weights-only warm-up and while α
-learns); PARSEC 8 cells, K = 16. The engine's own step runs on fixed synthetic
-CIFAR-10-shaped batches (3×32×32, 10 classes: compute, not loading, is
-measured); right after each step the children it sampled are built standalone
-and timed doing the same work (per sample one feedback forward and one training
-step). Configurations are interleaved step by step.
+learns); PARSEC 8 cells, K = 16. Each step's train and search batches are drawn
+from synthetic CIFAR-10 pixels (uint8, 3×32×32, 10 classes) augmented with the
+CIFAR pipeline (crop, flip, Cutout where the recipe has it, normalisation):
+held on the device (``--data-on-device on``, the engine's nasplug.data.device) or
+through the DataLoader and the host transforms (``off``, ``--workers``); that
+draw is timed apart from the step. The engine's own step then runs on them;
+right after each step the children it sampled are built standalone and timed
+doing the same work on the same batches (per sample one feedback forward and one
+training step). Configurations are interleaved step by step. ``--amp`` and
+``--channels-last`` go into the step's SearchConfig where it has those settings.
 
-Throughput is weight-training images per second (an epoch is one pass over the
-weight-training split); the projected wall time of the full paper search is
-steps per epoch × epochs × the median step, the epoch ends' bookkeeping and
-data loading left out.
+Throughput is weight-training images per second of step plus data (an epoch is
+one pass over the weight-training split); the projected wall time of the full
+paper search is steps per epoch × epochs × (median step + median data), the
+epoch ends' bookkeeping left out. ``--quick`` scales everything down to run in
+a few minutes on a CPU (a check of the script and of the ratios, not of speed).
 
     python benchmarks/search_throughput.py --device cuda --out throughput.json
+    python benchmarks/search_throughput.py --quick --out throughput-quick.json
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +46,14 @@ from _common import (
     resolve_device,
     save,
     setup_torch,
-    synthetic_batches,
     timed,
     ungated,
 )
+from nasplug.data.bundle import TensorImages, TensorSource
+from nasplug.data.cifar import RELEASES
+from nasplug.data.device import DeviceSplit, cycling_device_batches
+from nasplug.data.loaders import cycling_batches
+from nasplug.data.pipelines import small_image_transforms
 from nasplug.plugins import load_plugins
 from nasplug.recipes import load_recipe
 from nasplug.search import SearchConfig
@@ -51,6 +63,10 @@ from step_cost import time_summary
 CIFAR10_TRAIN_IMAGES = 50_000
 CIFAR10 = DataShape(num_classes=10, in_channels=3, input_size=32)
 RECIPES = ("mdenas-cifar10", "eoinas-cifar10", "parsec-cifar10")
+QUICK = dict(steps=3, warmup_steps=1, batch_scale=1 / 16, input_size=16, parsec_k=2, images=2000)
+"""What ``--quick`` sets (each unless given): a CPU check in minutes."""
+STEP_SETTINGS = ("amp", "channels_last")
+"""Search settings passed to the step where SearchConfig has them (bf16 autocast, channels-last)."""
 
 
 @attrs.frozen
@@ -65,6 +81,7 @@ class Phase:
     batch_size: int
     epochs: int
     steps_per_epoch: int
+    cutout: int
 
 
 def recipe_phases(name: str, batch_scale: float, parsec_k: int | None) -> list[Phase]:
@@ -85,7 +102,7 @@ def recipe_phases(name: str, batch_scale: float, parsec_k: int | None) -> list[P
     if controller == "parsec" and parsec_k is not None:
         options["samples"] = parsec_k
     common = dict(recipe=name, controller=controller, space_options=recipe.table("space"), batch_size=batch,
-                  steps_per_epoch=steps)
+                  steps_per_epoch=steps, cutout=settings.get("cutout", defaults.cutout))
     if controller == "eoinas":
         warmup = options.get("warmup", 0)
         return [
@@ -96,7 +113,44 @@ def recipe_phases(name: str, batch_scale: float, parsec_k: int | None) -> list[P
     return [Phase(label=name, controller_options=options, epochs=epochs, **common)]
 
 
-def measure(args: argparse.Namespace, phases: list[Phase]) -> dict[str, list[dict[str, Any]]]:
+def step_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """``--amp``/``--channels-last`` for the step's SearchConfig: those it has (the others are reported)."""
+    fields = {field.name for field in attrs.fields(SearchConfig)}
+    asked = {name: True for name in STEP_SETTINGS if getattr(args, name)}
+    for name in sorted(set(asked) - fields):
+        print(f"warning: this nasplug's SearchConfig has no {name}; --{name.replace('_', '-')} is not applied")
+    return {name: value for name, value in asked.items() if name in fields}
+
+
+def cifar_pixels(args: argparse.Namespace, cutout: int) -> TensorSource:
+    """``--images`` random CIFAR-10-shaped uint8 images with the CIFAR pipeline's recipe (at --input-size)."""
+    generator = torch.Generator().manual_seed(args.seed)
+    size = args.input_size
+    images = torch.randint(0, 256, (args.images, 3, size, size), dtype=torch.uint8, generator=generator)
+    labels = torch.randint(CIFAR10.num_classes, (args.images,), generator=generator)
+    release = RELEASES["cifar10"]
+    return TensorSource(images, labels, padding=size // 8, flip=True, cutout=cutout, mean=release.mean,
+                        std=release.std)
+
+
+def batch_stream(args: argparse.Namespace, phase: Phase, device: torch.device) -> Iterator[Any]:
+    """Batches as a search of ``phase`` draws them: augmented on the device, or by the DataLoader and moved."""
+    source = cifar_pixels(args, phase.cutout)
+    if args.data_on_device == "on":
+        split = DeviceSplit(source, range(args.images), device)
+        return cycling_device_batches(split, phase.batch_size, seed=args.seed, start=0,
+                                      augmentation_seed=lambda step: args.seed + step)
+    transform, _ = small_image_transforms(source.mean, source.std, args.input_size, resize=False, augment=True,
+                                          cutout=phase.cutout)
+    dataset = TensorImages(source.images, source.labels, [str(c) for c in range(10)], transform)
+    batches = cycling_batches(dataset, phase.batch_size, seed=args.seed, start=0, num_workers=args.workers,
+                              pin_memory=device.type == "cuda")
+    return ((x.to(device, non_blocking=True), y.to(device, non_blocking=True)) for x, y in batches)
+
+
+def measure(
+    args: argparse.Namespace, phases: list[Phase], settings: dict[str, Any]
+) -> dict[str, list[dict[str, Any]]]:
     """Per round one engine step of every phase, each followed by its samples' children standalone."""
     device = resolve_device(args.device)
     shape = attrs.evolve(CIFAR10, input_size=args.input_size)
@@ -106,11 +160,13 @@ def measure(args: argparse.Namespace, phases: list[Phase]) -> dict[str, list[dic
         space = hooks.build_space("darts-cell", shape, phase.space_options)
         controller = build_controller(phase.controller, space, phase.controller_options, args.seed)
         harness = StepHarness(space, controller, phase.controller, device, load_plugins())
-        runs[phase.label] = (space, harness, synthetic_batches(shape, phase.batch_size, args.seed, device))
+        harness.config = attrs.evolve(harness.config, **settings)
+        runs[phase.label] = (space, harness, batch_stream(args, phase, device))
     records: dict[str, list[dict[str, Any]]] = {phase.label: [] for phase in phases}
     for index in range(args.warmup_steps + args.steps):
         for phase in phases:
-            space, harness, (train, search) = runs[phase.label]
+            space, harness, stream = runs[phase.label]
+            data_seconds, (train, search) = timed(device, lambda: (next(stream), next(stream)))
             step = make_step(index, phase.steps_per_epoch)
             seconds, _ = timed(device, lambda: harness.step(step, train, search))
             evals, trains = [], []
@@ -122,18 +178,21 @@ def measure(args: argparse.Namespace, phases: list[Phase]) -> dict[str, list[dic
                 trains.append(timed(device, lambda: child.train_step(*train))[0])
                 del child
             if index >= args.warmup_steps:
-                records[phase.label].append({"step": seconds, "child_eval": evals, "child_train": trains})
-            print(f"  step {index + 1} {phase.label}: {seconds:.2f} s", flush=True)
+                records[phase.label].append({"step": seconds, "data": data_seconds, "child_eval": evals,
+                                             "child_train": trains})
+            print(f"  step {index + 1} {phase.label}: {seconds:.2f} s + data {data_seconds:.3f} s", flush=True)
     return records
 
 
 def summarise(phase: Phase, rounds: list[dict[str, Any]]) -> dict[str, Any]:
     times = time_summary(rounds)
-    step_s = times["step_ms"] / 1e3
+    data_s = statistics.median(r["data"] for r in rounds)
+    step_s = times["step_ms"] / 1e3 + data_s
     child_s = times["child_same_work_ms"] / 1e3
     return {
         **attrs.asdict(phase),
         **times,
+        "data_ms": 1e3 * data_s,
         "search_images_per_s": phase.batch_size / step_s,
         "child_images_per_s": phase.batch_size / child_s,
         "projected_hours": phase.epochs * phase.steps_per_epoch * step_s / 3600,
@@ -142,15 +201,15 @@ def summarise(phase: Phase, rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def table(summary: dict[str, dict[str, Any]]) -> str:
-    headers = ["configuration", "batch", "samples/step", "search step s", "search img/s",
+    headers = ["configuration", "batch", "samples/step", "search step s", "data s", "search img/s",
                "child same work img/s", "× same work standalone", "steps × epochs",
                "projected search h", "projected child h"]
-    rows = [[label, s["batch_size"], s["samples"], f"{s['step_ms'] / 1e3:.3f}",
+    rows = [[label, s["batch_size"], s["samples"], f"{s['step_ms'] / 1e3:.3f}", f"{s['data_ms'] / 1e3:.3f}",
              f"{s['search_images_per_s']:.1f}", f"{s['child_images_per_s']:.1f}", f"{s['x_same_work']:.2f}",
              f"{s['steps_per_epoch']} × {s['epochs']}", f"{s['projected_hours']:.2f}",
              f"{s['child_projected_hours']:.2f}"] for label, s in summary.items()]
     recipes = sorted({s["recipe"] for s in summary.values()}, key=RECIPES.index)
-    totals = [[f"**{name} total**", "", "", "", "", "", "", "",
+    totals = [[f"**{name} total**", "", "", "", "", "", "", "", "",
                f"{sum(s['projected_hours'] for s in summary.values() if s['recipe'] == name):.2f}",
                f"{sum(s['child_projected_hours'] for s in summary.values() if s['recipe'] == name):.2f}"]
               for name in recipes]
@@ -161,18 +220,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipes", default=",".join(RECIPES),
                         help=f"comma-separated search recipes to measure (default {','.join(RECIPES)})")
-    parser.add_argument("--steps", type=int, default=5, help="measured steps of each configuration (default 5)")
-    parser.add_argument("--warmup-steps", type=int, default=1, help="unmeasured first steps (default 1)")
+    parser.add_argument("--steps", type=int, help="measured steps of each configuration (default 5)")
+    parser.add_argument("--warmup-steps", type=int, help="unmeasured first steps (default 1)")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--data-on-device", choices=("on", "off"), default="on",
+                        help="on (default): batches held and augmented on the device; off: DataLoader, host "
+                             "transforms, copy")
+    parser.add_argument("--workers", type=int, default=0, help="DataLoader workers with --data-on-device off")
+    parser.add_argument("--images", type=int, help="synthetic training images (default 50000, CIFAR-10's)")
+    parser.add_argument("--amp", action="store_true", help="bf16 autocast in the step (SearchConfig.amp)")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="channels-last memory format in the step (SearchConfig.channels_last)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a few minutes on a CPU: " + ", ".join(f"{k.replace('_', '-')} {v:g}"
+                                                                  for k, v in QUICK.items()))
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-scale", type=float, default=1.0,
+    parser.add_argument("--batch-scale", type=float,
                         help="multiply the papers' batches (default 1: a quick check only; the projection "
                              "still counts the paper's steps)")
-    parser.add_argument("--input-size", type=int, default=32, help="image size (default 32, CIFAR-10's)")
+    parser.add_argument("--input-size", type=int, help="image size (default 32, CIFAR-10's)")
     parser.add_argument("--parsec-k", type=int, default=None, help="override PARSEC's K (default: the recipe's 16)")
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
     args = parser.parse_args()
+    defaults = {**dict(steps=5, warmup_steps=1, batch_scale=1.0, input_size=32, parsec_k=None, images=50_000),
+                **(QUICK if args.quick else {})}
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     if args.steps < 1 or args.warmup_steps < 0 or args.batch_scale <= 0:
         parser.error("--steps must be ≥ 1, --warmup-steps ≥ 0 and --batch-scale > 0")
     setup_torch(args.threads, args.seed)
@@ -181,7 +256,8 @@ def main() -> None:
 
     load_before = load_average()
     print(f"timing {len(phases)} configurations, {args.steps} steps each ...", flush=True)
-    records = measure(args, phases)
+    settings = step_settings(args)
+    records = measure(args, phases, settings)
     load_after = load_average()
     summary = {phase.label: summarise(phase, records[phase.label]) for phase in phases}
     print()
@@ -191,6 +267,7 @@ def main() -> None:
         "environment": environment(device),
         "load_average": {"start": load_before, "end": load_after},
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "step_settings_applied": settings,
         "summary": summary,
         "rounds": records,
         "table": table(summary),

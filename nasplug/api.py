@@ -60,6 +60,7 @@ def search(
     cutout: int | None = None,
     device: str | None = None,
     workers: int | None = None,
+    data_on_device: str | None = None,
     keep_checkpoints: int | None = None,
     eval_derived: bool | None = None,
     init_from: str | Path | None = None,
@@ -90,7 +91,7 @@ def search(
         layers=layers, channels=channels, search_split=search_split, workers=workers, options=options,
         hooks=hooks, given_data=bundle is not None, data_dir=data_dir, epochs=epochs, batch_size=batch_size,
         seed=seed, lr=lr, lr_min=lr_min, normalisation=normalisation, cutout=cutout, device=device,
-        keep_checkpoints=keep_checkpoints, eval_derived=eval_derived, init_from=init_from,
+        data_on_device=data_on_device, keep_checkpoints=keep_checkpoints, eval_derived=eval_derived, init_from=init_from,
     )
     run_dir = fresh_output_dir(Path(out) if out is not None else default_run_dir(config.space, config.controller),
                                **_API_DIRS)
@@ -131,7 +132,7 @@ def resume_search(
 
 
 SEARCH_SETTINGS = ("data_dir", "epochs", "batch_size", "seed", "lr", "lr_min", "normalisation", "cutout",
-                   "device", "keep_checkpoints", "eval_derived", "init_from")
+                   "device", "data_on_device", "keep_checkpoints", "eval_derived", "init_from")
 """Keywords of :func:`search_config` that are SearchConfig fields of the same name."""
 
 

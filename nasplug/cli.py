@@ -139,6 +139,8 @@ option_recipe = click.option(
               help="Cutout square side in pixels for both splits; 0 = off.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Data loader workers.")
+@click.option("--data-on-device", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="Hold both splits on the device and augment there (digits, CIFAR); auto: on CUDA where they fit.")
 @click.option("--keep-checkpoints", type=click.IntRange(min=0), default=3, show_default=True,
               help="Epoch checkpoints to keep (0 keeps all).")
 @click.option("--eval-derived/--no-eval-derived", default=True, show_default=True,
@@ -199,8 +201,8 @@ def run(ctx: click.Context, **params: Any) -> None:
 
 
 RUN_SETTINGS = ("dataset", "data_dir", "epochs", "batch_size", "layers", "channels", "seed", "lr", "lr_min",
-                "search_split", "normalisation", "cutout", "device", "workers", "keep_checkpoints",
-                "eval_derived", "init_from")
+                "search_split", "normalisation", "cutout", "device", "workers", "data_on_device",
+                "keep_checkpoints", "eval_derived", "init_from")
 """`nasplug run` flags that are keywords of :func:`nasplug.api.search_config` of the same name."""
 
 

@@ -41,6 +41,7 @@ from nasplug.checkpoint import (
 from nasplug.controller import Controller
 from nasplug.controller_choice import build_space_and_controller
 from nasplug.data import NORMALISATIONS, DataBundle, load_dataset, make_loader, split_indices, split_off
+from nasplug.data.device import DEVICE_DATA_CHOICES, DeviceSplit, cycling_device_batches, use_device_data
 from nasplug.data.loaders import cycling_batches, derived_seed
 from nasplug.distributed import (
     World,
@@ -78,6 +79,10 @@ GENOTYPE_FILE = "genotype.json"
 CHECKPOINT_DIR = "checkpoints"
 SEARCH_AUGMENTATION_STREAM = 3
 """The seed stream of the search batches' augmentation (loaders use 0 and 1, ranks 2)."""
+DEVICE_TRAIN_AUGMENTATION_STREAM = 4
+"""The seed stream of the weight-training batches' augmentation when the data is on the device."""
+DEVICE_EVALUATION_AUGMENTATION_STREAM = 5
+"""The same for the epoch end's evaluation over the search split (augmented, as on the DataLoader path)."""
 SEARCH_STATE_KEYS = ("config", "epoch", "supernet", "optimizer", "scheduler", "controller", "rng", "history")
 
 
@@ -93,6 +98,8 @@ class SearchConfig:
     else the ``1 - train_fraction`` part; ``normalisation`` is one of
     ``nasplug.data.NORMALISATIONS``; ``cutout`` (pixels, 0 = off) joins the augmentation
     of both splits (PARSEC §4.2 fine-tunes with the evaluation's). ``lr`` follows a cosine schedule down to ``lr_min``.
+    ``data_on_device`` (``auto``, ``on``, ``off``) holds both splits on the device and augments there
+    (nasplug.data.device); ``auto`` does so on CUDA for datasets that offer it and fit.
     """
 
     space: str
@@ -115,6 +122,7 @@ class SearchConfig:
     controller_options: dict[str, Any] = attrs.field(factory=dict)
     device: str = "auto"
     num_workers: int = 0
+    data_on_device: str = "auto"
     eval_derived: bool = True
     keep_checkpoints: int = 3
     init_from: str | None = None
@@ -127,6 +135,7 @@ class SearchConfig:
             "search_images": self.search_images is None or self.search_images >= 1,
             "normalisation": self.normalisation in NORMALISATIONS,
             "cutout": self.cutout >= 0,
+            "data_on_device": self.data_on_device in DEVICE_DATA_CHOICES,
             "lr": self.lr > 0,
             "lr_min": 0 <= self.lr_min <= self.lr,
             "keep_checkpoints": self.keep_checkpoints >= 0,
@@ -309,6 +318,15 @@ class SearchEngine:
             train_part, search_part = split_indices(len(self.data.train), config.train_fraction, config.seed)
         self.train_set = torch.utils.data.Subset(self.data.train, train_part)
         self.search_set = torch.utils.data.Subset(self.data.train, search_part)
+        # Both splits held on the device (nasplug.data.device), or None: the DataLoader path.
+        self.device_train: DeviceSplit | None = None
+        self.device_search: DeviceSplit | None = None
+        source = self.data.train_source
+        if use_device_data(config.data_on_device, source, self.device, config.dataset) and source is not None:
+            self.device_train = DeviceSplit(source, train_part, self.device)
+            self.device_search = DeviceSplit(source, search_part, self.device)
+            self.progress.message(f"data: both splits held on {self.device} ({source.nbytes / 2**20:.1f} MiB), "
+                                  f"augmented there")
 
         self.space, self.controller, provider = build_space_and_controller(
             config, hooks, self.data.shape, controller
@@ -481,7 +499,19 @@ class SearchEngine:
         return dict(num_workers=self.config.num_workers, pin_memory=self.device.type == "cuda")
 
     def _train_loader(self, epoch: int) -> Any:
-        """This rank's shard of the weight-training split, one pass per epoch."""
+        """This rank's shard of the weight-training split, one pass per epoch.
+
+        With the data on the device: the same batches of indices, augmented there with a generator
+        seeded per batch by (seed, epoch, rank, batch).
+        """
+        if self.device_train is not None:
+            seed, rank = self.config.seed, self.world.rank
+            stream = DEVICE_TRAIN_AUGMENTATION_STREAM
+            return self.device_train.epoch(
+                self.config.batch_size, order_seed=derived_seed(seed, epoch, 0), drop_last=True, rank=rank,
+                world_size=self.world.size,
+                augmentation_seed=lambda batch: derived_seed(seed, epoch, stream, rank, batch),
+            )
         return make_loader(self.train_set, self.config.batch_size, shuffle=True, seed=self.config.seed,
                            drop_last=True, epoch=epoch, rank=self.world.rank, world_size=self.world.size,
                            **self._loader_options())
@@ -491,8 +521,15 @@ class SearchEngine:
 
         Every rank draws the same batch at a step (PARSEC's ω̃ compares the K samples
         on one batch), with its augmentation seeded by (seed, step): a function of the
-        step alone, so a resume continues with the same batches.
+        step alone, so a resume continues with the same batches (on the device too).
         """
+        seed = self.config.seed
+        if self.device_search is not None:
+            yield from cycling_device_batches(
+                self.device_search, self.config.batch_size, seed=seed + 1, start=first_step,
+                augmentation_seed=lambda step: derived_seed(seed, step, SEARCH_AUGMENTATION_STREAM),
+            )
+            return
         batches = cycling_batches(self.search_set, self.config.batch_size, seed=self.config.seed + 1,
                                   start=first_step, **self._loader_options())
         step = first_step
@@ -642,14 +679,25 @@ class SearchEngine:
     def _evaluate(self, architecture: Architecture) -> float:
         """Accuracy of one architecture over the whole search split (batch statistics, as in search).
 
-        On N ranks rank r counts images r, r + N, ... of the split; the counts are summed.
+        On N ranks rank r counts images r, r + N, ... of the split; the counts are summed. The
+        images carry the training augmentation (the split is part of the training set, as in
+        DARTS's search); on the device it is seeded by (seed, epoch, rank, batch).
         """
-        part: torch.utils.data.Dataset = self.search_set
-        if self.world.is_distributed:
-            part = torch.utils.data.Subset(
-                self.search_set, range(self.world.rank, len(self.search_set), self.world.size)
+        loader: Any
+        if self.device_search is not None:
+            seed, epoch, rank = self.config.seed, self.epoch, self.world.rank
+            stream = DEVICE_EVALUATION_AUGMENTATION_STREAM
+            loader = self.device_search.in_order(
+                self.config.batch_size, rank=rank, world_size=self.world.size,
+                augmentation_seed=lambda batch: derived_seed(seed, epoch, stream, rank, batch),
             )
-        loader = make_loader(part, self.config.batch_size, shuffle=False, seed=self.config.seed, epoch=0)
+        else:
+            part: torch.utils.data.Dataset = self.search_set
+            if self.world.is_distributed:
+                part = torch.utils.data.Subset(
+                    self.search_set, range(self.world.rank, len(self.search_set), self.world.size)
+                )
+            loader = make_loader(part, self.config.batch_size, shuffle=False, seed=self.config.seed, epoch=0)
         correct = total = 0
         for batch in loader:
             x, y = self._to_device(batch)

@@ -13,8 +13,12 @@ import torch
 
 from nasplug import api
 from nasplug.checkpoint import load_checkpoint
+from nasplug.data.bundle import TensorSource
+from nasplug.data.device import DeviceSplit, cycling_device_batches
+from nasplug.data.digits import load_digits
 from nasplug.search import checkpoint_paths
 from nasplug.train import train_network, training_config
+from test_device_data import crop_and_flip, planted
 from test_train import TINY, StopAfter, read_metrics, without_times
 
 pytestmark = pytest.mark.cuda
@@ -26,7 +30,7 @@ def test_search_on_cuda_follows_the_cpu_run(tmp_path):
     """The same seeded search on both devices: the random controller's samples and (with
     ``derive=random``) its genotype do not depend on the device, the losses nearly so."""
     runs = {device: api.search("darts-cell", "random", device=device, out=tmp_path / device,
-                               options={"derive": "random"}, **SEARCH)
+                               options={"derive": "random"}, data_on_device="off", **SEARCH)
             for device in ("cpu", "cuda")}
     cpu, cuda = (runs[device].history[0] for device in ("cpu", "cuda"))
     assert cuda["steps"] == cpu["steps"] > 0
@@ -66,3 +70,41 @@ def test_resume_on_cuda_continues_the_run(tmp_path):
         for key, value in theirs.items():
             if isinstance(value, float):
                 assert mine[key] == pytest.approx(value, rel=1e-2, abs=1e-4), key
+
+
+def test_data_on_cuda_is_drawn_and_augmented_without_host_sync():
+    """Batches from a split on the GPU: no host synchronisation per batch, a function of the seeds."""
+    source = load_digits(augment=True, cutout=2, input_size=None).train_source
+    device = torch.device("cuda")
+    split = DeviceSplit(source, range(len(source.labels)), device)
+    epoch = split.epoch(32, order_seed=1, augmentation_seed=lambda b: 100 + b, drop_last=True)
+    cycling = cycling_device_batches(split, 32, seed=2, start=0, augmentation_seed=lambda b: 200 + b)
+    next(cycling)  # the pass's order is copied to the device once per pass
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        drawn = [batch for batch, _ in zip(epoch, range(5))] + [next(cycling) for _ in range(3)]
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert all(x.device.type == "cuda" and x.shape == (32, 1, 8, 8) for x, _ in drawn)
+    again = next(iter(split.epoch(32, order_seed=1, augmentation_seed=lambda b: 100 + b, drop_last=True)))
+    assert torch.equal(again[0], drawn[0][0]) and torch.equal(again[1], drawn[0][1])
+
+
+def test_flips_and_crops_on_cuda_have_the_host_distribution():
+    image = planted()
+    mean, std = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+    source = TensorSource(image.expand(2000, *image.shape).contiguous(), torch.zeros(2000, dtype=torch.long),
+                          padding=4, flip=True, mean=mean, std=std)
+    batch, _ = DeviceSplit(source, range(2000), torch.device("cuda")).augmented(
+        torch.arange(2000, device="cuda"), seed=3)
+    rows, cols, mirrored = crop_and_flip(batch.cpu(), 32)
+    assert set(rows.tolist()) == set(range(-4, 5)) == set(cols.tolist())
+    assert abs(float(mirrored.float().mean()) - 0.5) < 0.05
+
+
+def test_search_with_data_on_cuda_runs_the_same_steps(tmp_path):
+    runs = {mode: api.search("darts-cell", "random", device="cuda", out=tmp_path / mode, data_on_device=mode,
+                             **SEARCH) for mode in ("on", "off")}
+    on, off = (runs[mode].history[0] for mode in ("on", "off"))
+    assert on["steps"] == off["steps"] > 0
+    assert math.isfinite(on["train_loss"]) and 0.0 <= on["derived_accuracy"] <= 1.0

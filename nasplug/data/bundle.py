@@ -16,14 +16,59 @@ class DatasetError(NasplugError, RuntimeError):
     """A dataset is unknown, missing, incomplete or damaged; the message says which file and what to do."""
 
 
+def _channel_statistics(value: tuple[float, ...] | None) -> tuple[float, ...] | None:
+    return None if value is None else tuple(float(v) for v in value)
+
+
+@attrs.frozen(eq=False)
+class TensorSource:
+    """A dataset's training images as one tensor, with the recipe its host pipeline augments them by.
+
+    ``images`` are ``N×C×H×W``: uint8 pixels, converted to [0, 1] and normalised with ``mean`` and
+    ``std`` after cropping and flipping (the CIFAR pipeline), or floats already normalised (``mean``
+    and ``std`` None: digits). ``padding`` > 0 crops each image at a uniformly random offset from it
+    padded by that many pixels of ``fill`` (in the units of ``images``); ``flip`` mirrors half of
+    them; ``cutout`` > 0 zeroes a square of that side after normalisation.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    padding: int = 0
+    fill: float = 0.0
+    flip: bool = False
+    cutout: int = 0
+    mean: tuple[float, ...] | None = attrs.field(default=None, converter=_channel_statistics)
+    std: tuple[float, ...] | None = attrs.field(default=None, converter=_channel_statistics)
+
+    def __attrs_post_init__(self) -> None:
+        if self.images.ndim != 4 or len(self.images) != len(self.labels):
+            raise ValueError(f"need N×C×H×W images and N labels, got {tuple(self.images.shape)} and "
+                             f"{len(self.labels)}")
+        pixels = self.images.dtype == torch.uint8
+        if pixels != (self.mean is not None and self.std is not None):
+            raise ValueError("uint8 images need mean and std; float images are normalised already (none)")
+        if self.padding < 0 or self.cutout < 0:
+            raise ValueError("padding and cutout cannot be negative")
+
+    @property
+    def nbytes(self) -> int:
+        return sum(tensor.numel() * tensor.element_size() for tensor in (self.images, self.labels))
+
+
 @attrs.frozen
 class DataBundle:
-    """One dataset ready for training: the (possibly augmented) train set, the plain test set, its shape."""
+    """One dataset ready for training: the (possibly augmented) train set, the plain test set, its shape.
+
+    ``train_source``, where the dataset gives one, holds the train set's images as a tensor and its
+    augmentation recipe, so a search can keep the split on its device (nasplug.data.device); None:
+    the DataLoader path only (image folders, ImageNet).
+    """
 
     name: str
     train: Dataset
     test: Dataset
     shape: DataShape
+    train_source: TensorSource | None = None
 
 
 @attrs.frozen

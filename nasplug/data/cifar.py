@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torchvision.datasets.utils import download_and_extract_archive
 
-from nasplug.data.bundle import DataBundle, DatasetError, TensorImages
+from nasplug.data.bundle import DataBundle, DatasetError, TensorImages, TensorSource
 from nasplug.data.pipelines import small_image_transforms
 from nasplug.space import DataShape
 
@@ -101,6 +101,11 @@ def load_cifar(
         train=TensorImages(train_images, train_labels, classes, train_transform),
         test=TensorImages(test_images, test_labels, classes, test_transform),
         shape=DataShape(num_classes=release.num_classes, in_channels=3, input_size=size),
+        # small_image_transforms' recipe at the release's own size; resized images stay on the host
+        train_source=None if size != IMAGE_SIZE else TensorSource(
+            train_images, train_labels, padding=size // 8 if augment else 0, flip=augment,
+            cutout=cutout if augment else 0, mean=mean, std=std,
+        ),
     )
 
 

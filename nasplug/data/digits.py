@@ -14,7 +14,7 @@ from sklearn.datasets import load_digits as load_uci_digits
 from torch.nn import functional as F
 from torchvision.transforms import v2
 
-from nasplug.data.bundle import DataBundle, TensorImages
+from nasplug.data.bundle import DataBundle, TensorImages, TensorSource
 from nasplug.data.transforms import Cutout
 from nasplug.space import DataShape
 
@@ -39,10 +39,11 @@ def load_digits(*, augment: bool, cutout: int, input_size: int | None) -> DataBu
     background = float(-mean / std)
     classes = [str(digit) for digit in range(10)]
     steps: list[Callable[[torch.Tensor], torch.Tensor]] = []
+    padding = max(1, size // 8) if augment else 0
     if augment:
         # a random shift of up to size/8 pixels (1 at 8×8) filled with background;
         # no flips: digits are not symmetric
-        steps.append(v2.RandomCrop(size, padding=max(1, size // 8), fill=background))
+        steps.append(v2.RandomCrop(size, padding=padding, fill=background))
         if cutout:
             steps.append(Cutout(cutout))
     return DataBundle(
@@ -52,6 +53,8 @@ def load_digits(*, augment: bool, cutout: int, input_size: int | None) -> DataBu
         ),
         test=TensorImages(images[test_index], labels[test_index], classes),
         shape=DataShape(num_classes=len(classes), in_channels=1, input_size=size),
+        train_source=TensorSource(images[train_index], labels[train_index], padding=padding, fill=background,
+                                  cutout=cutout if augment else 0),
     )
 
 
