@@ -224,7 +224,11 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         while pending:
             future = next(as_completed(pending))
             kind, key = pending.pop(future)
-            value = future.result()
+            try:
+                value = future.result()
+            except BaseException:
+                pool.shutdown(cancel_futures=True)  # a failed job stops the run, not after every queued one
+                raise
             if kind == "search":
                 searches[key].append(value)
                 print(f"search {key} seed {value['seed']}: {value['search_seconds']:.0f} s, "
