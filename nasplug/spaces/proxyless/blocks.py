@@ -12,8 +12,6 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 import torch
-from timm.layers import ConvNormAct
-from timm.models._efficientnet_blocks import DepthwiseSeparableConv, InvertedResidual
 from torch import nn
 
 from nasplug.arch import ArchitectureError, Path
@@ -52,6 +50,9 @@ def parse_choice(name: str) -> Candidate | None:
 
 def mbconv(candidate: Candidate, in_chs: int, out_chs: int, stride: int, skip: bool) -> nn.Module:
     """The timm block of ``candidate``; ``skip`` adds timm's identity shortcut where shapes allow."""
+    # imported late, as in _conv_norm_act
+    from timm.models._efficientnet_blocks import DepthwiseSeparableConv, InvertedResidual
+
     common = dict(dw_kernel_size=candidate.kernel, stride=stride, noskip=not skip, act_layer=ACTIVATION)
     if candidate.expansion == 1:
         return DepthwiseSeparableConv(in_chs, out_chs, **common)
@@ -60,7 +61,7 @@ def mbconv(candidate: Candidate, in_chs: int, out_chs: int, stride: int, skip: b
 
 def stem(layout: Layout) -> nn.Module:
     """3×3 conv-BN-ReLU6 (stride 2 for ImageNet, 1 for the CIFAR stem)."""
-    return ConvNormAct(
+    return _conv_norm_act()(
         layout.in_channels, layout.stem_width, 3, stride=layout.stem_stride, act_layer=ACTIVATION
     )
 
@@ -73,7 +74,15 @@ def first_block(layout: Layout) -> nn.Module:
 def feature_mix(layout: Layout) -> nn.Module:
     """1×1 conv-BN-ReLU6 to the feature-mix width (1280 in MobileNetV2)."""
     last = layout.blocks[-1].out_chs if layout.blocks else layout.first_block_width
-    return ConvNormAct(last, layout.feature_mix, 1, act_layer=ACTIVATION)
+    return _conv_norm_act()(last, layout.feature_mix, 1, act_layer=ACTIVATION)
+
+
+def _conv_norm_act() -> type[nn.Module]:
+    """timm's ConvNormAct, imported when a network is built: importing timm takes seconds, and every
+    nasplug command imports this space, most of them without building a proxyless network."""
+    from timm.layers import ConvNormAct
+
+    return ConvNormAct
 
 
 class Classifier(nn.Module):

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import attrs
-from timm.layers import make_divisible
 
 from nasplug.arch import ArchitectureError
 
@@ -170,6 +169,8 @@ class Layout:
 
 
 def scale_width(width: int, width_mult: float) -> int:
+    from timm.layers import make_divisible  # imported late, as the blocks' builders import timm
+
     return make_divisible(width * width_mult, CHANNEL_DIVISOR)
 
 
