@@ -138,6 +138,8 @@ option_recipe = click.option(
 @click.option("--cutout", type=click.IntRange(min=0), default=0, show_default=True,
               help="Cutout square side in pixels for both splits; 0 = off.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--amp/--no-amp", default=None, help="bf16 autocast of the search's forwards  [default: on for CUDA]")
+@click.option("--channels-last/--no-channels-last", default=None, help="NHWC memory  [default: on for CUDA]")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Data loader workers.")
 @click.option("--keep-checkpoints", type=click.IntRange(min=0), default=3, show_default=True,
               help="Epoch checkpoints to keep (0 keeps all).")
@@ -199,8 +201,8 @@ def run(ctx: click.Context, **params: Any) -> None:
 
 
 RUN_SETTINGS = ("dataset", "data_dir", "epochs", "batch_size", "layers", "channels", "seed", "lr", "lr_min",
-                "search_split", "normalisation", "cutout", "device", "workers", "keep_checkpoints",
-                "eval_derived", "init_from")
+                "search_split", "normalisation", "cutout", "device", "amp", "channels_last", "workers",
+                "keep_checkpoints", "eval_derived", "init_from")
 """`nasplug run` flags that are keywords of :func:`nasplug.api.search_config` of the same name."""
 
 
