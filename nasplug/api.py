@@ -93,7 +93,8 @@ def search(
         layers=layers, channels=channels, search_split=search_split, workers=workers, options=options,
         hooks=hooks, given_data=bundle is not None, data_dir=data_dir, epochs=epochs, batch_size=batch_size,
         seed=seed, lr=lr, lr_min=lr_min, normalisation=normalisation, cutout=cutout, device=device,
-        amp=amp, channels_last=channels_last, keep_checkpoints=keep_checkpoints, eval_derived=eval_derived, init_from=init_from,
+        amp=amp, channels_last=channels_last, keep_checkpoints=keep_checkpoints, eval_derived=eval_derived,
+        init_from=init_from,
     )
     run_dir = fresh_output_dir(Path(out) if out is not None else default_run_dir(config.space, config.controller),
                                **_API_DIRS)

@@ -209,19 +209,19 @@ class Feedback:
 
 
 def host_floats(values: Sequence[torch.Tensor | float]) -> list[float]:
-    """Python floats of device scalars, fetched in one transfer (one wait for the device, not one per value)."""
+    """Python floats of device scalars, fetched in one transfer: one wait for the device, not one per value."""
     if not values:
         return []
     return torch.stack([torch.as_tensor(value) for value in values]).tolist()
 
 
 def feedback_values(feedback: Sequence[Feedback], field: str) -> list[float]:
-    """One field (``"loss"``, ``"accuracy"``, ``"log_likelihood"``) of every sample, as host floats in one transfer."""
+    """One field (``"loss"``, ``"accuracy"``, ``"log_likelihood"``) of every sample: host floats, one transfer."""
     return host_floats([getattr(result, field) for result in feedback])
 
 
 class PendingValues:
-    """Device scalars a controller folds into host tables only at its own cadence (an epoch end, a derivation).
+    """Device scalars a controller folds into host tables at its own cadence (an epoch end, a derivation).
 
     :meth:`add` keeps a value beside what it belongs to (a choice mask, table indices) without
     waiting for the device; :meth:`take` returns them all as host floats, in the order they were

@@ -138,7 +138,7 @@ option_recipe = click.option(
 @click.option("--cutout", type=click.IntRange(min=0), default=0, show_default=True,
               help="Cutout square side in pixels for both splits; 0 = off.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--amp/--no-amp", default=None, help="bf16 autocast of the search's forwards  [default: on for CUDA]")
+@click.option("--amp/--no-amp", default=None, help="bf16 autocast of the forwards  [default: on for CUDA]")
 @click.option("--channels-last/--no-channels-last", default=None, help="NHWC memory  [default: on for CUDA]")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Data loader workers.")
 @click.option("--keep-checkpoints", type=click.IntRange(min=0), default=3, show_default=True,

@@ -216,7 +216,7 @@ def exchange_feedback(
     lengths = [sum(widths[k] for k in range(rank, len(samples), world.size)) for rank in range(world.size)]
     batch_sizes = {result.batch_size for result in local.values()}
     if len(batch_sizes) != 1:
-        raise DistributedError(f"this rank's samples were evaluated on batches of sizes {sorted(batch_sizes)}")
+        raise DistributedError(f"this rank evaluated its samples on batches of sizes {sorted(batch_sizes)}")
     (batch_size,) = batch_sizes
     device = next(iter(local.values())).loss.device  # the run's, where the engine sums the step's metrics
     parts = [torch.zeros(0, dtype=torch.float64, device=world.device)]
@@ -270,7 +270,9 @@ def _gate_gradients(loss: torch.Tensor | None, gates: Sequence[torch.Tensor]) ->
     ]
 
 
-def _stand_in(loss: torch.Tensor, gates: Sequence[torch.Tensor], gradients: Sequence[torch.Tensor]) -> torch.Tensor:
+def _stand_in(
+    loss: torch.Tensor, gates: Sequence[torch.Tensor], gradients: Sequence[torch.Tensor]
+) -> torch.Tensor:
     """A tensor worth ``loss`` whose gradient towards ``gates[i]`` is ``gradients[i]``.
 
     ``gate - gate.detach()`` is exactly zero with gradient one, so each term adds

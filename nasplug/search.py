@@ -562,9 +562,11 @@ class SearchEngine:
             if step.epoch_end or totals.due():
                 first = totals.first_unread + 1
                 sums = totals.read()
-                check_finite(sums, f"epoch {epoch + 1}, {steps_label(first, index + 1)}", self._divergence_advice)
+                where = f"epoch {epoch + 1}, {steps_label(first, index + 1)}"
+                check_finite(sums, where, self._divergence_advice)
                 if self.progress.live:
-                    shown = {**{key: value / (index + 1) for key, value in sums.items()}, **self._live_entropy()}
+                    means = {key: value / (index + 1) for key, value in sums.items()}
+                    shown = {**means, **self._live_entropy()}
             if self.progress.live:
                 self.progress.step(shown)
         self.scheduler.step()
@@ -648,7 +650,8 @@ class SearchEngine:
         the weights are host floats, and clipping and SGD stay on the device).
         """
         self.optimizer.zero_grad(set_to_none=True)
-        loss_sum = correct = torch.zeros((), dtype=torch.float64, device=self.device)  # Σ w·loss, Σ w·accuracy
+        # Σ w·loss and Σ w·accuracy, on the device
+        loss_sum = correct = torch.zeros((), dtype=torch.float64, device=self.device)
         share = training_share(self.world, weights)
         for position, (index, weight) in enumerate(share):
             # DDP all-reduces in the share's last backward; the earlier ones accumulate locally.

@@ -7,13 +7,17 @@ on a GPU machine with ``pytest -m cuda``.
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
 
 from nasplug import api
+from nasplug.arch import Step
 from nasplug.checkpoint import load_checkpoint
-from nasplug.search import checkpoint_paths
+from nasplug.plugins import load_plugins
+from nasplug.progress import Progress
+from nasplug.search import SearchConfig, SearchEngine, checkpoint_paths
 from nasplug.train import train_network, training_config
 from test_train import TINY, StopAfter, read_metrics, without_times
 
@@ -66,3 +70,58 @@ def test_resume_on_cuda_continues_the_run(tmp_path):
         for key, value in theirs.items():
             if isinstance(value, float):
                 assert mine[key] == pytest.approx(value, rel=1e-2, abs=1e-4), key
+
+
+SYNCS_PER_STEP = {"random": 0, "mdenas": 0, "parsec": 1, "eoinas": 0}
+"""Host syncs of a mid-epoch search step (tests/test_host_syncs.py counts the same on the CPU);
+EoiNAS in its warm-up (once α learns, its backward copies ∂loss/∂gate to α on the host)."""
+
+
+@pytest.mark.parametrize("controller", sorted(SYNCS_PER_STEP))
+def test_search_steps_sync_with_the_gpu_only_as_the_algorithm_needs(tmp_path, controller):
+    """``torch.cuda.set_sync_debug_mode`` warns at every host sync: a mid-epoch step makes none (PARSEC:
+    the one transfer of its K log-likelihoods), with bf16 autocast and channels-last on."""
+    options = {"samples": 3} if controller == "parsec" else {}
+    config = SearchConfig(space="darts-cell", controller=controller, dataset="digits", batch_size=32,
+                          space_options={"layers": "3", "channels": "4"}, controller_options=options,
+                          device="cuda")
+    engine = SearchEngine(config, tmp_path, load_plugins(), Progress(False))
+    assert engine.amp and engine.channels_last
+    shape = engine.data.shape
+
+    def batch():
+        x = torch.randn(32, shape.in_channels, shape.input_size, shape.input_size, device="cuda")
+        return x, torch.randint(shape.num_classes, (32,), device="cuda")
+
+    train, search = batch(), batch()
+    engine._step(Step(0, 0, 10, 1), train, search)  # first step: lazy CUDA initialisation may sync
+    torch.cuda.synchronize()
+    counts = []
+    for index in range(1, 4):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                engine._step(Step(0, index, 10, 1), train, search)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        counts.append(sum("synchroniz" in str(warning.message) for warning in caught))
+    assert max(counts) <= SYNCS_PER_STEP[controller], counts
+
+
+def test_a_mid_epoch_random_step_never_syncs(tmp_path):
+    """The strict form: ``set_sync_debug_mode("error")`` raises at any sync inside the step."""
+    config = SearchConfig(space="darts-cell", controller="random", dataset="digits", batch_size=32,
+                          space_options={"layers": "3", "channels": "4"}, device="cuda")
+    engine = SearchEngine(config, tmp_path, load_plugins(), Progress(False))
+    shape = engine.data.shape
+    x = torch.randn(32, shape.in_channels, shape.input_size, shape.input_size, device="cuda")
+    y = torch.randint(shape.num_classes, (32,), device="cuda")
+    engine._step(Step(0, 0, 10, 1), (x, y), (x, y))
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for index in range(1, 4):
+            engine._step(Step(0, index, 10, 1), (x, y), (x, y))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")

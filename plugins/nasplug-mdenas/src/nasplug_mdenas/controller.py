@@ -54,7 +54,7 @@ class MdeNAS(Controller):
         self.accuracy = torch.zeros(shape, dtype=torch.float64)  # H^a
         self._epoch_accuracy_sum = torch.zeros(shape, dtype=torch.float64)
         self.epoch_samples = torch.zeros(shape, dtype=torch.int64)
-        self.pending = PendingValues()  # (one-hot of the sample, its accuracy), folded into epoch_accuracy_sum
+        self.pending = PendingValues()  # (one-hot of a sample, its accuracy) for epoch_accuracy_sum
 
     @hookimpl
     def sample_architecture(self) -> list[Architecture]:
@@ -72,7 +72,7 @@ class MdeNAS(Controller):
 
     @property
     def epoch_accuracy_sum(self) -> torch.Tensor:
-        """This epoch's summed accuracy per op: the pending accuracies are added first (one transfer), in order."""
+        """This epoch's summed accuracy per op, the pending accuracies added first (one transfer), in order."""
         for chosen, accuracy in self.pending.take():
             self._epoch_accuracy_sum += chosen * accuracy
         return self._epoch_accuracy_sum
