@@ -144,6 +144,34 @@ class Architecture:
             }
         )
 
+    def to(self, device: torch.device) -> Architecture:
+        """The same paths with the tensor gates on ``device``, moved in one copy.
+
+        A controller builds its gates on the host; used on a GPU one by one, each would
+        copy its gradient back to the host in the backward, a wait for the device per gate.
+        Moved together, the backward copies all their gradients in one transfer. Gates
+        already on ``device`` (a CPU run) are left as they are.
+        """
+        unique: dict[int, torch.Tensor] = {}
+        for gate in self.gates():
+            if gate.device != torch.device(device):
+                unique.setdefault(id(gate), gate)
+        if not unique:
+            return self
+        gates = list(unique.values())
+        flat = torch.cat([gate.reshape(-1) for gate in gates]).to(device, non_blocking=True)
+        pieces = flat.split([gate.numel() for gate in gates])
+        moved = {
+            key: piece.view(gate.shape).to(gate.dtype)
+            for (key, gate), piece in zip(unique.items(), pieces)
+        }
+        return Architecture(
+            {
+                key: tuple(Path(p.choice, moved[id(p.gate)]) if id(p.gate) in moved else p for p in paths)
+                for key, paths in self.paths.items()
+            }
+        )
+
     def requires_grad(self) -> bool:
         """Whether any gate carries a gradient back to a controller's parameters."""
         return any(g.requires_grad for g in self.gates())
@@ -209,14 +237,14 @@ class Feedback:
 
 
 def host_floats(values: Sequence[torch.Tensor | float]) -> list[float]:
-    """Python floats of device scalars, fetched in one transfer: one wait for the device, not one per value."""
+    """Python floats of device scalars, fetched in one transfer: one wait for the device, not one each."""
     if not values:
         return []
     return torch.stack([torch.as_tensor(value) for value in values]).tolist()
 
 
 def feedback_values(feedback: Sequence[Feedback], field: str) -> list[float]:
-    """One field (``"loss"``, ``"accuracy"``, ``"log_likelihood"``) of every sample: host floats, one transfer."""
+    """A field (``"loss"``, ``"accuracy"``, ``"log_likelihood"``) of all samples: floats, one transfer."""
     return host_floats([getattr(result, field) for result in feedback])
 
 

@@ -257,7 +257,7 @@ def _learning_gates(sample: Architecture) -> list[torch.Tensor]:
 
 
 def _gate_gradients(loss: torch.Tensor | None, gates: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    """∂loss/∂gate for each gate, flat float64 on the CPU (zeros for a gate the loss does not reach)."""
+    """∂loss/∂gate for each gate, flat float64 on its device (zeros where the loss does not reach it)."""
     if not gates:
         return []
     if loss is None:
@@ -265,7 +265,8 @@ def _gate_gradients(loss: torch.Tensor | None, gates: Sequence[torch.Tensor]) ->
     # Towards the gates only: nothing accumulates into the supernet's parameters, where DDP's hooks listen.
     found = torch.autograd.grad(loss, list(gates), allow_unused=True)
     return [
-        (torch.zeros(gate.numel()) if grad is None else grad.reshape(-1)).to("cpu", torch.float64)
+        torch.zeros(gate.numel(), dtype=torch.float64, device=gate.device) if grad is None
+        else grad.reshape(-1).to(torch.float64)
         for gate, grad in zip(gates, found)
     ]
 

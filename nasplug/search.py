@@ -581,7 +581,7 @@ class SearchEngine:
     def _step(self, step: Step, train: tuple, search: tuple) -> dict[str, torch.Tensor]:
         """One search step; its metrics are float64 0-d tensors on the device (nothing waits for it)."""
         train, search = self._layout(train), self._layout(search)
-        samples = self._sample(step)
+        samples = [sample.to(self.device) for sample in self._sample(step)]  # host gates: one copy each
         if self.world.is_distributed:
             # Rank r evaluates samples r, r + N, ... on the step's search batch (the same on every
             # rank); all ranks get all feedback.

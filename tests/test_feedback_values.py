@@ -1,11 +1,11 @@
-"""Feedback as device tensors, and host numbers from it in one transfer (issue 16)."""
+"""Feedback as device tensors, host numbers from it in one transfer, host gates moved at once (issue 16)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from nasplug import ArchitectureError, Feedback, PendingValues, feedback_values, host_floats
+from nasplug import Architecture, ArchitectureError, Feedback, Path, PendingValues, feedback_values, host_floats
 from nasplug.testing import feedback
 from nasplug.testing.syncs import HostSyncCounter
 
@@ -44,3 +44,16 @@ def test_pending_values_fold_bit_for_bit_as_at_once():
     for slot, value in pending.take():
         later[slot] += value
     assert torch.equal(later, at_once) and len(pending) == 0 and pending.take() == []
+
+
+def test_host_gates_move_to_the_device_in_one_copy_and_keep_their_graph():
+    alpha = torch.zeros(3, requires_grad=True)
+    gates = torch.softmax(alpha, 0)
+    shared = gates[0]
+    sample = Architecture({"a": [Path(0, shared), Path(1, gates[1])], "b": [Path(2, shared)], "c": [1]})
+    assert sample.to(torch.device("cpu")) is sample  # a CPU run: nothing moves, the bits stay
+    moved = sample.to(torch.device("meta"))
+    assert moved.choices() == sample.choices()
+    assert all(gate.device.type == "meta" and gate.requires_grad for gate in moved.gates())
+    assert moved.paths["a"][0].gate is moved.paths["b"][0].gate  # a shared gate stays one tensor
+    assert moved.paths["c"][0].gate is None
