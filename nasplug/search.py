@@ -69,9 +69,9 @@ from nasplug.errors import NasplugError
 from nasplug.history import choice_names, uniform_entropy
 from nasplug.plugins import Hooks, describe, load_plugins
 from nasplug.progress import Progress
-from nasplug.step_totals import StepTotals, ordered_mean, steps_label
 from nasplug.runlock import contents, remove_temporary_files, run_lock
 from nasplug.space import Genotype
+from nasplug.step_totals import StepTotals, ordered_mean, steps_label
 
 CHECKPOINT_FORMAT = "nasplug-search-1"
 CONFIG_FILE = "config.json"
