@@ -6,7 +6,18 @@ implementations, the data model, and the base classes of controllers and spaces.
 
 import pluggy
 
-from nasplug.arch import Architecture, ArchitectureError, Decision, Feedback, Path, Step, entropy
+from nasplug.arch import (
+    Architecture,
+    ArchitectureError,
+    Decision,
+    Feedback,
+    Path,
+    PendingValues,
+    Step,
+    entropy,
+    feedback_values,
+    host_floats,
+)
 from nasplug.controller import Controller
 from nasplug.options import Option, OptionError
 from nasplug.space import DataShape, Genotype, SearchSpace
@@ -24,8 +35,11 @@ __all__ = [
     "Option",
     "OptionError",
     "Path",
+    "PendingValues",
     "SearchSpace",
     "Step",
     "entropy",
+    "feedback_values",
     "hookimpl",
+    "host_floats",
 ]

@@ -59,6 +59,8 @@ def search(
     normalisation: str | None = None,
     cutout: int | None = None,
     device: str | None = None,
+    amp: bool | None = None,
+    channels_last: bool | None = None,
     workers: int | None = None,
     data_on_device: str | None = None,
     keep_checkpoints: int | None = None,
@@ -80,6 +82,7 @@ def search(
     under ``runs/``). ``options`` are the ``-o`` options (``space.KEY`` or ``controller.KEY`` where
     both have KEY). ``progress``: True for a progress display, False for none, or a
     :class:`~nasplug.progress.Progress`. ``threads``: torch's CPU threads (``--threads``; default 1).
+    ``amp`` (bf16 autocast) and ``channels_last``: None means on for CUDA, off elsewhere.
     """
     from nasplug.data.user import as_bundle
     from nasplug.search import run_search
@@ -91,7 +94,8 @@ def search(
         layers=layers, channels=channels, search_split=search_split, workers=workers, options=options,
         hooks=hooks, given_data=bundle is not None, data_dir=data_dir, epochs=epochs, batch_size=batch_size,
         seed=seed, lr=lr, lr_min=lr_min, normalisation=normalisation, cutout=cutout, device=device,
-        data_on_device=data_on_device, keep_checkpoints=keep_checkpoints, eval_derived=eval_derived, init_from=init_from,
+        amp=amp, channels_last=channels_last, data_on_device=data_on_device, keep_checkpoints=keep_checkpoints,
+        eval_derived=eval_derived, init_from=init_from,
     )
     run_dir = fresh_output_dir(Path(out) if out is not None else default_run_dir(config.space, config.controller),
                                **_API_DIRS)
@@ -132,7 +136,8 @@ def resume_search(
 
 
 SEARCH_SETTINGS = ("data_dir", "epochs", "batch_size", "seed", "lr", "lr_min", "normalisation", "cutout",
-                   "device", "data_on_device", "keep_checkpoints", "eval_derived", "init_from")
+                   "device", "amp", "channels_last", "data_on_device", "keep_checkpoints", "eval_derived",
+                   "init_from")
 """Keywords of :func:`search_config` that are SearchConfig fields of the same name."""
 
 

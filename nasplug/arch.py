@@ -144,6 +144,34 @@ class Architecture:
             }
         )
 
+    def to(self, device: torch.device) -> Architecture:
+        """The same paths with the tensor gates on ``device``, moved in one copy.
+
+        A controller builds its gates on the host; used on a GPU one by one, each would
+        copy its gradient back to the host in the backward, a wait for the device per gate.
+        Moved together, the backward copies all their gradients in one transfer. Gates
+        already on ``device`` (a CPU run) are left as they are.
+        """
+        unique: dict[int, torch.Tensor] = {}
+        for gate in self.gates():
+            if gate.device != torch.device(device):
+                unique.setdefault(id(gate), gate)
+        if not unique:
+            return self
+        gates = list(unique.values())
+        flat = torch.cat([gate.reshape(-1) for gate in gates]).to(device, non_blocking=True)
+        pieces = flat.split([gate.numel() for gate in gates])
+        moved = {
+            key: piece.view(gate.shape).to(gate.dtype)
+            for (key, gate), piece in zip(unique.items(), pieces)
+        }
+        return Architecture(
+            {
+                key: tuple(Path(p.choice, moved[id(p.gate)]) if id(p.gate) in moved else p for p in paths)
+                for key, paths in self.paths.items()
+            }
+        )
+
     def requires_grad(self) -> bool:
         """Whether any gate carries a gradient back to a controller's parameters."""
         return any(g.requires_grad for g in self.gates())
@@ -176,21 +204,72 @@ class Architecture:
         return cls(paths)
 
 
-@attrs.frozen
+def _device_scalar(value: torch.Tensor | float) -> torch.Tensor:
+    """A detached 0-d tensor: the engine's own (float32 loss, on the run's device) or a number (float64)."""
+    if isinstance(value, torch.Tensor):
+        if value.dim() != 0:
+            raise ArchitectureError(f"feedback values are 0-d tensors, got shape {tuple(value.shape)}")
+        return value.detach()
+    return torch.tensor(float(value), dtype=torch.float64)
+
+
+@attrs.frozen(eq=False)
 class Feedback:
     """What the engine measured for one sampled architecture on one search batch.
 
-    ``log_likelihood`` is the summed log p(y|x) over the batch (PARSEC's
-    importance weight, in log space). ``loss_tensor`` keeps the autograd graph
-    to the sample's gates when they require grad (EoiNAS), so the controller can
-    backpropagate into its own parameters; it is None otherwise.
+    ``loss`` and ``accuracy`` (the means over the batch) and ``log_likelihood``
+    (the summed log p(y|x) over the batch, PARSEC's importance weight in log
+    space) are detached 0-d tensors on the run's device, so the engine makes
+    them without waiting for the device; numbers given here become float64
+    tensors on the CPU. ``float(f.accuracy)`` works but waits for the device
+    each time: a controller that needs host numbers gets them for all samples
+    at once with :func:`host_floats` or :class:`PendingValues`.
+    ``loss_tensor`` keeps the autograd graph to the sample's gates when they
+    require grad (EoiNAS), so the controller can backpropagate into its own
+    parameters; it is None otherwise.
     """
 
-    loss: float
-    accuracy: float
-    log_likelihood: float
+    loss: torch.Tensor = attrs.field(converter=_device_scalar)
+    accuracy: torch.Tensor = attrs.field(converter=_device_scalar)
+    log_likelihood: torch.Tensor = attrs.field(converter=_device_scalar)
     batch_size: int
-    loss_tensor: torch.Tensor | None = attrs.field(default=None, eq=False, repr=False)
+    loss_tensor: torch.Tensor | None = attrs.field(default=None, repr=False)
+
+
+def host_floats(values: Sequence[torch.Tensor | float]) -> list[float]:
+    """Python floats of device scalars, fetched in one transfer: one wait for the device, not one each."""
+    if not values:
+        return []
+    return torch.stack([torch.as_tensor(value) for value in values]).tolist()
+
+
+def feedback_values(feedback: Sequence[Feedback], field: str) -> list[float]:
+    """A field (``"loss"``, ``"accuracy"``, ``"log_likelihood"``) of all samples: floats, one transfer."""
+    return host_floats([getattr(result, field) for result in feedback])
+
+
+class PendingValues:
+    """Device scalars a controller folds into host tables at its own cadence (an epoch end, a derivation).
+
+    :meth:`add` keeps a value beside what it belongs to (a choice mask, table indices) without
+    waiting for the device; :meth:`take` returns them all as host floats, in the order they were
+    added, in one transfer. Folding them then performs the same host arithmetic, in the same
+    order, as folding each value when it arrived: the results are bit for bit the same.
+    """
+
+    def __init__(self) -> None:
+        self._items: list[tuple[Any, torch.Tensor | float]] = []
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, target: Any, value: torch.Tensor | float) -> None:
+        self._items.append((target, value))
+
+    def take(self) -> list[tuple[Any, float]]:
+        """Every ``(target, value)`` added since the last take, values as host floats; empties the queue."""
+        items, self._items = self._items, []
+        return list(zip((target for target, _ in items), host_floats([value for _, value in items])))
 
 
 @attrs.frozen

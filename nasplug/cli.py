@@ -138,6 +138,8 @@ option_recipe = click.option(
 @click.option("--cutout", type=click.IntRange(min=0), default=0, show_default=True,
               help="Cutout square side in pixels for both splits; 0 = off.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--amp/--no-amp", default=None, help="bf16 autocast of the forwards  [default: on for CUDA]")
+@click.option("--channels-last/--no-channels-last", default=None, help="NHWC memory  [default: on for CUDA]")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Data loader workers.")
 @click.option("--data-on-device", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="Hold both splits on the device and augment there (digits, CIFAR); auto: on CUDA where they fit.")
@@ -201,7 +203,8 @@ def run(ctx: click.Context, **params: Any) -> None:
 
 
 RUN_SETTINGS = ("dataset", "data_dir", "epochs", "batch_size", "layers", "channels", "seed", "lr", "lr_min",
-                "search_split", "normalisation", "cutout", "device", "workers", "data_on_device",
+                "search_split", "normalisation", "cutout", "device", "amp", "channels_last", "workers",
+                "data_on_device",
                 "keep_checkpoints", "eval_derived", "init_from")
 """`nasplug run` flags that are keywords of :func:`nasplug.api.search_config` of the same name."""
 

@@ -31,7 +31,7 @@ from nasplug.errors import NasplugError
 
 T = TypeVar("T")
 
-_FEEDBACK_FIELDS = 4  # loss, accuracy, log-likelihood, batch size
+_FEEDBACK_FIELDS = 3  # loss, accuracy, log-likelihood
 
 
 class DistributedError(NasplugError, RuntimeError):
@@ -175,6 +175,14 @@ def all_sum(world: World, values: Sequence[float]) -> list[float]:
     return summed.tolist()
 
 
+def all_sum_tensor(world: World, values: torch.Tensor) -> torch.Tensor:
+    """``values`` summed over the ranks, on the device and without a host sync (itself on one process)."""
+    if world.is_distributed:
+        values = values.clone()
+        dist.all_reduce(values)
+    return values
+
+
 def rank_seed(seed: int, epoch: int, rank: int) -> int:
     """The seed of rank ``rank``'s global torch generator in ``epoch`` (augmentation draws from it).
 
@@ -193,31 +201,37 @@ def exchange_feedback(
     """Every sample's feedback, in sample order, on every rank; ``local`` holds this rank's own.
 
     Rank r evaluated samples ``r, r + size, ...`` (:meth:`World.owned`). Loss,
-    accuracy, log-likelihood and batch size travel as float64, so every rank
-    gets exactly the owner's numbers. Where a sample's gates require grad, the
-    owner also sends ∂loss/∂gate and every rank gets as ``loss_tensor`` a
-    first-order stand-in: the loss as its value, that gradient towards the
-    gates. A controller's backward through it therefore reaches its parameters
-    exactly as on one process, identically on every rank.
+    accuracy and log-likelihood travel as float64 in one all-gather of one
+    stacked vector per rank, so every rank gets exactly the owner's numbers, as
+    0-d tensors on the run's device (no host sync where no gate learns). The
+    batch size is this rank's own: every rank evaluates on the same search batch.
+    Where a sample's gates require grad, the owner also sends ∂loss/∂gate and
+    every rank gets as ``loss_tensor`` a first-order stand-in: the loss as its
+    value, that gradient towards the gates. A controller's backward through it
+    therefore reaches its parameters exactly as on one process, identically on
+    every rank.
     """
     gates = [_learning_gates(sample) for sample in samples]
     widths = [_FEEDBACK_FIELDS + sum(gate.numel() for gate in sample_gates) for sample_gates in gates]
     lengths = [sum(widths[k] for k in range(rank, len(samples), world.size)) for rank in range(world.size)]
-    parts = [torch.zeros(0, dtype=torch.float64)]
+    batch_sizes = {result.batch_size for result in local.values()}
+    if len(batch_sizes) != 1:
+        raise DistributedError(f"this rank evaluated its samples on batches of sizes {sorted(batch_sizes)}")
+    (batch_size,) = batch_sizes
+    device = next(iter(local.values())).loss.device  # the run's, where the engine sums the step's metrics
+    parts = [torch.zeros(0, dtype=torch.float64, device=world.device)]
     for k in world.owned(len(samples)):
         result = local[k]
-        parts.append(
-            torch.tensor(
-                [result.loss, result.accuracy, result.log_likelihood, result.batch_size], dtype=torch.float64
-            )
-        )
-        parts.extend(_gate_gradients(result.loss_tensor, gates[k]))
+        values = (result.loss, result.accuracy, result.log_likelihood)
+        parts.append(torch.stack([value.to(world.device, torch.float64) for value in values]))
+        parts.extend(gradient.to(world.device) for gradient in _gate_gradients(result.loss_tensor, gates[k]))
     gathered = _all_gather_vectors(world, torch.cat(parts), lengths)
     feedback: dict[int, Feedback] = {}
     for rank, vector in enumerate(gathered):
+        vector = vector.to(device)
         offset = 0
         for k in range(rank, len(samples), world.size):
-            loss, accuracy, log_likelihood, batch_size = vector[offset : offset + _FEEDBACK_FIELDS].tolist()
+            loss, accuracy, log_likelihood = vector[offset : offset + _FEEDBACK_FIELDS].unbind()
             offset += _FEEDBACK_FIELDS
             gradients = []
             for gate in gates[k]:
@@ -227,7 +241,7 @@ def exchange_feedback(
                 loss=loss,
                 accuracy=accuracy,
                 log_likelihood=log_likelihood,
-                batch_size=int(batch_size),
+                batch_size=batch_size,
                 loss_tensor=_stand_in(loss, gates[k], gradients) if gates[k] else None,
             )
     return [feedback[k] for k in range(len(samples))]
@@ -243,7 +257,7 @@ def _learning_gates(sample: Architecture) -> list[torch.Tensor]:
 
 
 def _gate_gradients(loss: torch.Tensor | None, gates: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    """∂loss/∂gate for each gate, flat float64 on the CPU (zeros for a gate the loss does not reach)."""
+    """∂loss/∂gate for each gate, flat float64 on its device (zeros where the loss does not reach it)."""
     if not gates:
         return []
     if loss is None:
@@ -251,31 +265,34 @@ def _gate_gradients(loss: torch.Tensor | None, gates: Sequence[torch.Tensor]) ->
     # Towards the gates only: nothing accumulates into the supernet's parameters, where DDP's hooks listen.
     found = torch.autograd.grad(loss, list(gates), allow_unused=True)
     return [
-        (torch.zeros(gate.numel()) if grad is None else grad.reshape(-1)).to("cpu", torch.float64)
+        torch.zeros(gate.numel(), dtype=torch.float64, device=gate.device) if grad is None
+        else grad.reshape(-1).to(torch.float64)
         for gate, grad in zip(gates, found)
     ]
 
 
-def _stand_in(loss: float, gates: Sequence[torch.Tensor], gradients: Sequence[torch.Tensor]) -> torch.Tensor:
+def _stand_in(
+    loss: torch.Tensor, gates: Sequence[torch.Tensor], gradients: Sequence[torch.Tensor]
+) -> torch.Tensor:
     """A tensor worth ``loss`` whose gradient towards ``gates[i]`` is ``gradients[i]``.
 
     ``gate - gate.detach()`` is exactly zero with gradient one, so each term adds
     nothing to the value and exactly its gradient to the graph.
     """
-    value = torch.tensor(loss, dtype=gates[0].dtype, device=gates[0].device)
+    value = loss.to(gates[0].device, gates[0].dtype)
     for gate, gradient in zip(gates, gradients):
         value = value + ((gate - gate.detach()) * gradient.to(gate.device, gate.dtype)).sum()
     return value
 
 
 def _all_gather_vectors(world: World, vector: torch.Tensor, lengths: Sequence[int]) -> list[torch.Tensor]:
-    """Every rank's float64 ``vector`` (rank r's of length ``lengths[r]``) on every rank, on the CPU."""
+    """Every rank's float64 ``vector`` (rank r's of length ``lengths[r]``) on every rank, on its device."""
     width = max(max(lengths), 1)
     padded = torch.zeros(width, dtype=torch.float64, device=world.device)
     padded[: len(vector)] = vector.to(world.device)
     gathered = [torch.empty_like(padded) for _ in range(world.size)]
     dist.all_gather(gathered, padded)
-    return [row[:length].cpu() for row, length in zip(gathered, lengths)]
+    return [row[:length] for row, length in zip(gathered, lengths)]
 
 
 # --------------------------------------------------------------------------- weight step

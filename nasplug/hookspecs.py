@@ -110,7 +110,9 @@ def record_feedback(
 
     Called after each sample was evaluated on one search batch, before the
     weights are trained; broadcast to the controller and to observer plugins.
-    ``feedback[k]`` belongs to ``samples[k]``. Where a sample's gates require
+    ``feedback[k]`` belongs to ``samples[k]``; its values are 0-d tensors on the
+    run's device (reading one on the host waits for the GPU: see
+    :class:`~nasplug.arch.Feedback`). Where a sample's gates require
     grad, ``feedback[k].loss_tensor`` carries the graph to them; backpropagate
     it here. Under distributed search every rank gets every sample's feedback,
     and ``loss_tensor`` is a first-order stand-in with the same value and the

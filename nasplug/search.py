@@ -46,6 +46,7 @@ from nasplug.data.loaders import cycling_batches, derived_seed
 from nasplug.distributed import (
     World,
     all_sum,
+    all_sum_tensor,
     barrier,
     check_identical,
     current_world,
@@ -71,6 +72,7 @@ from nasplug.plugins import Hooks, describe, load_plugins
 from nasplug.progress import Progress
 from nasplug.runlock import contents, remove_temporary_files, run_lock
 from nasplug.space import Genotype
+from nasplug.step_totals import StepTotals, ordered_mean, steps_label
 
 CHECKPOINT_FORMAT = "nasplug-search-1"
 CONFIG_FILE = "config.json"
@@ -83,6 +85,8 @@ DEVICE_TRAIN_AUGMENTATION_STREAM = 4
 """The seed stream of the weight-training batches' augmentation when the data is on the device."""
 DEVICE_EVALUATION_AUGMENTATION_STREAM = 5
 """The same for the epoch end's evaluation over the search split (augmented, as on the DataLoader path)."""
+STEP_METRICS = ("train_loss", "train_accuracy", "search_loss", "search_accuracy")
+"""What every step measures; the epoch's record holds their means."""
 SEARCH_STATE_KEYS = ("config", "epoch", "supernet", "optimizer", "scheduler", "controller", "rng", "history")
 
 
@@ -100,6 +104,8 @@ class SearchConfig:
     of both splits (PARSEC §4.2 fine-tunes with the evaluation's). ``lr`` follows a cosine schedule down to ``lr_min``.
     ``data_on_device`` (``auto``, ``on``, ``off``) holds both splits on the device and augments there
     (nasplug.data.device); ``auto`` does so on CUDA for datasets that offer it and fit.
+    ``amp`` (bf16 autocast of the search's forwards) and ``channels_last`` (the supernet's and the
+    batches' memory layout): None means on for CUDA, off elsewhere, as for ``nasplug train``.
     """
 
     space: str
@@ -121,6 +127,8 @@ class SearchConfig:
     space_options: dict[str, Any] = attrs.field(factory=dict)
     controller_options: dict[str, Any] = attrs.field(factory=dict)
     device: str = "auto"
+    amp: bool | None = None
+    channels_last: bool | None = None
     num_workers: int = 0
     data_on_device: str = "auto"
     eval_derived: bool = True
@@ -338,6 +346,8 @@ class SearchEngine:
         hooks.add_controller(self.controller, config.controller, provider)
 
         self.supernet: nn.Module = self.space.build_supernet().to(self.device)
+        if self.channels_last:
+            self.supernet.to(memory_format=torch.channels_last)
         # What trains the weights: DDP around the supernet on several ranks, the supernet itself on one.
         self.model: nn.Module = self.supernet
         if self.world.is_distributed:
@@ -374,6 +384,26 @@ class SearchEngine:
             raise RunError(f"the process group uses {self.world.backend}, which needs CUDA, but the run's "
                            f"device is {device}")
         return device
+
+    @property
+    def amp(self) -> bool:
+        """Whether the feedback and weight-step forwards run under bf16 autocast (None: on for CUDA)."""
+        return self.device.type == "cuda" if self.config.amp is None else self.config.amp
+
+    @property
+    def channels_last(self) -> bool:
+        """Whether the supernet and the image batches use the channels-last layout (None: on for CUDA)."""
+        return self.device.type == "cuda" if self.config.channels_last is None else self.config.channels_last
+
+    def _autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+    def _layout(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch with its images in the supernet's memory layout."""
+        x, y = batch
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y
 
     # ------------------------------------------------------------------ state
 
@@ -545,7 +575,12 @@ class SearchEngine:
         return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
-        """One pass over the weight-training split; the search split's loader cycles alongside."""
+        """One pass over the weight-training split; the search split's loader cycles alongside.
+
+        The step metrics stay on the device (:class:`~nasplug.step_totals.StepTotals`): they are
+        read, and checked for divergence, at the epoch's end and at most every
+        ``step_totals.REDUCE_SECONDS`` in between (for the live line), never once per step.
+        """
         if self.world.is_distributed:
             # Each rank augments with its own stream, a function of (seed, epoch, rank): no
             # per-rank generator state has to be checkpointed for an exact resume.
@@ -553,22 +588,26 @@ class SearchEngine:
         train_loader = self._train_loader(epoch)
         steps = len(train_loader)
         search_batches = self._search_batches(epoch * steps)
-        totals = {"train_loss": 0.0, "train_accuracy": 0.0, "search_loss": 0.0, "search_accuracy": 0.0}
+        totals = StepTotals(STEP_METRICS, self.device)
+        shown: dict[str, float] = {}
         self.supernet.train()
         remaining = self.config.epochs - epoch - 1
         self.progress.start_epoch(f"epoch {epoch + 1}/{self.config.epochs}", steps, remaining)
         for index, (train_batch, search_batch) in enumerate(zip(train_loader, search_batches)):
             step = Step(epoch, index, steps, self.config.epochs, epoch_end=index == steps - 1)
-            measured = self._step(step, self._to_device(train_batch), self._to_device(search_batch))
-            # The values are host floats already (the controllers' feedback needs them): checking is free.
-            check_finite(measured, f"epoch {epoch + 1}, step {index + 1}", self._divergence_advice)
-            for key, value in measured.items():
-                totals[key] += value
+            totals.add(self._step(step, self._to_device(train_batch), self._to_device(search_batch)))
+            if step.epoch_end or totals.due():
+                first = totals.first_unread + 1
+                sums = totals.read()
+                where = f"epoch {epoch + 1}, {steps_label(first, index + 1)}"
+                check_finite(sums, where, self._divergence_advice)
+                if self.progress.live:
+                    means = {key: value / (index + 1) for key, value in sums.items()}
+                    shown = {**means, **self._live_entropy()}
             if self.progress.live:
-                self.progress.step({**{key: value / (index + 1) for key, value in totals.items()},
-                                    **self._live_entropy()})
+                self.progress.step(shown)
         self.scheduler.step()
-        return {**{key: value / steps for key, value in totals.items()}, "steps": steps}
+        return {**{key: value / steps for key, value in sums.items()}, "steps": steps}
 
     def _live_entropy(self) -> dict[str, float]:
         """The distribution's entropy over its uniform maximum, for the live bar (absent if none)."""
@@ -576,8 +615,10 @@ class SearchEngine:
         ceiling = uniform_entropy(distribution)
         return {"entropy": entropy(distribution) / ceiling} if ceiling > 0 else {}
 
-    def _step(self, step: Step, train: tuple, search: tuple) -> dict[str, float]:
-        samples = self._sample(step)
+    def _step(self, step: Step, train: tuple, search: tuple) -> dict[str, torch.Tensor]:
+        """One search step; its metrics are float64 0-d tensors on the device (nothing waits for it)."""
+        train, search = self._layout(train), self._layout(search)
+        samples = [sample.to(self.device) for sample in self._sample(step)]  # host gates: one copy each
         if self.world.is_distributed:
             # Rank r evaluates samples r, r + N, ... on the step's search batch (the same on every
             # rank); all ranks get all feedback.
@@ -588,10 +629,11 @@ class SearchEngine:
             feedback = [self._feedback(sample, *search) for sample in samples]
         self.hooks.record_feedback(self.space, samples, feedback, step)
         weights = self.hooks.sample_weights(self.space, samples, feedback, step)
+        # The weights are host floats from the controller: checking them every step is free.
         check_finite({"sample_weights": weights}, f"epoch {step.epoch + 1}, step {step.index + 1}",
                      self._divergence_advice)
-        search_loss = sum(f.loss for f in feedback) / len(feedback)
-        search_accuracy = sum(f.accuracy for f in feedback) / len(feedback)
+        search_loss = ordered_mean([f.loss for f in feedback])
+        search_accuracy = ordered_mean([f.accuracy for f in feedback])
         del feedback  # drop any graph to the gates before the weight step
         train_loss, train_accuracy = self._train_weights(samples, weights, *train)
         self.hooks.update_distribution(self.space, step)
@@ -614,48 +656,58 @@ class SearchEngine:
                 return samples
 
     def _feedback(self, sample: Architecture, x: torch.Tensor, y: torch.Tensor) -> Feedback:
-        """Loss, accuracy and log-likelihood of one sample on the search batch (graph kept only for gates)."""
+        """Loss, accuracy and log-likelihood of one sample on the search batch, as device tensors.
+
+        The forward runs under bf16 autocast when ``amp`` is on; the loss and the values are
+        computed in float32 (the log-likelihood in float64). The graph is kept only for gates.
+        """
         keep_graph = sample.requires_grad()
         with torch.set_grad_enabled(keep_graph):
-            logits = self.supernet(x, sample)
-            loss = F.cross_entropy(logits, y)
-        loss_value = float(loss.detach())
-        accuracy = float((logits.detach().argmax(1) == y).float().mean())
+            with self._autocast():
+                logits = self.supernet(x, sample)
+            loss = F.cross_entropy(logits.float(), y)
+        value = loss.detach()
         return Feedback(
-            loss=loss_value,
-            accuracy=accuracy,
-            log_likelihood=-loss_value * len(y),
+            loss=value,
+            accuracy=(logits.detach().argmax(1) == y).float().mean(),
+            log_likelihood=-value.double() * len(y),
             batch_size=len(y),
             loss_tensor=loss if keep_graph else None,
         )
 
     def _train_weights(
         self, samples: Sequence[Architecture], weights: Sequence[float], x: torch.Tensor, y: torch.Tensor
-    ) -> tuple[float, float]:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Σ_k w_k · loss_k, backward per sample so only one child's graph is alive at a time.
 
         On N ranks each rank backpropagates its share of the samples on its own
         batch, scaled by N: DDP averages over the ranks, so the step's gradient is
         Σ_k w_k ∇loss_k, each sample's loss on the batch of the rank that trained it.
+        Returns the weighted mean loss and accuracy as float64 device tensors (no host sync:
+        the weights are host floats, and clipping and SGD stay on the device).
         """
         self.optimizer.zero_grad(set_to_none=True)
-        loss_sum = correct = 0.0
+        # Σ w·loss and Σ w·accuracy, on the device
+        loss_sum = correct = torch.zeros((), dtype=torch.float64, device=self.device)
         share = training_share(self.world, weights)
         for position, (index, weight) in enumerate(share):
             # DDP all-reduces in the share's last backward; the earlier ones accumulate locally.
             last = position == len(share) - 1
             with self.model.no_sync() if self.world.is_distributed and not last else contextlib.nullcontext():
-                logits = self.model(x, samples[index].detached())
-                loss = F.cross_entropy(logits, y)
+                with self._autocast():
+                    logits = self.model(x, samples[index].detached())
+                loss = F.cross_entropy(logits.float(), y)
                 (weight * self.world.size * loss).backward()
-            loss_sum += weight * float(loss.detach())
-            correct += weight * float((logits.detach().argmax(1) == y).float().mean())
-        loss_sum, correct = all_sum(self.world, [loss_sum, correct])
+            loss_sum = loss_sum + weight * loss.detach().double()
+            correct = correct + weight * (logits.detach().argmax(1) == y).float().mean().double()
+        loss_sum, correct = all_sum_tensor(self.world, torch.stack([loss_sum, correct]))
         total = sum(weights)
         if self.config.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.supernet.parameters(), self.config.grad_clip)
         self.optimizer.step()
-        return loss_sum / total if total else math.nan, correct / total if total else math.nan
+        if not total:
+            return torch.full_like(loss_sum, math.nan), torch.full_like(correct, math.nan)
+        return loss_sum / total, correct / total
 
     # ------------------------------------------------------------------ epoch end
 

@@ -7,16 +7,20 @@ on a GPU machine with ``pytest -m cuda``.
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
 
 from nasplug import api
+from nasplug.arch import Step
 from nasplug.checkpoint import load_checkpoint
 from nasplug.data.bundle import TensorSource
 from nasplug.data.device import DeviceSplit, cycling_device_batches
 from nasplug.data.digits import load_digits
-from nasplug.search import checkpoint_paths
+from nasplug.plugins import load_plugins
+from nasplug.progress import Progress
+from nasplug.search import SearchConfig, SearchEngine, checkpoint_paths
 from nasplug.train import train_network, training_config
 from test_device_data import crop_and_flip, planted
 from test_train import TINY, StopAfter, read_metrics, without_times
@@ -108,3 +112,64 @@ def test_search_with_data_on_cuda_runs_the_same_steps(tmp_path):
     on, off = (runs[mode].history[0] for mode in ("on", "off"))
     assert on["steps"] == off["steps"] > 0
     assert math.isfinite(on["train_loss"]) and 0.0 <= on["derived_accuracy"] <= 1.0
+
+
+SYNCS_PER_STEP = {
+    "random": ({}, 0),
+    "mdenas": ({}, 0),
+    "parsec": ({"samples": 3}, 1),  # its K log-likelihoods, in one transfer
+    "eoinas-warmup": ({}, 0),
+    "eoinas": ({"warmup": 0}, 1),  # ∂loss/∂gates back to α on the host, in one transfer (Architecture.to)
+}
+"""Host syncs of a mid-epoch search step (tests/test_host_syncs.py counts the same reads on the CPU)."""
+
+
+@pytest.mark.parametrize("case", sorted(SYNCS_PER_STEP))
+def test_search_steps_sync_with_the_gpu_only_as_the_algorithm_needs(tmp_path, case):
+    """``torch.cuda.set_sync_debug_mode`` warns at every host sync: a mid-epoch step makes none but what
+    its algorithm needs, with bf16 autocast and channels-last on."""
+    controller = case.split("-")[0]
+    options, expected = SYNCS_PER_STEP[case]
+    config = SearchConfig(space="darts-cell", controller=controller, dataset="digits", batch_size=32,
+                          space_options={"layers": "3", "channels": "4"}, controller_options=options,
+                          device="cuda")
+    engine = SearchEngine(config, tmp_path, load_plugins(), Progress(False))
+    assert engine.amp and engine.channels_last
+    shape = engine.data.shape
+
+    def batch():
+        x = torch.randn(32, shape.in_channels, shape.input_size, shape.input_size, device="cuda")
+        return x, torch.randint(shape.num_classes, (32,), device="cuda")
+
+    train, search = batch(), batch()
+    engine._step(Step(0, 0, 10, 1), train, search)  # first step: lazy CUDA initialisation may sync
+    torch.cuda.synchronize()
+    counts = []
+    for index in range(1, 4):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                engine._step(Step(0, index, 10, 1), train, search)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        counts.append(sum("synchroniz" in str(warning.message) for warning in caught))
+    assert max(counts) <= expected, counts
+
+
+def test_a_mid_epoch_random_step_never_syncs(tmp_path):
+    """The strict form: ``set_sync_debug_mode("error")`` raises at any sync inside the step."""
+    config = SearchConfig(space="darts-cell", controller="random", dataset="digits", batch_size=32,
+                          space_options={"layers": "3", "channels": "4"}, device="cuda")
+    engine = SearchEngine(config, tmp_path, load_plugins(), Progress(False))
+    shape = engine.data.shape
+    x = torch.randn(32, shape.in_channels, shape.input_size, shape.input_size, device="cuda")
+    y = torch.randint(shape.num_classes, (32,), device="cuda")
+    engine._step(Step(0, 0, 10, 1), (x, y), (x, y))
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for index in range(1, 4):
+            engine._step(Step(0, index, 10, 1), (x, y), (x, y))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from nasplug import hookimpl
-from nasplug.arch import Architecture, Feedback, Step
+from nasplug.arch import Architecture, Feedback, PendingValues, Step
 from nasplug.controller import Controller
 from nasplug.options import Option
 from nasplug.space import Genotype, SearchSpace
@@ -20,6 +20,8 @@ class RandomController(Controller):
     With ``derive=accuracy`` each choice is scored by the mean search-batch
     accuracy of the steps that sampled it (unvisited choices score 0); with
     ``derive=random`` the genotype is a uniform draw, the pure random baseline.
+    The accuracies wait on the device (:class:`~nasplug.arch.PendingValues`) until a
+    derivation or a checkpoint needs the table: no host sync per step.
     """
 
     description = "uniform sampling baseline (built in)"
@@ -38,7 +40,8 @@ class RandomController(Controller):
             self.offsets[decision.key] = total
             total += len(decision)
         self.visits = torch.zeros(total)
-        self.accuracy_sum = torch.zeros(total)
+        self._accuracy_sum = torch.zeros(total)
+        self.pending = PendingValues()  # (table indices, accuracy) per sample, folded into accuracy_sum
 
     @hookimpl
     def sample_architecture(self) -> list[Architecture]:
@@ -54,7 +57,14 @@ class RandomController(Controller):
                 [self.offsets[key] + choice for key, paths in sample.choices().items() for choice in paths]
             )
             self.visits.index_add_(0, index, torch.ones(len(index)))
-            self.accuracy_sum.index_add_(0, index, torch.full((len(index),), result.accuracy))
+            self.pending.add(index, result.accuracy)
+
+    @property
+    def accuracy_sum(self) -> torch.Tensor:
+        """Summed accuracy per choice: the pending accuracies are added first (one transfer), in order."""
+        for index, accuracy in self.pending.take():
+            self._accuracy_sum.index_add_(0, index, torch.full((len(index),), accuracy))
+        return self._accuracy_sum
 
     @hookimpl
     def update_distribution(self, step: Step) -> None:
@@ -83,4 +93,5 @@ class RandomController(Controller):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
         self.visits = state["visits"].clone()
-        self.accuracy_sum = state["accuracy_sum"].clone()
+        self._accuracy_sum = state["accuracy_sum"].clone()
+        self.pending = PendingValues()

@@ -11,6 +11,8 @@
   for end-to-end runs of the command line;
 * :mod:`nasplug.testing.cifar`: :func:`~nasplug.testing.cifar.write_cifar10` and ``write_cifar100``,
   the python-release pickle files with synthetic pixels (``python -m nasplug.testing.cifar ROOT``).
+* :mod:`nasplug.testing.syncs`: :class:`~nasplug.testing.syncs.HostSyncCounter`, which counts the host
+  reads of device values during a block (what would wait for a GPU), on any device;
 * :mod:`nasplug.testing.planted`: the planted-optimum harness (:class:`PlantedProblem`, its space, data and
   :func:`recover_fraction`), a problem whose best architecture is known by construction
   (docs/planted-optimum.md).
@@ -31,10 +33,12 @@ from nasplug.testing.space import (
     all_architectures,
     tiny_space,
 )
+from nasplug.testing.syncs import HostSyncCounter
 
 __all__ = [
     "DEFAULT_DECISIONS",
     "FEATURES",
+    "HostSyncCounter",
     "SMALL_DATA",
     "TINY_SEARCH",
     "TinyGenotype",

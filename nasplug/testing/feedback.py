@@ -20,8 +20,9 @@ def feedback(
     batch_size: int = 8,
     loss_tensor: torch.Tensor | None = None,
 ) -> Feedback:
-    """One sample's Feedback with the given values; ``log_likelihood`` defaults to ``-loss · batch_size``
-    (what the engine reports: the summed log-likelihood of the batch)."""
+    """One sample's Feedback with the given values (float64 0-d tensors on the CPU, as Feedback makes of
+    numbers); ``log_likelihood`` defaults to ``-loss · batch_size`` (what the engine reports: the summed
+    log-likelihood of the batch)."""
     if log_likelihood is None:
         log_likelihood = -loss * batch_size
     return Feedback(loss=loss, accuracy=accuracy, log_likelihood=log_likelihood, batch_size=batch_size,
@@ -54,15 +55,17 @@ def tiny_batch(
 def evaluate(
     supernet: nn.Module, sample: Architecture, seed: int = 0, data: DataShape = SMALL_DATA
 ) -> Feedback:
-    """What the engine reports for ``sample`` on :func:`tiny_batch` ``(seed)``; the loss keeps its graph
-    when the sample's gates require grad, as in the engine."""
-    x, y = tiny_batch(seed, data=data)
+    """What the engine reports for ``sample`` on :func:`tiny_batch` ``(seed)``: detached 0-d tensors on the
+    supernet's device (nothing waits for it), the loss keeping its graph when the sample's gates require
+    grad, as in the engine."""
+    device = next(supernet.parameters()).device
+    x, y = (tensor.to(device) for tensor in tiny_batch(seed, data=data))
     logits = supernet(x, sample)
     loss = F.cross_entropy(logits, y)
     return Feedback(
-        loss=loss.item(),
-        accuracy=(logits.argmax(-1) == y).float().mean().item(),
-        log_likelihood=-F.cross_entropy(logits, y, reduction="sum").item(),
+        loss=loss.detach(),
+        accuracy=(logits.detach().argmax(-1) == y).float().mean(),
+        log_likelihood=-F.cross_entropy(logits.detach(), y, reduction="sum"),
         batch_size=len(y),
         loss_tensor=loss if sample.requires_grad() else None,
     )

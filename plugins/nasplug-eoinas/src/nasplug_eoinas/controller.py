@@ -14,7 +14,18 @@ from typing import Any
 
 import torch
 
-from nasplug import Architecture, Controller, Feedback, Genotype, Option, Path, SearchSpace, Step, hookimpl
+from nasplug import (
+    Architecture,
+    Controller,
+    Feedback,
+    Genotype,
+    Option,
+    Path,
+    PendingValues,
+    SearchSpace,
+    Step,
+    hookimpl,
+)
 from nasplug.checkpoint import CheckpointError
 from nasplug.errors import NasplugError
 from nasplug.options import OptionError
@@ -74,7 +85,9 @@ class EoiNAS(Controller):
             weight_decay=self.config["arch_weight_decay"],
         )
         self.trained = torch.zeros(len(self.decisions), width, dtype=torch.float64)  # C^e
-        self.accuracy = torch.zeros(len(self.decisions), width, dtype=torch.float64)  # C^a
+        self._accuracy = torch.zeros(len(self.decisions), width, dtype=torch.float64)
+        # C^a's new terms wait on the device until C^a is read (a prune, a derivation, a checkpoint).
+        self.pending = PendingValues()
 
     def _check_options(self) -> None:
         config = self.config
@@ -118,6 +131,13 @@ class EoiNAS(Controller):
         with torch.no_grad():
             return torch.softmax(self._logits(), dim=-1)
 
+    @property
+    def accuracy(self) -> torch.Tensor:
+        """C^a per op: the pending accuracies are added first (one transfer), in the order they came."""
+        for (row, choice), accuracy in self.pending.take():
+            self._accuracy[row, choice] += accuracy
+        return self._accuracy
+
     def indicator(self) -> torch.Tensor:
         """I per op (Eq. 7), −inf for pruned ops and padding."""
         lam = self.config["lambda"]
@@ -155,7 +175,7 @@ class EoiNAS(Controller):
                 for path in paths:
                     # Each sampled op is the one the engine trains this step.
                     self.trained[self._rows[key], path.choice] += 1
-                    self.accuracy[self._rows[key], path.choice] += result.accuracy
+                    self.pending.add((self._rows[key], path.choice), result.accuracy)
             if sample.requires_grad():
                 if result.loss_tensor is None:
                     raise FeedbackError(
@@ -208,5 +228,6 @@ class EoiNAS(Controller):
             self.alpha.copy_(state["alpha"])
         self.alive = state["alive"].clone()
         self.trained = state["trained"].clone().double()
-        self.accuracy = state["accuracy"].clone().double()
+        self._accuracy = state["accuracy"].clone().double()
+        self.pending = PendingValues()
         self.optimizer.load_state_dict(state["optimizer"])

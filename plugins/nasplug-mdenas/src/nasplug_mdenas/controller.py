@@ -15,6 +15,7 @@ from nasplug import (
     Option,
     OptionError,
     SearchSpace,
+    PendingValues,
     Step,
     hookimpl,
 )
@@ -32,8 +33,9 @@ class MdeNAS(Controller):
     choice per decision; every sampled op is credited with one training step
     (H^e) and the sample's validation accuracy. At each epoch end H^a becomes
     each op's mean accuracy over that epoch (ops not sampled keep theirs) and p
-    moves by Eq. 5. The genotype takes the ops of highest final p (the paper's
-    rule) or, with ``derive=frequency``, of highest H^e share (docs/controllers/mdenas.md).
+    moves by Eq. 5. The accuracies wait on the device (``PendingValues``) until that
+    epoch-end update: no host sync per step. The genotype takes the ops of highest final p
+    (the paper's rule) or, with ``derive=frequency``, of highest H^e share (docs/controllers/mdenas.md).
     """
 
     description = "MdeNAS: multinomial distribution learning by pairwise ranking of ops (ICCV 2019)"
@@ -54,8 +56,9 @@ class MdeNAS(Controller):
         self.probabilities = self.table.uniform()  # Eq. 1: p_i = 1/M
         self.times_trained = torch.zeros(shape, dtype=torch.int64)  # H^e
         self.accuracy = torch.zeros(shape, dtype=torch.float64)  # H^a
-        self.epoch_accuracy_sum = torch.zeros(shape, dtype=torch.float64)
+        self._epoch_accuracy_sum = torch.zeros(shape, dtype=torch.float64)
         self.epoch_samples = torch.zeros(shape, dtype=torch.int64)
+        self.pending = PendingValues()  # (one-hot of a sample, its accuracy) for epoch_accuracy_sum
 
     @hookimpl
     def sample_architecture(self) -> list[Architecture]:
@@ -69,7 +72,19 @@ class MdeNAS(Controller):
             chosen = self.table.one_hot(sample)
             self.times_trained += chosen
             self.epoch_samples += chosen
-            self.epoch_accuracy_sum += chosen * result.accuracy
+            self.pending.add(chosen, result.accuracy)
+
+    @property
+    def epoch_accuracy_sum(self) -> torch.Tensor:
+        """This epoch's summed accuracy per op, the pending accuracies added first (one transfer), in order."""
+        for chosen, accuracy in self.pending.take():
+            self._epoch_accuracy_sum += chosen * accuracy
+        return self._epoch_accuracy_sum
+
+    @epoch_accuracy_sum.setter
+    def epoch_accuracy_sum(self, table: torch.Tensor) -> None:
+        self._epoch_accuracy_sum = table
+        self.pending = PendingValues()
 
     @hookimpl
     def update_distribution(self, step: Step) -> None:
@@ -117,4 +132,4 @@ class MdeNAS(Controller):
                 )
         super().load_state_dict(state)
         for name in _TENSORS:
-            setattr(self, name, state[name].clone())
+            setattr(self, name, state[name].clone())  # epoch_accuracy_sum's setter drops what is pending

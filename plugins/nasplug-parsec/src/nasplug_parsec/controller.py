@@ -9,7 +9,17 @@ from typing import Any
 import attrs
 import torch
 
-from nasplug import Architecture, Controller, Feedback, Genotype, Option, OptionError, SearchSpace, hookimpl
+from nasplug import (
+    Architecture,
+    Controller,
+    Feedback,
+    Genotype,
+    Option,
+    OptionError,
+    SearchSpace,
+    feedback_values,
+    hookimpl,
+)
 from nasplug.checkpoint import CheckpointError
 from nasplug.controller import TransferError
 from nasplug_parsec.estimator import FeedbackError, importance_weights, log_prior_gradient
@@ -84,7 +94,9 @@ class PARSEC(Controller):
         if len(samples) != len(feedback):
             raise FeedbackError(f"PARSEC got {len(feedback)} feedback records for {len(samples)} samples")
         # Floats and index tensors only: no autograd graph outlives the engine's evaluation.
-        weights = importance_weights([result.log_likelihood for result in feedback])
+        # ω̃ is needed now (it weights this step's weight update): the K log-likelihoods
+        # come to the host in one transfer, the step's one host sync.
+        weights = importance_weights(feedback_values(feedback, "log_likelihood"))
         self.evidence = Evidence(self.prior.choices(samples), weights)
 
     @hookimpl
