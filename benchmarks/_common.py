@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -374,8 +375,11 @@ class StepHarness(SearchEngine):
         name: str,
         device: torch.device,
         hooks: Hooks | None = None,
+        precision: Precision | None = None,
     ) -> None:  # the engine's constructor loads a dataset; this one takes a built space instead
-        self.config = SearchConfig(space=space.name, controller=name, device=str(device))
+        precision = precision or Precision()
+        self.config = SearchConfig(space=space.name, controller=name, device=str(device), amp=precision.amp,
+                                   channels_last=precision.channels_last)
         self.world = World()  # one process: the step's distributed branches stay off
         self.device = device
         self.space = space
@@ -383,6 +387,8 @@ class StepHarness(SearchEngine):
         self.hooks = TimedHooks(hooks or load_plugins())
         self.hooks.add_controller(controller, name)
         self.supernet: nn.Module = space.build_supernet().to(device)
+        if precision.channels_last:
+            self.supernet.to(memory_format=torch.channels_last)
         self.model = self.supernet
         self.optimizer = torch.optim.SGD(
             self.supernet.parameters(),
@@ -441,32 +447,53 @@ def synthetic_batches(
 # ---------------------------------------------------------------------------- the standalone child
 
 
+@attrs.frozen
+class Precision:
+    """bf16 autocast and the channels-last layout, applied alike to the engine's step and the child."""
+
+    amp: bool = False
+    channels_last: bool = False
+
+    def autocast(self, device: torch.device) -> torch.autocast:
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+    def layout(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
+
+
 class ChildTrainer:
     """A standalone child (``space.build_supernet(only=arch)``) trained exactly as the engine trains.
 
-    The same optimizer settings, the same loss, clipping and bookkeeping; one
-    :meth:`evaluate` is the engine's feedback forward, one :meth:`train_step`
-    its weight update for a single sample.
+    The same optimizer settings, the same loss (on fp32 logits, as the engine computes
+    it under autocast), clipping and bookkeeping; one :meth:`evaluate` is the engine's
+    feedback forward, one :meth:`train_step` its weight update for a single sample.
     """
 
-    def __init__(self, space: SearchSpace, arch: Architecture, device: torch.device) -> None:
+    def __init__(
+        self, space: SearchSpace, arch: Architecture, device: torch.device, precision: Precision | None = None
+    ) -> None:
         config = SearchConfig(space=space.name, controller="child")
         self.arch = arch
+        self.device = device
+        self.precision = precision or Precision()
         self.grad_clip = config.grad_clip
         self.model = space.build_supernet(only=arch).to(device)
+        if self.precision.channels_last:
+            self.model.to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.SGD(
             self.model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
         )
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-        with torch.no_grad():
-            logits = self.model(x, self.arch)
+        with torch.no_grad(), self.precision.autocast(self.device):
+            logits = self.model(self.precision.layout(x), self.arch).float()
             loss = F.cross_entropy(logits, y)
         return float(loss), float((logits.argmax(1) == y).float().mean())
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         self.optimizer.zero_grad(set_to_none=True)
-        logits = self.model(x, self.arch)
+        with self.precision.autocast(self.device):
+            logits = self.model(self.precision.layout(x), self.arch).float()
         loss = F.cross_entropy(logits, y)
         loss.backward()
         if self.grad_clip > 0:

@@ -7,7 +7,7 @@
 # 1. the CUDA-marked tests (pytest -m cuda);
 # 2. benchmarks/step_cost.py at NNI's side-by-side setting (8 cells, C = 16, batch 64, 32x32);
 # 3. benchmarks/search_throughput.py at the papers' settings, data held on the GPU; then MdeNAS's
-#    setting again through the DataLoader, and with bf16/channels-last (where SearchConfig has them);
+#    setting again through the DataLoader, and with bf16/channels-last;
 # 4. one epoch of the mdenas-cifar10 recipe on synthetic CIFAR-10 files (50,000 + 10,000 images),
 #    both splits held on the GPU (--data-on-device on);
 # 5. one epoch of `nasplug train` (DARTS_V2, CIFAR-10 recipe) with bf16 autocast;

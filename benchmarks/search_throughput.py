@@ -12,7 +12,7 @@ draw is timed apart from the step. The engine's own step then runs on them;
 right after each step the children it sampled are built standalone and timed
 doing the same work on the same batches (per sample one feedback forward and one
 training step). Configurations are interleaved step by step. ``--amp`` and
-``--channels-last`` go into the step's SearchConfig where it has those settings.
+``--channels-last`` apply to the step and to the child alike.
 
 Throughput is weight-training images per second of step plus data (an epoch is
 one pass over the weight-training split); the projected wall time of the full
@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import statistics
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ import torch
 
 from _common import (
     ChildTrainer,
+    Precision,
     StepHarness,
     build_controller,
     environment,
@@ -65,8 +67,6 @@ CIFAR10 = DataShape(num_classes=10, in_channels=3, input_size=32)
 RECIPES = ("mdenas-cifar10", "eoinas-cifar10", "parsec-cifar10")
 QUICK = dict(steps=3, warmup_steps=1, batch_scale=1 / 16, input_size=16, parsec_k=2, images=2000)
 """What ``--quick`` sets (each unless given): a CPU check in minutes."""
-STEP_SETTINGS = ("amp", "channels_last")
-"""Search settings passed to the step where SearchConfig has them (bf16 autocast, channels-last)."""
 
 
 @attrs.frozen
@@ -113,15 +113,6 @@ def recipe_phases(name: str, batch_scale: float, parsec_k: int | None) -> list[P
     return [Phase(label=name, controller_options=options, epochs=epochs, **common)]
 
 
-def step_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """``--amp``/``--channels-last`` for the step's SearchConfig: those it has (the others are reported)."""
-    fields = {field.name for field in attrs.fields(SearchConfig)}
-    asked = {name: True for name in STEP_SETTINGS if getattr(args, name)}
-    for name in sorted(set(asked) - fields):
-        print(f"warning: this nasplug's SearchConfig has no {name}; --{name.replace('_', '-')} is not applied")
-    return {name: value for name, value in asked.items() if name in fields}
-
-
 def cifar_pixels(args: argparse.Namespace, cutout: int) -> TensorSource:
     """``--images`` random CIFAR-10-shaped uint8 images with the CIFAR pipeline's recipe (at --input-size)."""
     generator = torch.Generator().manual_seed(args.seed)
@@ -149,7 +140,7 @@ def batch_stream(args: argparse.Namespace, phase: Phase, device: torch.device) -
 
 
 def measure(
-    args: argparse.Namespace, phases: list[Phase], settings: dict[str, Any]
+    args: argparse.Namespace, phases: list[Phase], precision: Precision
 ) -> dict[str, list[dict[str, Any]]]:
     """Per round one engine step of every phase, each followed by its samples' children standalone."""
     device = resolve_device(args.device)
@@ -159,8 +150,7 @@ def measure(
     for phase in phases:
         space = hooks.build_space("darts-cell", shape, phase.space_options)
         controller = build_controller(phase.controller, space, phase.controller_options, args.seed)
-        harness = StepHarness(space, controller, phase.controller, device, load_plugins())
-        harness.config = attrs.evolve(harness.config, **settings)
+        harness = StepHarness(space, controller, phase.controller, device, load_plugins(), precision)
         runs[phase.label] = (space, harness, batch_stream(args, phase, device))
     records: dict[str, list[dict[str, Any]]] = {phase.label: [] for phase in phases}
     for index in range(args.warmup_steps + args.steps):
@@ -171,12 +161,12 @@ def measure(
             seconds, _ = timed(device, lambda: harness.step(step, train, search))
             evals, trains = [], []
             for sample in harness.hooks.samples:
-                child = ChildTrainer(space, ungated(sample), device)
+                child = ChildTrainer(space, ungated(sample), device, precision)
                 child.evaluate(*search)  # warm-up: first calls allocate
                 child.train_step(*train)
-                evals.append(timed(device, lambda: child.evaluate(*search))[0])
-                trains.append(timed(device, lambda: child.train_step(*train))[0])
-                del child
+                evals.append(timed(device, partial(child.evaluate, *search))[0])
+                trains.append(timed(device, partial(child.train_step, *train))[0])
+                del child  # before the next child is built: one child's memory at a time
             if index >= args.warmup_steps:
                 records[phase.label].append({"step": seconds, "data": data_seconds, "child_eval": evals,
                                              "child_train": trains})
@@ -228,9 +218,9 @@ def main() -> None:
                              "transforms, copy")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers with --data-on-device off")
     parser.add_argument("--images", type=int, help="synthetic training images (default 50000, CIFAR-10's)")
-    parser.add_argument("--amp", action="store_true", help="bf16 autocast in the step (SearchConfig.amp)")
+    parser.add_argument("--amp", action="store_true", help="bf16 autocast in the step and the child")
     parser.add_argument("--channels-last", action="store_true",
-                        help="channels-last memory format in the step (SearchConfig.channels_last)")
+                        help="channels-last memory format in the step and the child")
     parser.add_argument("--quick", action="store_true",
                         help="a few minutes on a CPU: " + ", ".join(f"{k.replace('_', '-')} {v:g}"
                                                                   for k, v in QUICK.items()))
@@ -256,8 +246,8 @@ def main() -> None:
 
     load_before = load_average()
     print(f"timing {len(phases)} configurations, {args.steps} steps each ...", flush=True)
-    settings = step_settings(args)
-    records = measure(args, phases, settings)
+    precision = Precision(amp=args.amp, channels_last=args.channels_last)
+    records = measure(args, phases, precision)
     load_after = load_average()
     summary = {phase.label: summarise(phase, records[phase.label]) for phase in phases}
     print()
@@ -267,7 +257,7 @@ def main() -> None:
         "environment": environment(device),
         "load_average": {"start": load_before, "end": load_after},
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "step_settings_applied": settings,
+        "precision": attrs.asdict(precision),
         "summary": summary,
         "rounds": records,
         "table": table(summary),
