@@ -33,7 +33,7 @@ from nasplug.distributed import World
 from nasplug.options import parse_assignments, resolve_options
 from nasplug.plugins import Hooks, controller_entry, load_plugins
 from nasplug.ranking import sample_architectures
-from nasplug.search import SearchConfig, SearchEngine, resolve_device
+from nasplug.search import SearchConfig, SearchEngine
 from nasplug.space import DataShape
 
 DARTS = "darts"
