@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import pluggy
@@ -51,6 +51,8 @@ class SpaceEntry:
     name: str
     cls: type[SearchSpace]
     provider: Provider
+    conflict: str | None = None
+    """Set when several plugins list this name: building it is refused with this message."""
 
 
 @attrs.frozen
@@ -58,6 +60,8 @@ class DatasetEntry:
     name: str
     info: DatasetInfo
     provider: Provider
+    conflict: str | None = None
+    """As :attr:`SpaceEntry.conflict`."""
 
 
 @attrs.frozen
@@ -186,6 +190,27 @@ def available_controllers() -> dict[str, ControllerEntry]:
     return entries
 
 
+Listed = TypeVar("Listed", SpaceEntry, DatasetEntry)
+
+
+def _one_per_name(entries: Sequence[Listed], kind: str) -> dict[str, Listed]:
+    """The entries by name; a name that several plugins list carries a conflict naming them all.
+
+    Without it the name would silently mean whichever plugin pluggy called last.
+    """
+    by_name: dict[str, list[Listed]] = {}
+    for entry in entries:
+        by_name.setdefault(entry.name, []).append(entry)
+    chosen = {}
+    for name, listed in by_name.items():
+        chosen[name] = listed[0]
+        if len(listed) > 1:
+            owners = ", ".join(describe(entry.provider, "plugin") for entry in listed)
+            chosen[name] = attrs.evolve(listed[0], conflict=f"{kind} {name!r} is listed by several plugins: "
+                                                            f"{owners}; uninstall all but one")
+    return chosen
+
+
 def _unknown(kind: str, name: str, available: Sequence[str]) -> PluginError:
     listed = ", ".join(sorted(available)) or "none installed"
     return PluginError(f"unknown {kind} {name!r}; available: {listed}")
@@ -216,17 +241,16 @@ class Hooks:
         self.broken = dict(broken or {})  # plugin name -> why it was left out
 
     def spaces(self) -> dict[str, SpaceEntry]:
-        """Every space any registered plugin lists, by name."""
-        spaces = {}
+        """Every space any registered plugin lists, by name; a name listed twice carries a conflict."""
+        spaces: list[SpaceEntry] = []
         for impl in self.pm.hook.list_search_spaces.get_hookimpls():
             provider = self.providers.get(impl.plugin_name, Provider(impl.plugin_name, "unknown", ""))
             listed = self._guarded(impl, "list_search_spaces")
             if not isinstance(listed, Mapping):
                 raise PluginError(f"{self._who(impl)}: list_search_spaces returned {_kind(listed)}, "
                                   f"expected a dict of name -> SearchSpace class")
-            for name, cls in listed.items():
-                spaces[name] = SpaceEntry(name, cls, provider)
-        return spaces
+            spaces.extend(SpaceEntry(name, cls, provider) for name, cls in listed.items())
+        return _one_per_name(spaces, "space")
 
     def space_entry(self, name: str) -> SpaceEntry:
         spaces = self.spaces()
@@ -235,6 +259,8 @@ class Hooks:
             if self.broken:
                 raise PluginError(f"{error}; left out as broken: {'; '.join(self.broken.values())}")
             raise error
+        if spaces[name].conflict:
+            raise PluginError(spaces[name].conflict)
         return spaces[name]
 
     def build_space(self, name: str, data: DataShape, given: Mapping[str, Any]) -> SearchSpace:
@@ -252,12 +278,11 @@ class Hooks:
 
     def datasets(self) -> dict[str, DatasetEntry]:
         """Every dataset any registered plugin lists, by name."""
-        datasets = {}
+        datasets: list[DatasetEntry] = []
         for impl in self.pm.hook.list_datasets.get_hookimpls():
             provider = self.providers.get(impl.plugin_name, Provider(impl.plugin_name, "unknown", ""))
-            for name, info in impl.function().items():
-                datasets[name] = DatasetEntry(name, info, provider)
-        return datasets
+            datasets.extend(DatasetEntry(name, info, provider) for name, info in impl.function().items())
+        return _one_per_name(datasets, "dataset")
 
     def dataset_entry(self, name: str) -> DatasetEntry:
         """The dataset called ``name`` (case-insensitive where no plugin lists the exact spelling)."""
@@ -268,6 +293,8 @@ class Hooks:
         entry = datasets.get(name) or by_lower.get(name.lower())
         if entry is None:
             raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(datasets)}")
+        if entry.conflict:
+            raise DatasetError(entry.conflict)
         return entry
 
     def build_dataset(self, name: str, data_dir: Path | None, options: DatasetOptions) -> DataBundle:

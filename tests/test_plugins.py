@@ -3,6 +3,7 @@ import re
 import pytest
 
 from nasplug.controller import Controller
+from nasplug.data import DatasetError
 from nasplug.plugins import PluginError, available_controllers, controller_entry, load_plugins
 from nasplug.space import DataShape
 
@@ -82,6 +83,34 @@ def test_third_party_space_plugin_module_is_listed_with_its_distribution(fake_di
     assert (entry.provider.distribution, entry.provider.version) == ("nasplug-myspace", "1.2.3")
     space = hooks.build_space("my-cells", DataShape(10, 1, 8), {"layers": "3"})
     assert space.config["layers"] == 3
+
+
+def test_a_space_or_dataset_name_listed_twice_is_refused_naming_both(fake_dist):
+    source = """
+        from nasplug import hookimpl
+        from nasplug.data import builtin  # the module: a hook function imported by name would be registered
+        from nasplug.spaces.darts_cell import DartsCellSpace
+
+        @hookimpl
+        def list_search_spaces():
+            return {"darts-cell": DartsCellSpace}
+
+        @hookimpl
+        def list_datasets():
+            return {"digits": builtin.list_datasets()["digits"]}
+    """
+    fake_dist("nasplug-copycat", {"nasplug": {"copycat": "copycat_plugin"}}, {"copycat_plugin.py": source})
+    hooks = load_plugins()
+    assert not hooks.broken
+    assert "darts-cell" in hooks.spaces() and "proxyless-mbv2" in hooks.spaces()  # listing still works
+    with pytest.raises(PluginError, match=r"space 'darts-cell' is listed by several plugins: .*"
+                                          r"uninstall all but one") as refused:
+        hooks.space_entry("darts-cell")
+    assert "plugin 'nasplug.spaces' (nasplug " in str(refused.value)
+    assert "plugin 'copycat' (nasplug-copycat 1.2.3)" in str(refused.value)
+    with pytest.raises(DatasetError, match=r"dataset 'digits' is listed by several plugins: .*nasplug-copycat"):
+        hooks.dataset_entry("digits")
+    assert hooks.space_entry("proxyless-mbv2").conflict is None
 
 
 def test_controller_that_is_not_a_controller_class(fake_dist):
