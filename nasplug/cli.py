@@ -443,6 +443,9 @@ def plugins() -> None:
     hooks = load_plugins()
     click.echo("spaces:")
     for name, entry in sorted(hooks.spaces().items()):
+        if entry.conflict:
+            click.echo(f"  {name:<18} BROKEN: {entry.conflict}")
+            continue
         click.echo(f"  {name:<18} {entry.provider.distribution} {entry.provider.version}  {entry.cls.description}")
         _echo_options(entry.cls.options)
         if entry.cls.network_options:
@@ -450,6 +453,9 @@ def plugins() -> None:
             _echo_options(entry.cls.network_options)
     click.echo("datasets:")
     for name, dentry in sorted(hooks.datasets().items()):
+        if dentry.conflict:
+            click.echo(f"  {name:<18} BROKEN: {dentry.conflict}")
+            continue
         click.echo(f"  {name:<18} {dentry.provider.distribution} {dentry.provider.version}  "
                    f"{dentry.info.description}")
     click.echo("controllers:")

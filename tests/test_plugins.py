@@ -6,6 +6,7 @@ from nasplug.controller import Controller
 from nasplug.data import DatasetError
 from nasplug.plugins import PluginError, available_controllers, controller_entry, load_plugins
 from nasplug.space import DataShape
+from nasplug.testing.cli import run_cli
 
 
 def test_builtin_space_and_random_controller_are_found():
@@ -111,6 +112,10 @@ def test_a_space_or_dataset_name_listed_twice_is_refused_naming_both(fake_dist):
     with pytest.raises(DatasetError, match=r"dataset 'digits' is listed by several plugins: .*nasplug-copycat"):
         hooks.dataset_entry("digits")
     assert hooks.space_entry("proxyless-mbv2").conflict is None
+    listing = run_cli("plugins").output
+    assert "darts-cell         BROKEN: space 'darts-cell' is listed by several plugins" in listing
+    assert "digits             BROKEN: dataset 'digits' is listed by several plugins" in listing
+    assert "proxyless-mbv2     nasplug " in listing
 
 
 def test_controller_that_is_not_a_controller_class(fake_dist):
