@@ -167,7 +167,7 @@ def probability_supernet_tau(
 
 def _decisions_of(space: SearchSpace, distribution: Mapping[str, Sequence[float]]) -> tuple[Decision, ...]:
     """The space's decisions in the factorisation the controller reported its distribution in."""
-    for factorisation in getattr(space, "factorisations", ("edge",)):
+    for factorisation in space.factorisations:
         decisions = space.decisions(factorisation)
         if {d.key for d in decisions} == set(distribution):
             return decisions
