@@ -2,8 +2,9 @@
 
 A single-path search on the DARTS cell space samples an op on all 14 edges of a
 cell; the derived genotype keeps 2 inputs per node (8 edges), a kind of path the
-supernet never trained on. With the run's final supernet, on its search split
-(as ``derived_accuracy`` is measured), this script scores:
+supernet rarely trains on (only when ``none`` falls on just the right edges). With
+the run's final supernet, on its search split (as ``derived_accuracy`` is
+measured), this script scores:
 
 - uniform single paths over all 14 edges (what the supernet trained on before
   its distribution moved);
@@ -21,12 +22,12 @@ supernet never trained on. With the run's final supernet, on its search split
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -34,8 +35,10 @@ from _common import environment, markdown_table, save, setup_torch
 from nasplug.arch import Architecture
 from nasplug.arch import Path as ChoicePath
 from nasplug.checkpoint import load_checkpoint
+from nasplug.errors import NasplugError
 from nasplug.plugins import load_plugins
 from nasplug.progress import Progress
+from nasplug.ranking import sample_architectures
 from nasplug.search import SearchEngine, latest_checkpoint, read_config
 from nasplug.spaces.darts_cell.cell import CELL_TYPES, NODES
 from nasplug.spaces.darts_cell.decisions import edge_key
@@ -46,14 +49,23 @@ LIVE_SHARE = 7 / 8
 """Under uniform sampling an edge is ``none`` one time in 8."""
 
 
-def final_engine(run_dir: Path) -> SearchEngine:
-    """The run's engine with its last checkpoint's weights and controller restored."""
-    config = read_config(run_dir)
+def final_engine(run_dir: Path) -> tuple[SearchEngine, list[dict[str, Any]]]:
+    """The run's engine with its last checkpoint's supernet weights, and that checkpoint's history.
+
+    Only the weights are loaded (not :meth:`SearchEngine.restore`, which rewrites the run's
+    ``history.jsonl``): the script reads a user's run and writes nothing into it.
+    """
+    try:
+        config = read_config(run_dir)
+    except NasplugError as error:
+        raise SystemExit(str(error)) from None
     if config.space != "darts-cell":
         raise SystemExit(f"{run_dir} searched {config.space!r}; this script reads darts-cell runs")
     engine = SearchEngine(config, run_dir, load_plugins(), Progress(False))
-    engine.restore(load_checkpoint(latest_checkpoint(run_dir)))
-    return engine
+    state = load_checkpoint(latest_checkpoint(run_dir))
+    engine.supernet.load_state_dict(state["supernet"])
+    engine.epoch = state["epoch"]
+    return engine, list(state["history"])
 
 
 def scaled(arch: Architecture) -> Architecture:
@@ -91,16 +103,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=Path, help="a finished (or interrupted) darts-cell search folder")
     parser.add_argument("--architectures", type=int, default=16, help="architectures per random row")
-    parser.add_argument("--last", type=int, default=20, help="the run's derived genotypes of its last N epochs")
+    parser.add_argument("--last", type=int, default=20,
+                        help="the run's derived genotypes of its last N epochs")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, help="also write the accuracies to this JSON file")
     args = parser.parse_args()
     setup_torch(args.threads, args.seed)
     started = time.perf_counter()
-    engine = final_engine(args.run)
+    engine, history = final_engine(args.run)
     space = engine.space
-    history = [json.loads(line) for line in (args.run / "history.jsonl").read_text().splitlines() if line]
     generator = torch.Generator().manual_seed(args.seed)
 
     def accuracy(arch: Architecture) -> float:
@@ -110,10 +122,7 @@ def main() -> None:
         return space.architecture_from_genotype(space.parse_genotype(genotype, str(args.run)))
 
     decisions = space.decisions()
-    uniform = [
-        Architecture.single_path({d.key: int(torch.randint(len(d), (), generator=generator)) for d in decisions})
-        for _ in range(args.architectures)
-    ]
+    uniform = sample_architectures(space, args.architectures, generator)
     genotypes = [
         space.architecture_from_genotype(space.genotype_from_scores(
             {d.key: torch.rand(len(d), generator=generator).tolist() for d in decisions}))
@@ -123,7 +132,8 @@ def main() -> None:
         ("uniform single paths, 14 edges per cell", lambda: [accuracy(a) for a in uniform]),
         ("uniform genotypes, 2 inputs per node", lambda: [accuracy(a) for a in genotypes]),
         ("the same, kept edges scaled √(inputs·7/8 / 2)", lambda: [accuracy(scaled(a)) for a in genotypes]),
-        ("the same, dropped edges given a uniform op", lambda: [accuracy(filled(a, generator)) for a in genotypes]),
+        ("the same, dropped edges given a uniform op",
+         lambda: [accuracy(filled(a, generator)) for a in genotypes]),
         (f"the run's derived genotypes, last {args.last} epochs",
          lambda: [accuracy(genotype_arch(r["genotype"])) for r in history[-args.last:]]),
         ("the run's final genotype, evaluated 3 times (augmentation)",
