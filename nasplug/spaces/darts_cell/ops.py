@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from nasplug.spaces.darts_cell.depthwise import DepthwiseConv2d
+
 PRIMITIVES = (
     "none",
     "max_pool_3x3",
@@ -53,7 +55,7 @@ class DilConv(nn.Sequential):
     ) -> None:
         super().__init__(
             nn.ReLU(),
-            nn.Conv2d(c_in, c_in, kernel_size, stride, padding, dilation=dilation, groups=c_in, bias=False),
+            DepthwiseConv2d(c_in, kernel_size, stride, padding, dilation),
             nn.Conv2d(c_in, c_out, 1, bias=False),
             nn.BatchNorm2d(c_out, affine=affine),
         )
