@@ -97,7 +97,8 @@ class DepthwiseConv2d(nn.Conv2d):
 
     The parameters and state-dict keys are those of ``nn.Conv2d``; only a
     training-mode, stride-1, same-size forward on the CPU takes the other path
-    (the search supernet's; evaluation and export see a plain ``nn.Conv2d``).
+    (a search, and ``nasplug train``'s epochs); evaluation mode and export see a
+    plain ``nn.Conv2d``.
     """
 
     def __init__(self, channels: int, kernel_size: int, stride: int, padding: int, dilation: int) -> None:
