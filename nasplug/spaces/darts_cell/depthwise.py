@@ -107,7 +107,8 @@ class DepthwiseConv2d(nn.Conv2d):
         self.same_size = stride == 1 and 2 * padding == dilation * (kernel_size - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.same_size and self.training and x.device.type == "cpu"):
+        # Under autocast the backward would see bf16 gradients against a float32 kernel: plain path.
+        if not (self.same_size and self.training and x.device.type == "cpu") or torch.is_autocast_enabled("cpu"):
             return super().forward(x)
         taps, padding = _kept(self.weight, self.padding, self.dilation, x.shape[2:])
         # A view when taps are dropped: autograd scatters its gradient back into the full kernel.
