@@ -110,9 +110,11 @@ class DepthwiseConv2d(nn.Conv2d):
         # Under autocast the backward would see bf16 gradients against a float32 kernel: plain path.
         if not (self.same_size and self.training and x.device.type == "cpu") or torch.is_autocast_enabled("cpu"):
             return super().forward(x)
-        taps, padding = _kept(self.weight, self.padding, self.dilation, x.shape[2:])
-        # A view when taps are dropped: autograd scatters its gradient back into the full kernel.
-        kept = self.weight if padding == self.padding else self.weight[taps]
+        if all(pad < length for pad, length in zip(self.padding, x.shape[2:])):  # every tap reaches the map
+            kept, padding = self.weight, self.padding
+        else:  # a view: autograd scatters its gradient back into the full kernel
+            taps, padding = _kept(self.weight, self.padding, self.dilation, x.shape[2:])
+            kept = self.weight[taps]
         slow_backward = self.dilation != (1, 1) or kept.shape[2:] == (5, 5)
         if torch.is_grad_enabled() and slow_backward:
             return _SameDepthwise.apply(x, kept, padding, self.dilation)
