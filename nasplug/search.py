@@ -83,8 +83,9 @@ SEARCH_AUGMENTATION_STREAM = 3
 """The seed stream of the search batches' augmentation (loaders use 0 and 1, ranks 2)."""
 DEVICE_TRAIN_AUGMENTATION_STREAM = 4
 """The seed stream of the weight-training batches' augmentation when the data is on the device."""
-DEVICE_EVALUATION_AUGMENTATION_STREAM = 5
-"""The same for the epoch end's evaluation over the search split (augmented, as on the DataLoader path)."""
+EVALUATION_BATCH = 256
+"""The least batch an evaluation over the search split runs in (the run's batch size if larger): BN's
+batch statistics of 256 images are close to the split's own, and few large batches cost less than many."""
 STEP_METRICS = ("train_loss", "train_accuracy", "search_loss", "search_accuracy")
 """What every step measures; the epoch's record holds their means."""
 SEARCH_STATE_KEYS = ("config", "epoch", "supernet", "optimizer", "scheduler", "controller", "rng", "history")
@@ -326,6 +327,10 @@ class SearchEngine:
             train_part, search_part = split_indices(len(self.data.train), config.train_fraction, config.seed)
         self.train_set = torch.utils.data.Subset(self.data.train, train_part)
         self.search_set = torch.utils.data.Subset(self.data.train, search_part)
+        # The same images without augmentation, for evaluating architectures (the train set where the
+        # dataset gives no plain view).
+        plain = self.data.train_plain if self.data.train_plain is not None else self.data.train
+        self.search_plain = torch.utils.data.Subset(plain, search_part)
         # Both splits held on the device (nasplug.data.device), or None: the DataLoader path.
         self.device_train: DeviceSplit | None = None
         self.device_search: DeviceSplit | None = None
@@ -729,27 +734,25 @@ class SearchEngine:
 
     @torch.no_grad()
     def _evaluate(self, architecture: Architecture) -> float:
-        """Accuracy of one architecture over the whole search split (batch statistics, as in search).
+        """Accuracy of one architecture over the whole search split: deterministic, as a test is measured.
 
-        On N ranks rank r counts images r, r + N, ... of the split; the counts are summed. The
-        images carry the training augmentation (the split is part of the training set, as in
-        DARTS's search); on the device it is seeded by (seed, epoch, rank, batch).
+        The images are not augmented (the dataset's plain view, ``DataBundle.train_plain``), and BN
+        normalises with the statistics of batches of at least :data:`EVALUATION_BATCH` images, cut
+        near-equal (:func:`evaluation_batch_size`): the same weights and architecture give the same
+        number. (The step's feedback is measured as DARTS measures it, on one augmented search batch.)
+        On N ranks rank r counts images r, r + N, ...; the counts are summed.
         """
+        rank, ranks = self.world.rank, self.world.size
+        images = len(range(rank, len(self.search_plain), ranks))
+        batch_size = evaluation_batch_size(images, self.config.batch_size)
         loader: Any
         if self.device_search is not None:
-            seed, epoch, rank = self.config.seed, self.epoch, self.world.rank
-            stream = DEVICE_EVALUATION_AUGMENTATION_STREAM
-            loader = self.device_search.in_order(
-                self.config.batch_size, rank=rank, world_size=self.world.size,
-                augmentation_seed=lambda batch: derived_seed(seed, epoch, stream, rank, batch),
-            )
+            loader = self.device_search.in_order(batch_size, rank=rank, world_size=ranks)
         else:
-            part: torch.utils.data.Dataset = self.search_set
+            part: torch.utils.data.Dataset = self.search_plain
             if self.world.is_distributed:
-                part = torch.utils.data.Subset(
-                    self.search_set, range(self.world.rank, len(self.search_set), self.world.size)
-                )
-            loader = make_loader(part, self.config.batch_size, shuffle=False, seed=self.config.seed, epoch=0)
+                part = torch.utils.data.Subset(self.search_plain, range(rank, len(self.search_plain), ranks))
+            loader = make_loader(part, batch_size, shuffle=False, seed=self.config.seed, epoch=0)
         correct = total = 0
         for batch in loader:
             x, y = self._to_device(batch)
@@ -757,6 +760,15 @@ class SearchEngine:
             total += len(y)
         correct, total = all_sum(self.world, [correct, total])
         return correct / total
+
+
+def evaluation_batch_size(images: int, batch_size: int) -> int:
+    """The batch size that cuts ``images`` into the fewest batches of at most max(``batch_size``,
+    :data:`EVALUATION_BATCH`) images, near-equal (719 images: 240, 240, 239), so that no batch's BN
+    statistics rest on a few left-over images."""
+    largest = max(batch_size, EVALUATION_BATCH)
+    batches = max(1, math.ceil(images / largest))
+    return max(1, math.ceil(images / batches))
 
 
 def _summary(record: Mapping[str, Any], epochs: int) -> str:

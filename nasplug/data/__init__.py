@@ -12,7 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nasplug.data.bundle import DataBundle, DatasetError, DatasetInfo, DatasetOptions, TensorImages
+from nasplug.data.bundle import (
+    DataBundle,
+    DatasetError,
+    DatasetInfo,
+    DatasetOptions,
+    TensorImages,
+    with_transform,
+)
 from nasplug.data.builtin import BUILTIN_DATASETS, DEFAULT_DATA_DIR, NORMALISATIONS
 from nasplug.data.loaders import EpochSampler, make_loader, split_indices, split_off
 from nasplug.data.transforms import Cutout
@@ -37,6 +44,7 @@ __all__ = [
     "make_loader",
     "split_indices",
     "split_off",
+    "with_transform",
 ]
 
 DATASETS: tuple[str, ...] = tuple(BUILTIN_DATASETS)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import attrs
 import torch
@@ -61,7 +63,9 @@ class DataBundle:
 
     ``train_source``, where the dataset gives one, holds the train set's images as a tensor and its
     augmentation recipe, so a search can keep the split on its device (nasplug.data.device); None:
-    the DataLoader path only (image folders, ImageNet).
+    the DataLoader path only (image folders, ImageNet). ``train_plain`` holds the same training
+    images in the same order through the test pipeline (no augmentation): a search evaluates its
+    derived architecture on it. None: the dataset has no such view and ``train`` serves as it is.
     """
 
     name: str
@@ -69,6 +73,17 @@ class DataBundle:
     test: Dataset
     shape: DataShape
     train_source: TensorSource | None = None
+    train_plain: Dataset | None = None
+
+
+def with_transform(dataset: Any, transform: Callable[[Any], Any] | None) -> Any:
+    """A shallow copy of ``dataset`` (which has a ``transform`` attribute) that applies ``transform``.
+
+    The copy shares the images or the file list, so a plain view of a training set costs nothing.
+    """
+    view = copy.copy(dataset)
+    view.transform = transform
+    return view
 
 
 @attrs.frozen

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torchvision.datasets.utils import download_and_extract_archive
 
-from nasplug.data.bundle import DataBundle, DatasetError, TensorImages, TensorSource
+from nasplug.data.bundle import DataBundle, DatasetError, TensorImages, TensorSource, with_transform
 from nasplug.data.pipelines import small_image_transforms
 from nasplug.space import DataShape
 
@@ -96,9 +96,11 @@ def load_cifar(
     train_transform, test_transform = small_image_transforms(
         mean, std, size, resize=size != IMAGE_SIZE, augment=augment, cutout=cutout
     )
+    train = TensorImages(train_images, train_labels, classes, train_transform)
     return DataBundle(
         name=name,
-        train=TensorImages(train_images, train_labels, classes, train_transform),
+        train=train,
+        train_plain=with_transform(train, test_transform),
         test=TensorImages(test_images, test_labels, classes, test_transform),
         shape=DataShape(num_classes=release.num_classes, in_channels=3, input_size=size),
         # small_image_transforms' recipe at the release's own size; resized images stay on the host

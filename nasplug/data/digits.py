@@ -14,7 +14,7 @@ from sklearn.datasets import load_digits as load_uci_digits
 from torch.nn import functional as F
 from torchvision.transforms import v2
 
-from nasplug.data.bundle import DataBundle, TensorImages, TensorSource
+from nasplug.data.bundle import DataBundle, TensorImages, TensorSource, with_transform
 from nasplug.data.transforms import Cutout
 from nasplug.space import DataShape
 
@@ -46,15 +46,17 @@ def load_digits(*, augment: bool, cutout: int, input_size: int | None) -> DataBu
         steps.append(v2.RandomCrop(size, padding=padding, fill=background))
         if cutout:
             steps.append(Cutout(cutout))
+    train = TensorImages(
+        images[train_index], labels[train_index], classes, v2.Compose(steps) if augment else None
+    )
     return DataBundle(
         name="digits",
-        train=TensorImages(
-            images[train_index], labels[train_index], classes, v2.Compose(steps) if augment else None
-        ),
+        train=train,
         test=TensorImages(images[test_index], labels[test_index], classes),
         shape=DataShape(num_classes=len(classes), in_channels=1, input_size=size),
         train_source=TensorSource(images[train_index], labels[train_index], padding=padding, fill=background,
                                   cutout=cutout if augment else 0),
+        train_plain=with_transform(train, None),
     )
 
 

@@ -17,7 +17,7 @@ import torch
 from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 
-from nasplug.data.bundle import DataBundle, DatasetError, TensorImages
+from nasplug.data.bundle import DataBundle, DatasetError, TensorImages, with_transform
 from nasplug.data.imagenet import IMAGE_SIZE as LARGE_IMAGE_SIZE
 from nasplug.data.imagenet import MEAN, STD
 from nasplug.data.pipelines import large_image_transforms, small_image_transforms
@@ -52,11 +52,13 @@ def load_folder(root: Path | None, *, augment: bool, cutout: int, input_size: in
                       augment=augment, cutout=cutout)
     size = input_size or LARGE_IMAGE_SIZE
     train_transform, test_transform = large_image_transforms(MEAN, STD, size, augment=augment, cutout=cutout)
+    train = ImageFiles(train_files, classes, train_transform)
     return DataBundle(
         name="folder",
-        train=ImageFiles(train_files, classes, train_transform),
+        train=train,
         test=ImageFiles(val_files, classes, test_transform),
         shape=DataShape(num_classes=len(classes), in_channels=3, input_size=size),
+        train_plain=with_transform(train, test_transform),
     )
 
 
@@ -113,11 +115,13 @@ def _small(root: Path, classes: Sequence[str], train_files: Files, val_files: Fi
     train_transform, test_transform = small_image_transforms(
         mean, std, size, resize=False, augment=augment, cutout=cutout
     )
+    train = TensorImages(train_images, train_labels, classes, train_transform)
     return DataBundle(
         name="folder",
-        train=TensorImages(train_images, train_labels, classes, train_transform),
+        train=train,
         test=TensorImages(val_images, val_labels, classes, test_transform),
         shape=DataShape(num_classes=len(classes), in_channels=1 if mode == "L" else 3, input_size=size),
+        train_plain=with_transform(train, test_transform),
     )
 
 

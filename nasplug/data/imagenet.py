@@ -7,7 +7,7 @@ from pathlib import Path
 from torchvision.datasets import ImageFolder
 from torchvision.transforms import v2
 
-from nasplug.data.bundle import DataBundle, DatasetError
+from nasplug.data.bundle import DataBundle, DatasetError, with_transform
 from nasplug.data.pipelines import large_image_transforms
 from nasplug.space import DataShape
 
@@ -40,6 +40,7 @@ def load_imagenet(
         train=train,
         test=test,
         shape=DataShape(num_classes=len(train.classes), in_channels=3, input_size=size),
+        train_plain=with_transform(train, test_transform),
     )
 
 
