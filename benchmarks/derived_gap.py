@@ -142,7 +142,7 @@ def main() -> None:
     table = [summary(label, values) for label, values in accuracies.items()]
     print(f"run {args.run}: epoch {engine.epoch}, search split {len(engine.search_set)} images, "
           f"last sampled-path search accuracy {history[-1]['search_accuracy']:.3f}, "
-          f"derived {history[-1].get('derived_accuracy', float('nan')):.3f}")
+          f"derived {history[-1].get('derived_accuracy', float('nan')):.3f} (as the run recorded them)")
     print(markdown_table(["architectures (final weights, search split)", "n", "mean", "min", "median", "max"],
                          table))
     seconds = time.perf_counter() - started

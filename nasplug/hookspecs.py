@@ -81,7 +81,9 @@ def build_dataset(name: str, data_dir: Path | None, options: DatasetOptions) -> 
     :param name: the dataset name given on the command line (``--dataset``).
     :param data_dir: the folder given with ``--data-dir`` (user-expanded), or None.
     :param options: augmentation, Cutout, download and input size (:class:`~nasplug.data.DatasetOptions`).
-    :return: a :class:`~nasplug.data.DataBundle`; problems raise :class:`~nasplug.data.DatasetError`.
+    :return: a :class:`~nasplug.data.DataBundle`, best with ``train_plain`` (the training images
+        without augmentation, which a search evaluates its derived architecture on); problems raise
+        :class:`~nasplug.data.DatasetError`.
     """
 
 

@@ -84,8 +84,8 @@ SEARCH_AUGMENTATION_STREAM = 3
 DEVICE_TRAIN_AUGMENTATION_STREAM = 4
 """The seed stream of the weight-training batches' augmentation when the data is on the device."""
 EVALUATION_BATCH = 256
-"""The least batch an evaluation over the search split runs in (the run's batch size if larger): BN's
-batch statistics of 256 images are close to the split's own, and few large batches cost less than many."""
+"""The largest batch an evaluation over the search split runs in (the run's batch size if larger). BN
+normalises with batch statistics there, and those of a few hundred images are close to the split's own."""
 STEP_METRICS = ("train_loss", "train_accuracy", "search_loss", "search_accuracy")
 """What every step measures; the epoch's record holds their means."""
 SEARCH_STATE_KEYS = ("config", "epoch", "supernet", "optimizer", "scheduler", "controller", "rng", "history")
@@ -737,10 +737,11 @@ class SearchEngine:
         """Accuracy of one architecture over the whole search split: deterministic, as a test is measured.
 
         The images are not augmented (the dataset's plain view, ``DataBundle.train_plain``), and BN
-        normalises with the statistics of batches of at least :data:`EVALUATION_BATCH` images, cut
-        near-equal (:func:`evaluation_batch_size`): the same weights and architecture give the same
-        number. (The step's feedback is measured as DARTS measures it, on one augmented search batch.)
-        On N ranks rank r counts images r, r + N, ...; the counts are summed.
+        normalises with the statistics of the fewest near-equal batches of at most
+        :data:`EVALUATION_BATCH` images (:func:`evaluation_batch_size`): the same weights and
+        architecture give the same number on the same number of ranks. The forward runs under the
+        search's autocast. (The step's feedback is measured as DARTS measures it, on one augmented
+        search batch.) On N ranks rank r counts images r, r + N, ...; the counts are summed.
         """
         rank, ranks = self.world.rank, self.world.size
         images = len(range(rank, len(self.search_plain), ranks))
@@ -755,8 +756,9 @@ class SearchEngine:
             loader = make_loader(part, batch_size, shuffle=False, seed=self.config.seed, epoch=0)
         correct = total = 0
         for batch in loader:
-            x, y = self._to_device(batch)
-            correct += int((self.supernet(x, architecture).argmax(1) == y).sum())
+            x, y = self._layout(self._to_device(batch))
+            with self._autocast():
+                correct += int((self.supernet(x, architecture).argmax(1) == y).sum())
             total += len(y)
         correct, total = all_sum(self.world, [correct, total])
         return correct / total

@@ -1,14 +1,17 @@
 """The epoch end's evaluation of an architecture on the search split: plain images, large batches, one number."""
 
+import pytest
 import torch
+from test_folder_dataset import write_folder
 
 from nasplug import Architecture
-from nasplug.data import DataBundle, load_dataset, with_transform
+from nasplug.data import DataBundle, TensorImages, load_dataset, with_transform
 from nasplug.data.user import as_bundle
 from nasplug.plugins import load_plugins
 from nasplug.progress import Progress
 from nasplug.ranking import sample_architectures
 from nasplug.search import SearchConfig, SearchEngine, evaluation_batch_size
+from nasplug.testing.cifar import write_cifar10
 
 
 def test_evaluation_batches_are_few_and_near_equal():
@@ -56,6 +59,50 @@ def test_data_on_the_device_is_evaluated_as_through_the_loader(tmp_path):
     device.supernet.load_state_dict(loader.supernet.state_dict())
     architectures = _architectures(loader)
     assert _scores(device, architectures) == _scores(loader, architectures)
+
+
+def test_the_split_is_evaluated_in_few_near_equal_batches(tmp_path):
+    for setting in ("off", "on"):
+        engine = _engine(tmp_path, setting, data_on_device=setting)
+        sizes: list[int] = []
+        handle = engine.supernet.register_forward_pre_hook(lambda module, args: sizes.append(len(args[0])))
+        engine._evaluate(_architectures(engine)[0])
+        handle.remove()
+        assert sizes == [240, 240, 239], setting  # the 719 search images of digits
+
+
+@pytest.mark.parametrize("dataset, size", [("digits", None), ("folder", 8), ("folder", 80), ("imagenet", 80),
+                                           ("cifar10", None)])
+def test_every_builtin_dataset_gives_its_training_images_through_the_test_pipeline(tmp_path, dataset, size):
+    if size is not None:
+        write_folder(tmp_path, size=(size, size))
+    else:
+        write_cifar10(tmp_path)
+    bundle = load_dataset(dataset, tmp_path, download=False)
+    plain = bundle.train_plain
+    assert len(plain) == len(bundle.train) and plain.transform is bundle.test.transform
+    assert bundle.train.transform is not bundle.test.transform  # the training set itself stays augmented
+    for index in (0, len(plain) - 1):
+        image, label = plain[index]
+        assert torch.equal(image, plain[index][0]) and label == bundle.train[index][1]
+
+
+def test_with_transform_replaces_what_a_torchvision_set_applies():
+    from torchvision.datasets.vision import VisionDataset
+
+    class Pairs(VisionDataset):  # applies self.transforms, as torchvision's VOC or Places365 do
+        def __getitem__(self, index):
+            return self.transforms(torch.zeros(1, 2, 2), index)
+
+        def __len__(self):
+            return 1
+
+    view = with_transform(Pairs("", transform=lambda image: image + 1), None)
+    assert torch.equal(view[0][0], torch.zeros(1, 2, 2))
+    with pytest.raises(TypeError, match="transform"):
+        with_transform([1, 2], None)
+    images = TensorImages(torch.zeros(2, 1, 2, 2), torch.tensor([0, 1]), ["a", "b"], lambda image: image + 1)
+    assert torch.equal(with_transform(images, None)[1][0], torch.zeros(1, 2, 2)) and images[1][0].sum() == 4
 
 
 def test_a_dataset_without_a_plain_view_is_evaluated_as_given(tmp_path):

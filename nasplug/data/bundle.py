@@ -77,12 +77,20 @@ class DataBundle:
 
 
 def with_transform(dataset: Any, transform: Callable[[Any], Any] | None) -> Any:
-    """A shallow copy of ``dataset`` (which has a ``transform`` attribute) that applies ``transform``.
+    """A shallow copy of ``dataset`` that applies ``transform`` to its images instead of its own.
 
     The copy shares the images or the file list, so a plain view of a training set costs nothing.
+    ``dataset`` must keep its image transform in ``transform`` (nasplug's in-memory and folder sets,
+    torchvision's); torchvision datasets that apply the ``transforms`` pair get that pair rebuilt.
     """
+    if not hasattr(dataset, "transform"):
+        raise TypeError(f"{type(dataset).__name__} has no `transform` attribute to replace")
     view = copy.copy(dataset)
     view.transform = transform
+    if hasattr(view, "transforms"):
+        from torchvision.datasets.vision import StandardTransform  # imported only for torchvision sets
+
+        view.transforms = StandardTransform(transform, getattr(view, "target_transform", None))
     return view
 
 
