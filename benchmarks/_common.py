@@ -28,13 +28,13 @@ from torch.nn import functional as F
 
 from nasplug import Architecture, Controller, Feedback, Genotype, Option, SearchSpace, Step, hookimpl
 from nasplug import Path as GatedPath
-from nasplug.checkpoint import write_json
-from nasplug.distributed import World
-from nasplug.options import parse_assignments, resolve_options
-from nasplug.plugins import Hooks, controller_entry, load_plugins
-from nasplug.ranking import sample_architectures
-from nasplug.search import SearchConfig, SearchEngine
-from nasplug.space import DataShape
+from nasplug.runs.checkpoint import write_json
+from nasplug.search.distributed import World
+from nasplug.core.options import parse_assignments, resolve_options
+from nasplug.plugin.manager import Hooks, controller_entry, load_plugins
+from nasplug.train.ranking import sample_architectures
+from nasplug.search.engine import SearchConfig, SearchEngine
+from nasplug.core.space import DataShape
 
 DARTS = "darts"
 """Name of the DARTS mixture baseline among the configurations (not an installed controller)."""
@@ -359,7 +359,7 @@ class TimedHooks(Hooks):
 class StepHarness(SearchEngine):
     """The search engine's own step, on a space of any data shape, without a dataset or run folder.
 
-    Only the construction differs from :class:`~nasplug.search.SearchEngine`:
+    Only the construction differs from :class:`~nasplug.search.engine.SearchEngine`:
     the step (sample → feedback per sample → record_feedback → sample_weights →
     train the weights → update_distribution) is the engine's ``_step``, so
     the benchmarks measure exactly what a search runs. It sets the attributes

@@ -39,8 +39,8 @@ from torch.nn import functional as F
 
 from nasplug import Architecture
 from nasplug import Path as GatedPath
-from nasplug.plugins import load_plugins
-from nasplug.search import SearchConfig
+from nasplug.plugin.manager import load_plugins
+from nasplug.search.engine import SearchConfig
 from nasplug.spaces.darts_cell.depthwise import DepthwiseConv2d
 
 Shape = tuple[int, int, int, int, int]

@@ -32,14 +32,14 @@ from typing import Any
 import torch
 
 from _common import environment, markdown_table, save, setup_torch
-from nasplug.arch import Architecture
-from nasplug.arch import Path as ChoicePath
-from nasplug.checkpoint import load_checkpoint
-from nasplug.errors import NasplugError
-from nasplug.plugins import load_plugins
-from nasplug.progress import Progress
-from nasplug.ranking import sample_architectures
-from nasplug.search import SearchEngine, latest_checkpoint, read_config
+from nasplug.core.architecture import Architecture
+from nasplug.core.architecture import Path as ChoicePath
+from nasplug.runs.checkpoint import load_checkpoint
+from nasplug.core.errors import NasplugError
+from nasplug.plugin.manager import load_plugins
+from nasplug.runs.progress import Progress
+from nasplug.train.ranking import sample_architectures
+from nasplug.search.engine import SearchEngine, latest_checkpoint, read_config
 from nasplug.spaces.darts_cell.cell import CELL_TYPES, NODES
 from nasplug.spaces.darts_cell.decisions import edge_key
 from nasplug.spaces.darts_cell.ops import PRIMITIVES

@@ -1,7 +1,7 @@
 """Search throughput on one process against two (gloo on the CPU; NCCL with --device cuda).
 
 Each configuration starts its processes the way torchrun does (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR
-and MASTER_PORT in the environment; nasplug.distributed.joined builds the group), builds the engine of a
+and MASTER_PORT in the environment; nasplug.search.distributed.joined builds the group), builds the engine of a
 digits search and times its epochs on every rank: wall-clock and the process's CPU time. The first epoch
 is warm-up and dropped. Start-up and the per-epoch checkpoint are left out: they do not scale.
 
@@ -31,10 +31,10 @@ import torch
 import torch.multiprocessing as mp
 
 from _common import environment, load_average, markdown_table, save
-from nasplug.distributed import joined
-from nasplug.plugins import available_controllers, load_plugins
-from nasplug.progress import Progress
-from nasplug.search import SearchConfig, SearchEngine, resolve_device
+from nasplug.search.distributed import joined
+from nasplug.plugin.manager import available_controllers, load_plugins
+from nasplug.runs.progress import Progress
+from nasplug.search.engine import SearchConfig, SearchEngine, resolve_device
 
 # (row name, controller, its options, samples K per sample_architecture call)
 WORKLOADS = [("random (K=1)", "random", {}, 1), ("parsec (K=4)", "parsec", {"samples": "4"}, 4)]

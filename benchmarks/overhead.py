@@ -49,8 +49,8 @@ from _common import (
     synchronize,
     synthetic_batches,
 )
-from nasplug.controller import Controller
-from nasplug.plugins import load_plugins
+from nasplug.core.controller import Controller
+from nasplug.plugin.manager import load_plugins
 
 PARTS = ("compute", "controller", "dispatch", "engine")
 

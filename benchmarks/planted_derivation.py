@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 
 from _common import markdown_table, setup_torch
-from nasplug.checkpoint import load_checkpoint
-from nasplug.plugins import load_plugins
-from nasplug.search import SearchConfig, checkpoint_paths, run_search
+from nasplug.runs.checkpoint import load_checkpoint
+from nasplug.plugin.manager import load_plugins
+from nasplug.search.engine import SearchConfig, checkpoint_paths, run_search
 from nasplug.testing.planted import (
     PlantedProblem,
     PlantedSpace,

@@ -1,6 +1,6 @@
 """Search quality on digits in the protocol of Yang et al., "NAS evaluation is frustratingly hard" (ICLR 2020).
 
-Every method searches the quickstart's supernet (``nasplug.search_defaults``
+Every method searches the quickstart's supernet (``nasplug.search.defaults``
 for digits: 3 cells, C = 32, batch 32, 60 epochs — the budget of #13 part 1)
 once per seed; its genotype is retrained from scratch under one fixed protocol
 and scored by test top-1. N genotypes drawn uniformly from the space (random
@@ -48,15 +48,15 @@ import torch
 from scipy import stats
 
 from _common import DARTS, DartsMixture, environment, load_average, markdown_table, save, setup_torch
-from nasplug.arch import Architecture, Decision
-from nasplug.checkpoint import load_checkpoint, write_json
+from nasplug.core.architecture import Architecture, Decision
+from nasplug.runs.checkpoint import load_checkpoint, write_json
 from nasplug.data import load_dataset
-from nasplug.plugins import load_plugins
-from nasplug.progress import Progress
-from nasplug.search import SearchConfig, SearchEngine, checkpoint_paths, run_search
-from nasplug.search_defaults import search_recipe
-from nasplug.space import SearchSpace
-from nasplug.train import train_network, training_config
+from nasplug.plugin.manager import load_plugins
+from nasplug.runs.progress import Progress
+from nasplug.search.engine import SearchConfig, SearchEngine, checkpoint_paths, run_search
+from nasplug.search.defaults import search_recipe
+from nasplug.core.space import SearchSpace
+from nasplug.train.trainer import train_network, training_config
 from nasplug_mdenas import MdeNAS
 
 DATASET = "digits"

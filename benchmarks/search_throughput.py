@@ -56,10 +56,10 @@ from nasplug.data.cifar import RELEASES
 from nasplug.data.device import DeviceSplit, cycling_device_batches
 from nasplug.data.loaders import cycling_batches
 from nasplug.data.pipelines import small_image_transforms
-from nasplug.plugins import load_plugins
+from nasplug.plugin.manager import load_plugins
 from nasplug.recipes import load_recipe
-from nasplug.search import SearchConfig
-from nasplug.space import DataShape
+from nasplug.search.engine import SearchConfig
+from nasplug.core.space import DataShape
 from step_cost import time_summary
 
 CIFAR10_TRAIN_IMAGES = 50_000

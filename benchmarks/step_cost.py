@@ -57,8 +57,8 @@ from _common import (
     warm_up,
     worker_result,
 )
-from nasplug.plugins import load_plugins
-from nasplug.space import DataShape
+from nasplug.plugin.manager import load_plugins
+from nasplug.core.space import DataShape
 
 WORKER = "--worker"
 MIB = 2**20

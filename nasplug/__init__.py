@@ -6,7 +6,7 @@ implementations, the data model, and the base classes of controllers and spaces.
 
 import pluggy
 
-from nasplug.arch import (
+from nasplug.core.architecture import (
     Architecture,
     ArchitectureError,
     Decision,
@@ -18,9 +18,9 @@ from nasplug.arch import (
     feedback_values,
     host_floats,
 )
-from nasplug.controller import Controller
-from nasplug.options import Option, OptionError
-from nasplug.space import DataShape, Genotype, SearchSpace
+from nasplug.core.controller import Controller
+from nasplug.core.options import Option, OptionError
+from nasplug.core.space import DataShape, Genotype, SearchSpace
 
 hookimpl = pluggy.HookimplMarker("nasplug")
 

@@ -13,23 +13,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nasplug.controller import Controller
-from nasplug.controller_choice import ControllerLike, controller_class, controller_name
-from nasplug.errors import NasplugError
-from nasplug.options import OptionError, resolve_options
-from nasplug.plugins import Hooks, controller_entry, load_plugins
-from nasplug.progress import Progress
+from nasplug.core.controller import Controller
+from nasplug.search.controller_choice import ControllerLike, controller_class, controller_name
+from nasplug.core.errors import NasplugError
+from nasplug.core.options import OptionError, resolve_options
+from nasplug.plugin.manager import Hooks, controller_entry, load_plugins
+from nasplug.runs.progress import Progress
 from nasplug.recipes import Recipe, check_options, check_settings, field_types, recipe_for
-from nasplug.rundir import default_run_dir, fresh_output_dir
-from nasplug.search_defaults import search_recipe
+from nasplug.runs.folder import default_run_dir, fresh_output_dir
+from nasplug.search.defaults import search_recipe
 
 if TYPE_CHECKING:
     from torch.utils.data import Dataset
 
     from nasplug.data import DataBundle
-    from nasplug.inspect import ModelCost
-    from nasplug.search import SearchConfig, SearchResult
-    from nasplug.train import TrainConfig, TrainResult
+    from nasplug.networks.cost import ModelCost
+    from nasplug.search.engine import SearchConfig, SearchResult
+    from nasplug.train.trainer import TrainConfig, TrainResult
 
 __all__ = ["info", "resume_search", "resume_training", "search", "search_config", "show", "train", "train_config"]
 
@@ -81,11 +81,11 @@ def search(
     is searched on instead of ``dataset``. ``out`` must be absent or empty (default: a new folder
     under ``runs/``). ``options`` are the ``-o`` options (``space.KEY`` or ``controller.KEY`` where
     both have KEY). ``progress``: True for a progress display, False for none, or a
-    :class:`~nasplug.progress.Progress`. ``threads``: torch's CPU threads (``--threads``; default 1).
+    :class:`~nasplug.runs.progress.Progress`. ``threads``: torch's CPU threads (``--threads``; default 1).
     ``amp`` (bf16 autocast) and ``channels_last``: None means on for CUDA, off elsewhere.
     """
     from nasplug.data.user import as_bundle
-    from nasplug.search import run_search
+    from nasplug.search.engine import run_search
 
     hooks = load_plugins()
     bundle = as_bundle(data) if data is not None else None
@@ -121,7 +121,7 @@ def resume_search(
     ``config.json`` names, but cannot hold, them). ``threads`` defaults to the run's own count.
     """
     from nasplug.data.user import as_bundle
-    from nasplug.search import read_config, run_search
+    from nasplug.search.engine import read_config, run_search
 
     run_dir = Path(run_dir)
     config = read_config(run_dir)
@@ -160,13 +160,13 @@ def search_config(
 
     ``recipe`` is a recipe name, file or :class:`~nasplug.recipes.Recipe` (``nasplug recipes``);
     every other argument left at None takes the recipe's value, else the dataset's default
-    (:mod:`nasplug.search_defaults`), else SearchConfig's. ``settings`` are the SearchConfig
+    (:mod:`nasplug.search.defaults`), else SearchConfig's. ``settings`` are the SearchConfig
     fields in :data:`SEARCH_SETTINGS` (``epochs``, ``lr``, ``lr_min``, ...). ``search_split`` is a
     count of images or a fraction of the training set. Every name and option is checked here,
     before any data is loaded; ``given_data`` says the dataset is the caller's own (its name need
     not be installed).
     """
-    from nasplug.search import SearchConfig
+    from nasplug.search.engine import SearchConfig
 
     unknown = sorted(set(settings) - set(SEARCH_SETTINGS))
     if unknown:
@@ -286,7 +286,7 @@ def train(
     ``drop_path``, ``lr``, ``cutout``, ``device``, ``workers``, ...); None or absent means the
     recipe's value. ``options`` are the network's ``-o`` options; ``threads`` torch's CPU threads.
     """
-    from nasplug.train import train_network
+    from nasplug.train.trainer import train_network
 
     hooks = load_plugins()
     config = train_config(genotype, recipe=recipe, dataset=dataset, space=space, options=options, hooks=hooks,
@@ -310,8 +310,8 @@ def train_config(
 ) -> TrainConfig:
     """The TrainConfig of :func:`train`: the evaluation recipe (the dataset's by default, or
     ``recipe``), then the arguments given; checked before any data is loaded."""
-    from nasplug.genotypes import load_genotype
-    from nasplug.train import TrainConfig, training_config
+    from nasplug.networks.genotypes import load_genotype
+    from nasplug.train.trainer import TrainConfig, training_config
 
     hooks = hooks or load_plugins()
     values: dict[str, Any] = {}
@@ -347,14 +347,14 @@ def train_config(
 
 def resume_training(out: str | Path, *, progress: bool | Progress = True, threads: int | None = None) -> TrainResult:
     """Continue the training in ``out`` from its latest checkpoint, as ``nasplug train --resume`` does."""
-    from nasplug.train import train_network
+    from nasplug.train.trainer import train_network
 
     return train_network(None, Path(out), resume=True, progress=_progress(progress), threads=threads)
 
 
 def show(genotype: str | Path, *, space: str | None = None) -> str:
     """A genotype rendered readably, as ``nasplug show`` prints it."""
-    from nasplug.genotypes import load_genotype
+    from nasplug.networks.genotypes import load_genotype
 
     entry, loaded = load_genotype(str(genotype), load_plugins(), space)
     return entry.cls.describe(loaded)
@@ -374,8 +374,8 @@ def info(
     ``options`` are the network's options (``layers``, ``channels``, ...); ``data_dir`` is
     needed where the dataset's shape comes from its files (``folder``).
     """
-    from nasplug.inspect import model_cost
-    from nasplug.networks import build_network
+    from nasplug.networks.cost import model_cost
+    from nasplug.networks.build import build_network
 
     built = build_network(str(genotype), dataset=dataset, data_dir=data_dir, input_size=input_size, space=space,
                           options=dict(options or {}))

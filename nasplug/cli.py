@@ -10,12 +10,12 @@ from typing import Any
 import click
 
 from nasplug.api import route_options, search_config
-from nasplug.errors import NasplugError
-from nasplug.options import parse_assignments
-from nasplug.plugins import Hooks, available_controllers, load_plugins
-from nasplug.progress import Progress, resume_hint
+from nasplug.core.errors import NasplugError
+from nasplug.core.options import parse_assignments
+from nasplug.plugin.manager import Hooks, available_controllers, load_plugins
+from nasplug.runs.progress import Progress, resume_hint
 from nasplug.recipes import available_recipes, load_recipe, recipe_for
-from nasplug.rundir import default_run_dir, fresh_output_dir
+from nasplug.runs.folder import default_run_dir, fresh_output_dir
 
 
 class NasplugGroup(click.Group):
@@ -161,8 +161,8 @@ option_recipe = click.option(
 @click.pass_context
 def run(ctx: click.Context, **params: Any) -> None:
     """Search: learn a distribution over a space's architectures and derive a genotype."""
-    from nasplug.distributed import from_main, joined
-    from nasplug.search import read_config, resolve_device, resume_target, run_search
+    from nasplug.search.distributed import from_main, joined
+    from nasplug.search.engine import read_config, resolve_device, resume_target, run_search
 
     if params["resume"]:
         configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet", "threads", "loggers")]
@@ -211,7 +211,7 @@ RUN_SETTINGS = ("dataset", "data_dir", "epochs", "batch_size", "layers", "channe
 
 def interrupted(progress: Progress, command: str, folder: Path) -> None:
     """Ctrl-C during ``run``/``train``: one clean line with the command that continues, exit status 130."""
-    from nasplug.search import checkpoint_paths
+    from nasplug.search.engine import checkpoint_paths
 
     progress.interrupted(resume_hint(command, folder, bool(checkpoint_paths(folder))))
     sys.exit(130)
@@ -255,7 +255,7 @@ def recipes_show(reference: str) -> None:
 @click.option("--space", help="The genotype's space, where the reference alone does not say.")
 def show(genotype: str, space: str | None) -> None:
     """Print a genotype readably: a file, a run or training directory, or a published name."""
-    from nasplug.genotypes import load_genotype
+    from nasplug.networks.genotypes import load_genotype
 
     entry, loaded = load_genotype(genotype, load_plugins(), space)
     click.echo(f"{genotype} ({entry.name})")
@@ -278,8 +278,8 @@ def show(genotype: str, space: str | None) -> None:
 def info(reference: str, space: str | None, dataset: str | None, data_dir: str | None, input_size: int | None,
          layers: int | None, channels: int | None, assignments: tuple[str, ...]) -> None:
     """Parameters and multiply-adds of a genotype's standalone network."""
-    from nasplug.inspect import model_cost
-    from nasplug.networks import build_network
+    from nasplug.networks.cost import model_cost
+    from nasplug.networks.build import build_network
 
     given: dict[str, Any] = dict(parse_assignments(assignments))
     for name, value in (("layers", layers), ("channels", channels)):
@@ -348,7 +348,7 @@ TRAIN_SETTINGS = ("data_dir", "input_size", "epochs", "batch_size", "seed", "lr"
 @click.pass_context
 def train(ctx: click.Context, **params: Any) -> None:
     """Train a genotype's network from scratch with its paper's protocol; report test top-1/top-5."""
-    from nasplug.train import train_network
+    from nasplug.train.trainer import train_network
 
     progress = Progress(enabled=not params["quiet"])
     hooks = hooks_with_loggers(params["loggers"])
@@ -410,7 +410,7 @@ def build_train_config(hooks: Hooks, params: Mapping[str, Any], given: set[str])
               help="A space option (see `nasplug plugins`). Repeatable.")
 def ranking(**params: Any) -> None:
     """MdeNAS's ranking-hypothesis experiment: Kendall τ of each epoch's ranking with the final one."""
-    from nasplug.ranking import PLOT_FILE, RESULT_FILE, run_ranking_experiment
+    from nasplug.train.ranking import PLOT_FILE, RESULT_FILE, run_ranking_experiment
 
     hooks = load_plugins()
     space_cls = hooks.space_entry(params["space"]).cls
@@ -508,7 +508,7 @@ def export_command(reference: str, fmt: str, out: str | None, space: str | None,
     """
     import torch
 
-    from nasplug.export import SUFFIXES, export_network, network_for
+    from nasplug.networks.export import SUFFIXES, export_network, network_for
 
     options: dict[str, Any] = dict(parse_assignments(assignments))
     for name, value in (("layers", layers), ("channels", channels)):

@@ -13,10 +13,10 @@ import nasplug
 from nasplug import api
 from nasplug.controllers.random import RandomController
 from nasplug.data import DatasetError, load_dataset
-from nasplug.errors import NasplugError
-from nasplug.options import OptionError
-from nasplug.plugins import load_plugins
-from nasplug.search_defaults import SEARCH_RECIPES
+from nasplug.core.errors import NasplugError
+from nasplug.core.options import OptionError
+from nasplug.plugin.manager import load_plugins
+from nasplug.search.defaults import SEARCH_RECIPES
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 TINY = {"layers": 3, "channels": 4, "epochs": 2, "batch_size": 32, "device": "cpu", "progress": False}

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from nasplug.arch import Architecture, ArchitectureError, Decision, Path, Step, entropy
+from nasplug.core.architecture import Architecture, ArchitectureError, Decision, Path, Step, entropy
 
 DECISIONS = (Decision("a", ["x", "y", "z"]), Decision("b", ["p", "q"]))
 

@@ -13,15 +13,15 @@ import pytest
 import torch
 
 from nasplug import api
-from nasplug.arch import Step
-from nasplug.checkpoint import load_checkpoint
+from nasplug.core.architecture import Step
+from nasplug.runs.checkpoint import load_checkpoint
 from nasplug.data.bundle import TensorSource
 from nasplug.data.device import DeviceSplit, cycling_device_batches
 from nasplug.data.digits import load_digits
-from nasplug.plugins import load_plugins
-from nasplug.progress import Progress
-from nasplug.search import SearchConfig, SearchEngine, checkpoint_paths
-from nasplug.train import train_network, training_config
+from nasplug.plugin.manager import load_plugins
+from nasplug.runs.progress import Progress
+from nasplug.search.engine import SearchConfig, SearchEngine, checkpoint_paths
+from nasplug.train.trainer import train_network, training_config
 from test_device_data import crop_and_flip, planted
 from test_train import TINY, StopAfter, read_metrics, without_times
 

@@ -7,11 +7,11 @@ import re
 import pytest
 import torch
 
-from nasplug.arch import Architecture, ArchitectureError, Path
-from nasplug.inspect import count_parameters
-from nasplug.options import OptionError
-from nasplug.plugins import load_plugins
-from nasplug.space import DataShape
+from nasplug.core.architecture import Architecture, ArchitectureError, Path
+from nasplug.networks.cost import count_parameters
+from nasplug.core.options import OptionError
+from nasplug.plugin.manager import load_plugins
+from nasplug.core.space import DataShape
 from nasplug.spaces.darts_cell import DartsCellSpace
 from nasplug.spaces.darts_cell.ops import OPERATIONS, PRIMITIVES, FactorizedReduce
 

@@ -23,7 +23,7 @@ from nasplug.data import (
     make_loader,
     split_indices,
 )
-from nasplug.space import DataShape
+from nasplug.core.space import DataShape
 from nasplug.testing.cifar import write_cifar10, write_cifar100
 from nasplug.testing.cifar import write_pickle as _write_pickle
 

@@ -7,10 +7,10 @@ from test_folder_dataset import write_folder
 from nasplug import Architecture
 from nasplug.data import DataBundle, TensorImages, load_dataset, with_transform
 from nasplug.data.user import as_bundle
-from nasplug.plugins import load_plugins
-from nasplug.progress import Progress
-from nasplug.ranking import sample_architectures
-from nasplug.search import SearchConfig, SearchEngine, evaluation_batch_size
+from nasplug.plugin.manager import load_plugins
+from nasplug.runs.progress import Progress
+from nasplug.train.ranking import sample_architectures
+from nasplug.search.engine import SearchConfig, SearchEngine, evaluation_batch_size
 from nasplug.testing.cifar import write_cifar10
 
 

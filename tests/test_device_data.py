@@ -14,7 +14,7 @@ from nasplug.data.device import DeviceSplit, cycling_device_batches, use_device_
 from nasplug.data.digits import load_digits
 from nasplug.data.pipelines import small_image_transforms
 from nasplug.data.transforms import Cutout
-from nasplug.search import RunError, SearchConfig, checkpoint_paths, run_search
+from nasplug.search.engine import RunError, SearchConfig, checkpoint_paths, run_search
 from nasplug.testing.cifar import write_cifar10
 from test_search import history_without_times, tiny_config
 

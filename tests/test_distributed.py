@@ -22,11 +22,11 @@ import torch.multiprocessing as mp
 from torch import nn
 from torch.nn import functional as F
 
-from nasplug.arch import Architecture, Path
-from nasplug.checkpoint import load_checkpoint
+from nasplug.core.architecture import Architecture, Path
+from nasplug.runs.checkpoint import load_checkpoint
 from nasplug.cli import fresh_output_dir
 from nasplug.data import make_loader
-from nasplug.distributed import (
+from nasplug.search.distributed import (
     DistributedError,
     World,
     check_identical,
@@ -36,10 +36,10 @@ from nasplug.distributed import (
     state_digest,
     training_share,
 )
-from nasplug.errors import NasplugError
-from nasplug.plugins import load_plugins
-from nasplug.progress import Progress
-from nasplug.search import SearchConfig, SearchEngine, checkpoint_paths
+from nasplug.core.errors import NasplugError
+from nasplug.plugin.manager import load_plugins
+from nasplug.runs.progress import Progress
+from nasplug.search.engine import SearchConfig, SearchEngine, checkpoint_paths
 
 WORLD = 2
 BATCH = 64

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from nasplug.plugins import load_plugins
-from nasplug.progress import Progress
-from nasplug.search import SearchEngine
+from nasplug.plugin.manager import load_plugins
+from nasplug.runs.progress import Progress
+from nasplug.search.engine import SearchEngine
 from test_distributed import EPOCHS, STEPS_PER_EPOCH, WORLD, assert_same, join_group, spawn, tiny_config
 
 pytestmark = pytest.mark.slow

@@ -7,11 +7,11 @@ import torch
 import torch.distributed as dist
 from torch.nn import functional as F
 
-from nasplug.arch import Step
-from nasplug.distributed import check_identical
-from nasplug.plugins import load_plugins
-from nasplug.progress import Progress
-from nasplug.search import SearchEngine
+from nasplug.core.architecture import Step
+from nasplug.search.distributed import check_identical
+from nasplug.plugin.manager import load_plugins
+from nasplug.runs.progress import Progress
+from nasplug.search.engine import SearchEngine
 from test_distributed import WORLD, installed, join_group, spawn, tiny_config
 
 

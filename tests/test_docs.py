@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from nasplug import hookspecs
+from nasplug.plugin import hookspecs
 from nasplug.cli import main
-from nasplug.search import SearchConfig, run_search
+from nasplug.search.engine import SearchConfig, run_search
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

@@ -8,7 +8,7 @@ import torch
 
 from nasplug.data import TensorImages
 from nasplug.data.loaders import cycling_batches
-from nasplug.search import SearchConfig, checkpoint_paths, run_search
+from nasplug.search.engine import SearchConfig, checkpoint_paths, run_search
 
 
 def test_cycling_batches_are_a_function_of_their_position():

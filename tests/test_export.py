@@ -9,9 +9,9 @@ import torch
 from click.testing import CliRunner
 
 from nasplug.cli import main
-from nasplug.export import ExportError, export_network, load_safetensors, network_for, trained_network
-from nasplug.networks import build_network
-from nasplug.train import train_network, training_config
+from nasplug.networks.export import ExportError, export_network, load_safetensors, network_for, trained_network
+from nasplug.networks.build import build_network
+from nasplug.train.trainer import train_network, training_config
 
 pytestmark = pytest.mark.slow
 
@@ -111,7 +111,7 @@ def trained(tmp_path_factory):
 
 
 def test_train_writes_model_safetensors_with_the_trained_weights(trained):
-    from nasplug.checkpoint import load_checkpoint
+    from nasplug.runs.checkpoint import load_checkpoint
 
     final = load_checkpoint(trained / "checkpoints" / "epoch-0001.pt")["model"]
     module = load_safetensors(trained / "model.safetensors")

@@ -10,7 +10,7 @@ from PIL import Image
 import nasplug
 from nasplug.data import DatasetError, DatasetInfo, TensorImages, dataset_shape, load_dataset
 from nasplug.data.folder import SMALL_IMAGE_MAX, ImageFiles
-from nasplug.plugins import PluginError, load_plugins
+from nasplug.plugin.manager import PluginError, load_plugins
 from nasplug.testing.cli import assert_one_line_error, run_cli, search_args
 
 
@@ -146,7 +146,7 @@ STRIPES = '''
 
     import nasplug
     from nasplug.data import DataBundle, DatasetInfo, TensorImages
-    from nasplug.space import DataShape
+    from nasplug.core.space import DataShape
 
     SHAPE = DataShape(num_classes=2, in_channels=1, input_size=8)
 
@@ -207,7 +207,7 @@ def test_a_plugin_that_lists_but_does_not_build_a_dataset_is_named():
 
 
 def test_training_recipe_of_a_folder_follows_its_image_size(tmp_path):
-    from nasplug.train import DATASET_RECIPES, recipe_for
+    from nasplug.train.trainer import DATASET_RECIPES, recipe_for
 
     small = write_folder(tmp_path / "small")
     large = write_folder(tmp_path / "large", per_class=(1, 1), size=(SMALL_IMAGE_MAX + 16, SMALL_IMAGE_MAX + 1))

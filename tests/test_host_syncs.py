@@ -14,11 +14,11 @@ import math
 
 import pytest
 
-from nasplug import step_totals
-from nasplug.divergence import DivergenceError
-from nasplug.plugins import load_plugins
-from nasplug.progress import Progress
-from nasplug.search import SearchConfig, SearchEngine
+from nasplug.search import step_totals
+from nasplug.runs.divergence import DivergenceError
+from nasplug.plugin.manager import load_plugins
+from nasplug.runs.progress import Progress
+from nasplug.search.engine import SearchConfig, SearchEngine
 from nasplug.testing.syncs import HostSyncCounter
 
 READS_PER_STEP = {"random": 0, "mdenas": 0, "parsec": 1, "eoinas": 0}

@@ -1,6 +1,6 @@
 import pytest
 
-from nasplug.options import Option, OptionError, parse_assignments, resolve_options
+from nasplug.core.options import Option, OptionError, parse_assignments, resolve_options
 
 DECLARED = {
     "alpha": Option(float, 0.01, "step size"),

@@ -10,8 +10,8 @@ import shutil
 import pytest
 import torch
 
-from nasplug.plugins import load_plugins
-from nasplug.search import SearchConfig, checkpoint_paths, run_search
+from nasplug.plugin.manager import load_plugins
+from nasplug.search.engine import SearchConfig, checkpoint_paths, run_search
 from nasplug.testing.planted import (
     PlantedGenotype,
     PlantedProblem,

@@ -2,10 +2,10 @@ import re
 
 import pytest
 
-from nasplug.controller import Controller
+from nasplug.core.controller import Controller
 from nasplug.data import DatasetError
-from nasplug.plugins import PluginError, available_controllers, controller_entry, load_plugins
-from nasplug.space import DataShape
+from nasplug.plugin.manager import PluginError, available_controllers, controller_entry, load_plugins
+from nasplug.core.space import DataShape
 from nasplug.testing.cli import run_cli
 
 

@@ -11,9 +11,9 @@ from time import sleep as real_sleep
 import pytest
 from click.testing import CliRunner
 
-from nasplug import progress as progress_module
+from nasplug.runs import progress as progress_module
 from nasplug.cli import main
-from nasplug.progress import Progress, format_duration, in_notebook
+from nasplug.runs.progress import Progress, format_duration, in_notebook
 
 METRICS = {"train_loss": 1.23456, "train_accuracy": 0.4567, "search_loss": 1.5, "search_accuracy": 0.41,
            "entropy": 0.9345}

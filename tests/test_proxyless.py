@@ -6,12 +6,12 @@ import pytest
 import torch
 from timm.models._efficientnet_blocks import DepthwiseSeparableConv, InvertedResidual
 
-from nasplug.arch import Architecture, ArchitectureError, Path
-from nasplug.genotypes import load_genotype
-from nasplug.inspect import model_cost
-from nasplug.options import OptionError
-from nasplug.plugins import load_plugins
-from nasplug.space import DataShape
+from nasplug.core.architecture import Architecture, ArchitectureError, Path
+from nasplug.networks.genotypes import load_genotype
+from nasplug.networks.cost import model_cost
+from nasplug.core.options import OptionError
+from nasplug.plugin.manager import load_plugins
+from nasplug.core.space import DataShape
 from nasplug.spaces.proxyless import ProxylessGenotype, ProxylessSpace
 from nasplug.spaces.proxyless.skeleton import SKELETONS
 

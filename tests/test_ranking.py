@@ -7,9 +7,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from nasplug.arch import Decision
+from nasplug.core.architecture import Decision
 from nasplug.cli import main
-from nasplug.ranking import RankingError, kendall_tau, kendall_taus, mean_tau, run_ranking_experiment, sample_architectures
+from nasplug.train.ranking import RankingError, kendall_tau, kendall_taus, mean_tau, run_ranking_experiment, sample_architectures
 
 
 def test_kendall_tau_per_epoch_by_hand():

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from nasplug.cli import _given, build_search_config, build_train_config, main
 from nasplug.data import dataset_shape
-from nasplug.plugins import load_plugins
+from nasplug.plugin.manager import load_plugins
 from nasplug.recipes import RecipeError, available_recipes, load_recipe
 from nasplug.testing.cifar import write_cifar10
 

@@ -8,8 +8,8 @@ import shutil
 import pytest
 import torch
 
-from nasplug.checkpoint import load_checkpoint, save_checkpoint
-from nasplug.environment import ThreadsError, default_threads, resume_threads, use_threads
+from nasplug.runs.checkpoint import load_checkpoint, save_checkpoint
+from nasplug.runs.environment import ThreadsError, default_threads, resume_threads, use_threads
 from reliability import TINY, assert_one_line_error, cli, snapshot
 
 pytestmark = pytest.mark.slow

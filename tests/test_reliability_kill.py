@@ -22,7 +22,7 @@ SEARCH = ["run", *TINY, "--controller", "mdenas", "--epochs", "2", "--batch-size
 # the file is written into its temporary name and the process then waits to be killed before the rename.
 STALLED_WRITE = """
 import sys, time, torch
-import nasplug.checkpoint
+import nasplug.runs.checkpoint
 from nasplug.cli import main
 
 stall_at, real_save = int(sys.argv[1]), torch.save
@@ -34,7 +34,7 @@ def stalling_save(state, handle, *args, **kwargs):
         print("inside the checkpoint write", flush=True)
         time.sleep(120)
 
-nasplug.checkpoint.torch.save = stalling_save
+nasplug.runs.checkpoint.torch.save = stalling_save
 main(sys.argv[2:], prog_name="nasplug")
 """
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from nasplug.cli import default_run_dir
-from nasplug.runlock import LOCK_FILE, RunLockedError, run_lock
+from nasplug.runs.lock import LOCK_FILE, RunLockedError, run_lock
 from reliability import TINY, assert_one_line_error, cli, nasplug, snapshot
 
 pytestmark = pytest.mark.slow
 
-HOLD = ("import sys, time; from nasplug.runlock import run_lock\n"
+HOLD = ("import sys, time; from nasplug.runs.lock import run_lock\n"
         "with run_lock(sys.argv[1], 'test holder'):\n    print('held', flush=True); time.sleep(60)\n")
 
 

@@ -6,8 +6,8 @@ import shutil
 import pytest
 import torch
 
-from nasplug.checkpoint import load_checkpoint
-from nasplug.search import SearchConfig, checkpoint_paths, run_search
+from nasplug.runs.checkpoint import load_checkpoint
+from nasplug.search.engine import SearchConfig, checkpoint_paths, run_search
 
 pytestmark = pytest.mark.slow
 
@@ -73,9 +73,9 @@ def test_seed_reaches_everything(tmp_path):
 
 
 def test_random_controller_scores_choices_by_mean_accuracy():
-    from nasplug.arch import Architecture, Feedback
+    from nasplug.core.architecture import Architecture, Feedback
     from nasplug.controllers.random import RandomController
-    from nasplug.space import DataShape
+    from nasplug.core.space import DataShape
     from nasplug.spaces.darts_cell import DartsCellSpace
 
     space = DartsCellSpace(DataShape(10, 1, 8), {"layers": 3, "channels": 4})

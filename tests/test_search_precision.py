@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from nasplug import api
-from nasplug.arch import Step
-from nasplug.plugins import load_plugins
-from nasplug.progress import Progress
-from nasplug.search import SearchConfig, SearchEngine, read_config
+from nasplug.core.architecture import Step
+from nasplug.plugin.manager import load_plugins
+from nasplug.runs.progress import Progress
+from nasplug.search.engine import SearchConfig, SearchEngine, read_config
 
 SEARCH = {"dataset": "digits", "epochs": 1, "batch_size": 64, "layers": 2, "channels": 4, "progress": False,
           "device": "cpu", "eval_derived": False}

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from nasplug import Architecture, Path as ChoicePath
-from nasplug.plugins import load_plugins
-from nasplug.search import SearchConfig, run_search
+from nasplug.plugin.manager import load_plugins
+from nasplug.search.engine import SearchConfig, run_search
 from nasplug.testing import (
     TinySpacePlugin,
     all_architectures,

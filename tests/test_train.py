@@ -8,19 +8,19 @@ import torch
 from click.testing import CliRunner
 from torch.nn import functional as F
 
-from nasplug.checkpoint import CheckpointError, load_checkpoint
+from nasplug.runs.checkpoint import CheckpointError, load_checkpoint
 from nasplug.cli import main
-from nasplug.genotypes import GenotypeError, load_genotype
-from nasplug.inspect import model_cost
-from nasplug.networks import build_network
-from nasplug.options import OptionError
-from nasplug.plugins import load_plugins
-from nasplug.progress import Progress
-from nasplug.search import checkpoint_paths
-from nasplug.space import DataShape
+from nasplug.networks.genotypes import GenotypeError, load_genotype
+from nasplug.networks.cost import model_cost
+from nasplug.networks.build import build_network
+from nasplug.core.options import OptionError
+from nasplug.plugin.manager import load_plugins
+from nasplug.runs.progress import Progress
+from nasplug.search.engine import checkpoint_paths
+from nasplug.core.space import DataShape
 from nasplug.spaces.darts_cell import DartsCellSpace
 from nasplug.spaces.darts_cell.genotypes import DARTS_V2
-from nasplug.train import (
+from nasplug.train.trainer import (
     Trainer,
     TrainError,
     make_scheduler,

@@ -8,10 +8,10 @@ from typing import Any
 import torch
 
 from nasplug import hookimpl
-from nasplug.arch import Architecture, Feedback, PendingValues, Step
-from nasplug.controller import Controller
-from nasplug.options import Option
-from nasplug.space import Genotype, SearchSpace
+from nasplug.core.architecture import Architecture, Feedback, PendingValues, Step
+from nasplug.core.controller import Controller
+from nasplug.core.options import Option
+from nasplug.core.space import Genotype, SearchSpace
 
 
 class RandomController(Controller):
@@ -20,7 +20,7 @@ class RandomController(Controller):
     With ``derive=accuracy`` each choice is scored by the mean search-batch
     accuracy of the steps that sampled it (unvisited choices score 0); with
     ``derive=random`` the genotype is a uniform draw, the pure random baseline.
-    The accuracies wait on the device (:class:`~nasplug.arch.PendingValues`) until a
+    The accuracies wait on the device (:class:`~nasplug.core.architecture.PendingValues`) until a
     derivation or a checkpoint needs the table: no host sync per step.
     """
 

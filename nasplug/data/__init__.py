@@ -23,10 +23,10 @@ from nasplug.data.bundle import (
 from nasplug.data.builtin import BUILTIN_DATASETS, DEFAULT_DATA_DIR, NORMALISATIONS
 from nasplug.data.loaders import EpochSampler, make_loader, split_indices, split_off
 from nasplug.data.transforms import Cutout
-from nasplug.space import DataShape
+from nasplug.core.space import DataShape
 
 if TYPE_CHECKING:
-    from nasplug.plugins import Hooks
+    from nasplug.plugin.manager import Hooks
 
 __all__ = [
     "DATASETS",
@@ -95,6 +95,6 @@ def load_dataset(
 
 
 def _hooks(hooks: Hooks | None) -> Hooks:
-    from nasplug.plugins import load_plugins  # nasplug.plugins imports the engine's data model
+    from nasplug.plugin.manager import load_plugins  # nasplug.plugin.manager imports the engine's data model
 
     return hooks if hooks is not None else load_plugins()

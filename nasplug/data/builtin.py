@@ -12,7 +12,7 @@ from pathlib import Path
 import pluggy
 
 from nasplug.data.bundle import DataBundle, DatasetError, DatasetInfo, DatasetOptions
-from nasplug.space import DataShape
+from nasplug.core.space import DataShape
 
 hookimpl = pluggy.HookimplMarker("nasplug")
 

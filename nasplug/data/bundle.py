@@ -10,8 +10,8 @@ import attrs
 import torch
 from torch.utils.data import Dataset
 
-from nasplug.errors import NasplugError
-from nasplug.space import DataShape
+from nasplug.core.errors import NasplugError
+from nasplug.core.space import DataShape
 
 
 class DatasetError(NasplugError, RuntimeError):

@@ -22,7 +22,7 @@ from torchvision.datasets.utils import download_and_extract_archive
 
 from nasplug.data.bundle import DataBundle, DatasetError, TensorImages, TensorSource, with_transform
 from nasplug.data.pipelines import small_image_transforms
-from nasplug.space import DataShape
+from nasplug.core.space import DataShape
 
 IMAGE_SIZE = 32
 _PIXELS = 3 * IMAGE_SIZE * IMAGE_SIZE

@@ -16,7 +16,7 @@ from torchvision.transforms import v2
 
 from nasplug.data.bundle import DataBundle, TensorImages, TensorSource, with_transform
 from nasplug.data.transforms import Cutout
-from nasplug.space import DataShape
+from nasplug.core.space import DataShape
 
 IMAGE_SIZE = 8
 TEST_FRACTION = 0.2

@@ -21,7 +21,7 @@ from nasplug.data.bundle import DataBundle, DatasetError, TensorImages, with_tra
 from nasplug.data.imagenet import IMAGE_SIZE as LARGE_IMAGE_SIZE
 from nasplug.data.imagenet import MEAN, STD
 from nasplug.data.pipelines import large_image_transforms, small_image_transforms
-from nasplug.space import DataShape
+from nasplug.core.space import DataShape
 
 SMALL_IMAGE_MAX = 64
 """Images whose shorter side is at most this many pixels get the CIFAR pipeline; larger ones ImageNet's."""

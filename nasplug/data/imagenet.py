@@ -9,7 +9,7 @@ from torchvision.transforms import v2
 
 from nasplug.data.bundle import DataBundle, DatasetError, with_transform
 from nasplug.data.pipelines import large_image_transforms
-from nasplug.space import DataShape
+from nasplug.core.space import DataShape
 
 IMAGE_SIZE = 224
 MEAN = (0.485, 0.456, 0.406)

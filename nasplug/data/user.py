@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from nasplug.data.bundle import DataBundle, DatasetError
-from nasplug.space import DataShape
+from nasplug.core.space import DataShape
 
 
 def as_bundle(data: DataBundle | Dataset, num_classes: int | None = None) -> DataBundle:

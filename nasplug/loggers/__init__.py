@@ -13,7 +13,7 @@ import importlib
 from importlib import metadata
 from typing import Any
 
-from nasplug.plugins import Hooks, PluginError
+from nasplug.plugin.manager import Hooks, PluginError
 
 LOGGER_GROUP = "nasplug.loggers"
 BUILTIN_LOGGERS = {

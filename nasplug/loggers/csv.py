@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nasplug import hookimpl
-from nasplug.checkpoint import atomic_write
+from nasplug.runs.checkpoint import atomic_write
 
 SEARCH_FILE = "history.csv"
 TRAIN_FILE = "metrics.csv"

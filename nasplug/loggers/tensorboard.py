@@ -16,7 +16,7 @@ from typing import Any
 
 from nasplug import hookimpl
 from nasplug.loggers.csv import scalar_fields
-from nasplug.plugins import PluginError
+from nasplug.plugin.manager import PluginError
 
 LOG_DIR = "tensorboard"
 

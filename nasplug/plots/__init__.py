@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nasplug.checkpoint import atomic_write
-from nasplug.errors import NasplugError
+from nasplug.runs.checkpoint import atomic_write
+from nasplug.core.errors import NasplugError
 
 FORMATS = ("png", "svg")
 PLOT_DIR = "plots"
@@ -93,7 +93,7 @@ def _config(run_dir: Path) -> dict[str, Any]:
 
 
 def _describe(genotype: dict[str, Any]) -> str:
-    from nasplug.plugins import load_plugins
+    from nasplug.plugin.manager import load_plugins
 
     entry = load_plugins().space_entry(genotype["space"])
     return entry.cls.describe(entry.cls.parse_genotype(genotype, "genotype.json"))

@@ -1,6 +1,6 @@
 """A search's history as pictures: choice probabilities over epochs, entropy and accuracy curves.
 
-Read from ``history.jsonl`` records (see :mod:`nasplug.history`). A pruning
+Read from ``history.jsonl`` records (see :mod:`nasplug.search.history`). A pruning
 event (EoiNAS) is a choice whose probability drops to exactly 0 after being
 positive; both pictures mark them.
 """
@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from nasplug.history import uniform_entropy
+from nasplug.search.history import uniform_entropy
 
 HEATMAP_COLUMNS = 7
 

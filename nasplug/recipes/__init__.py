@@ -20,8 +20,8 @@ from typing import Any
 
 import attrs
 
-from nasplug.errors import NasplugError
-from nasplug.options import Option, OptionError
+from nasplug.core.errors import NasplugError
+from nasplug.core.options import Option, OptionError
 
 RECIPE_GROUP = "nasplug.recipes"
 COMMANDS = ("run", "train")

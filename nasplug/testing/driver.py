@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nasplug import Architecture, Feedback, SearchSpace, Step
-from nasplug.controller import Controller
-from nasplug.plugins import Hooks, load_plugins
+from nasplug.core.controller import Controller
+from nasplug.plugin.manager import Hooks, load_plugins
 
 
 def controller_hooks(controller: Controller, name: str = "controller") -> Hooks:

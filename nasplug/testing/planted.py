@@ -13,7 +13,7 @@ resume does not.
 
 Use :func:`planted_plugin` to register the space with a run's hooks and
 :func:`planted_data` for the matching :class:`~nasplug.data.DataBundle`, then
-pass both to :func:`nasplug.search.run_search` (``hooks=``, ``data=``).
+pass both to :func:`nasplug.search.engine.run_search` (``hooks=``, ``data=``).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ import torch
 from torch import nn
 
 from nasplug import hookimpl
-from nasplug.arch import Architecture, ArchitectureError, Decision
+from nasplug.core.architecture import Architecture, ArchitectureError, Decision
 from nasplug.data.bundle import DataBundle, TensorImages
-from nasplug.options import Option
-from nasplug.plugins import Hooks
-from nasplug.space import DataShape, Genotype, SearchSpace
+from nasplug.core.options import Option
+from nasplug.plugin.manager import Hooks
+from nasplug.core.space import DataShape, Genotype, SearchSpace
 
 SPACE_NAME = "planted"
 CLASSES = 4

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 import torch
 
-from nasplug.arch import Architecture, ArchitectureError, Decision
+from nasplug.core.architecture import Architecture, ArchitectureError, Decision
 from nasplug.spaces.darts_cell.cell import CELL_TYPES, NODES
 from nasplug.spaces.darts_cell.ops import OPERATIONS, PRIMITIVES
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from nasplug.arch import ArchitectureError
+from nasplug.core.architecture import ArchitectureError
 from nasplug.spaces.darts_cell.cell import NODES
 from nasplug.spaces.darts_cell.decisions import (
     DECISIONS,

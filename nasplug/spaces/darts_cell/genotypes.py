@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 
 import attrs
 
-from nasplug.arch import ArchitectureError
-from nasplug.space import Genotype
+from nasplug.core.architecture import ArchitectureError
+from nasplug.core.space import Genotype
 from nasplug.spaces.darts_cell.cell import CELL_TYPES, DEFAULT_CONCAT, NODES, source_name
 from nasplug.spaces.darts_cell.ops import OPERATIONS
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from torch import nn
 
-from nasplug.arch import Architecture, ArchitectureError, Decision, Path
-from nasplug.options import Option, OptionError, resolve_options
-from nasplug.space import DataShape, Genotype, SearchSpace
+from nasplug.core.architecture import Architecture, ArchitectureError, Decision, Path
+from nasplug.core.options import Option, OptionError, resolve_options
+from nasplug.core.space import DataShape, Genotype, SearchSpace
 from nasplug.spaces.darts_cell import derive, genotypes
 from nasplug.spaces.darts_cell.cell import AUTO_REDUCTIONS, CELL_TYPES, NODES, reduction_layers
 from nasplug.spaces.darts_cell.decisions import DECISIONS, edge_key

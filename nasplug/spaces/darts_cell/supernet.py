@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from nasplug.arch import Architecture, ArchitectureError
+from nasplug.core.architecture import Architecture, ArchitectureError
 from nasplug.spaces.darts_cell.cell import CELL_TYPES, NODES, reduced, reduction_layers
 from nasplug.spaces.darts_cell.decisions import EdgePaths, Gate, edge_key, edge_paths
 from nasplug.spaces.darts_cell.ops import OPERATIONS, FactorizedReduce, ReLUConvBN, search_op

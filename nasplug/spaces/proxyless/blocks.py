@@ -14,7 +14,7 @@ import attrs
 import torch
 from torch import nn
 
-from nasplug.arch import ArchitectureError, Path
+from nasplug.core.architecture import ArchitectureError, Path
 from nasplug.spaces.proxyless.skeleton import BlockSpec, Layout
 
 ZERO = "zero"

@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 
 import attrs
 
-from nasplug.arch import ArchitectureError
-from nasplug.space import Genotype
+from nasplug.core.architecture import ArchitectureError
+from nasplug.core.space import Genotype
 from nasplug.spaces.proxyless.blocks import ZERO, parse_choice
 from nasplug.spaces.proxyless.skeleton import SKELETONS, Skeleton, skeleton_from_json
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from nasplug.arch import ArchitectureError
+from nasplug.core.architecture import ArchitectureError
 
 CHANNEL_DIVISOR = 8
 """ProxylessNAS (as MobileNetV2) rounds every scaled width to a multiple of 8."""

@@ -8,9 +8,9 @@ from typing import Any
 import attrs
 from torch import nn
 
-from nasplug.arch import Architecture, ArchitectureError, Decision
-from nasplug.options import Option, OptionError, resolve_options
-from nasplug.space import DataShape, Genotype, SearchSpace
+from nasplug.core.architecture import Architecture, ArchitectureError, Decision
+from nasplug.core.options import Option, OptionError, resolve_options
+from nasplug.core.space import DataShape, Genotype, SearchSpace
 from nasplug.spaces.proxyless.blocks import ZERO, Candidate
 from nasplug.spaces.proxyless.genotype import SPACE_NAME, ProxylessGenotype
 from nasplug.spaces.proxyless.network import ProxylessNetwork

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from nasplug.arch import Architecture, ArchitectureError, Decision
+from nasplug.core.architecture import Architecture, ArchitectureError, Decision
 from nasplug.spaces.proxyless.blocks import ChoiceBlock, Classifier, feature_mix, first_block, stem
 from nasplug.spaces.proxyless.skeleton import Layout
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from nasplug.search import checkpoint_paths, read_config, run_search
+from nasplug.search.engine import checkpoint_paths, read_config, run_search
 from nasplug.spaces.darts_cell.ops import PRIMITIVES
 from nasplug.testing import run_cli
 

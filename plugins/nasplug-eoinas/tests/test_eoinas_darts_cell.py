@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from nasplug import DataShape, Feedback, Step
-from nasplug.options import resolve_options
+from nasplug.core.options import resolve_options
 from nasplug.spaces.darts_cell import DartsCellSpace
 from nasplug_eoinas import EoiNAS
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from nasplug import Step
-from nasplug.options import resolve_options
-from nasplug.space import DataShape
+from nasplug.core.options import resolve_options
+from nasplug.core.space import DataShape
 from nasplug.spaces.darts_cell.decisions import edge_key
 from nasplug.spaces.darts_cell.space import DartsCellSpace
 from nasplug_eoinas import EoiNAS

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from nasplug import Step
-from nasplug.options import resolve_options
+from nasplug.core.options import resolve_options
 from nasplug.testing import evaluate, tiny_space
 from nasplug_eoinas import EoiNAS
 from nasplug_eoinas.importance import indicator

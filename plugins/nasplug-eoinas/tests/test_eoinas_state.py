@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from nasplug import Decision, Step
-from nasplug.checkpoint import CheckpointError
-from nasplug.options import resolve_options
+from nasplug.runs.checkpoint import CheckpointError
+from nasplug.core.options import resolve_options
 from nasplug.testing import evaluate, tiny_space
 from nasplug_eoinas import EoiNAS
 

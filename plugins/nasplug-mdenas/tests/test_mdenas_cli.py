@@ -6,8 +6,8 @@ import shutil
 import pytest
 import torch
 
-from nasplug.checkpoint import load_checkpoint
-from nasplug.plugins import load_plugins
+from nasplug.runs.checkpoint import load_checkpoint
+from nasplug.plugin.manager import load_plugins
 from nasplug.testing import run_cli
 
 pytestmark = pytest.mark.slow

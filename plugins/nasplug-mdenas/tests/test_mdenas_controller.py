@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from nasplug import DataShape, OptionError, Step, entropy
-from nasplug.checkpoint import CheckpointError
-from nasplug.plugins import available_controllers, load_plugins
+from nasplug.runs.checkpoint import CheckpointError
+from nasplug.plugin.manager import available_controllers, load_plugins
 from nasplug.testing import controller_hooks, feedback_favouring, run_steps, tiny_space
 from nasplug_mdenas import MdeNAS
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from nasplug import Architecture, OptionError
-from nasplug.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from nasplug.controller import TransferError
-from nasplug.options import resolve_options
-from nasplug.plugins import controller_entry
+from nasplug.runs.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from nasplug.core.controller import TransferError
+from nasplug.core.options import resolve_options
+from nasplug.plugin.manager import controller_entry
 from nasplug.testing import feedback as made_feedback
 from nasplug.testing import tiny_space
 from nasplug_parsec import PARSEC

@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 
-from nasplug.checkpoint import load_checkpoint
-from nasplug.plugins import load_plugins
-from nasplug.search import SearchConfig, checkpoint_paths, run_search
+from nasplug.runs.checkpoint import load_checkpoint
+from nasplug.plugin.manager import load_plugins
+from nasplug.search.engine import SearchConfig, checkpoint_paths, run_search
 from nasplug.testing import TinySpacePlugin, run_cli
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 
-from nasplug.options import resolve_options
+from nasplug.core.options import resolve_options
 from nasplug.testing import all_architectures, tiny_space
 from nasplug.testing import feedback as made_feedback
 from nasplug_parsec import PARSEC

@@ -5,7 +5,7 @@ import math
 import torch
 
 from nasplug import Architecture, DataShape
-from nasplug.options import resolve_options
+from nasplug.core.options import resolve_options
 from nasplug.spaces.darts_cell import DartsCellSpace
 from nasplug.spaces.darts_cell.decisions import edge_paths
 from nasplug.spaces.proxyless.space import ProxylessSpace

@@ -26,9 +26,9 @@ from nasplug import (
     Step,
     hookimpl,
 )
-from nasplug.checkpoint import CheckpointError
-from nasplug.errors import NasplugError
-from nasplug.options import OptionError
+from nasplug.runs.checkpoint import CheckpointError
+from nasplug.core.errors import NasplugError
+from nasplug.core.options import OptionError
 from nasplug_eoinas import importance
 from nasplug_eoinas.gumbel import hard_gumbel_sample
 from nasplug_eoinas.schedule import anneal_progress, is_prune_epoch, temperature

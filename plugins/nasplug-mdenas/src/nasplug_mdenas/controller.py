@@ -19,7 +19,7 @@ from nasplug import (
     Step,
     hookimpl,
 )
-from nasplug.checkpoint import CheckpointError
+from nasplug.runs.checkpoint import CheckpointError
 from nasplug_mdenas.table import DecisionTable
 from nasplug_mdenas.update import update_probabilities
 

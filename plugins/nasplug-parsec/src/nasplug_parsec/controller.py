@@ -20,8 +20,8 @@ from nasplug import (
     feedback_values,
     hookimpl,
 )
-from nasplug.checkpoint import CheckpointError
-from nasplug.controller import TransferError
+from nasplug.runs.checkpoint import CheckpointError
+from nasplug.core.controller import TransferError
 from nasplug_parsec.estimator import FeedbackError, importance_weights, log_prior_gradient
 from nasplug_parsec.prior import CategoricalPrior
 

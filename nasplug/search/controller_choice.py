@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Union
 
-from nasplug.controller import Controller
-from nasplug.errors import NasplugError
-from nasplug.options import resolve_options
-from nasplug.plugins import Hooks, Provider, available_controllers, controller_entry, describe, guard_plugin
-from nasplug.space import DataShape, SearchSpace
+from nasplug.core.controller import Controller
+from nasplug.core.errors import NasplugError
+from nasplug.core.options import resolve_options
+from nasplug.plugin.manager import Hooks, Provider, available_controllers, controller_entry, describe, guard_plugin
+from nasplug.core.space import DataShape, SearchSpace
 
 if TYPE_CHECKING:
-    from nasplug.search import SearchConfig
+    from nasplug.search.engine import SearchConfig
 
 ControllerLike = Union[str, type[Controller], Controller]
 """What the Python API accepts as a controller: an installed name, a Controller subclass or an instance."""

@@ -25,13 +25,13 @@ import attrs
 import torch
 from torch import nn
 
-from nasplug.checkpoint import atomic_write, load_checkpoint
+from nasplug.runs.checkpoint import atomic_write, load_checkpoint
 from nasplug.data import dataset_shape
-from nasplug.errors import NasplugError
-from nasplug.networks import BuiltNetwork, build_network
-from nasplug.options import resolve_options
-from nasplug.plugins import Hooks, load_plugins
-from nasplug.space import DataShape, Genotype
+from nasplug.core.errors import NasplugError
+from nasplug.networks.build import BuiltNetwork, build_network
+from nasplug.core.options import resolve_options
+from nasplug.plugin.manager import Hooks, load_plugins
+from nasplug.core.space import DataShape, Genotype
 
 FORMATS = ("pt2", "onnx", "safetensors")
 SUFFIXES = {"pt2": ".pt2", "onnx": ".onnx", "safetensors": ".safetensors"}
@@ -60,8 +60,8 @@ def trained_network(out_dir: Path, hooks: Hooks | None = None) -> BuiltNetwork:
 
     The weights are ``model.safetensors`` if present, else the latest checkpoint's.
     """
-    from nasplug.search import checkpoint_paths
-    from nasplug.train import read_config
+    from nasplug.search.engine import checkpoint_paths
+    from nasplug.train.trainer import read_config
 
     hooks = hooks or load_plugins()
     config = read_config(out_dir)

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from nasplug.arch import Architecture, Feedback, Step
+    from nasplug.core.architecture import Architecture, Feedback, Step
     from nasplug.data.bundle import DataBundle, DatasetInfo, DatasetOptions
-    from nasplug.space import DataShape, Genotype, SearchSpace
+    from nasplug.core.space import DataShape, Genotype, SearchSpace
 
 hookspec = pluggy.HookspecMarker("nasplug")
 
@@ -40,7 +40,7 @@ def list_search_spaces() -> Mapping[str, type[SearchSpace]]:
     Called by ``nasplug plugins``, by error messages for unknown names and by
     :func:`build_search_space`'s default implementation.
 
-    :return: a mapping from space name to its :class:`~nasplug.space.SearchSpace` class.
+    :return: a mapping from space name to its :class:`~nasplug.core.space.SearchSpace` class.
     """
 
 
@@ -100,7 +100,7 @@ def sample_architecture(space: SearchSpace, step: Step) -> Sequence[Architecture
 
     :param space: the run's search space (its ``decisions()`` are what to sample).
     :param step: epoch, step index, steps per epoch and total epochs.
-    :return: a list of :class:`~nasplug.arch.Architecture`.
+    :return: a list of :class:`~nasplug.core.architecture.Architecture`.
     """
 
 
@@ -114,7 +114,7 @@ def record_feedback(
     weights are trained; broadcast to the controller and to observer plugins.
     ``feedback[k]`` belongs to ``samples[k]``; its values are 0-d tensors on the
     run's device (reading one on the host waits for the GPU: see
-    :class:`~nasplug.arch.Feedback`). Where a sample's gates require
+    :class:`~nasplug.core.architecture.Feedback`). Where a sample's gates require
     grad, ``feedback[k].loss_tensor`` carries the graph to them; backpropagate
     it here. Under distributed search every rank gets every sample's feedback,
     and ``loss_tensor`` is a first-order stand-in with the same value and the

@@ -22,15 +22,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nasplug.arch import Architecture
-from nasplug.checkpoint import atomic_write, write_json
+from nasplug.core.architecture import Architecture
+from nasplug.runs.checkpoint import atomic_write, write_json
 from nasplug.data import load_dataset, make_loader
-from nasplug.errors import NasplugError
-from nasplug.plugins import load_plugins
-from nasplug.progress import Progress
-from nasplug.runlock import contents, run_lock
-from nasplug.search import resolve_device
-from nasplug.space import SearchSpace
+from nasplug.core.errors import NasplugError
+from nasplug.plugin.manager import load_plugins
+from nasplug.runs.progress import Progress
+from nasplug.runs.lock import contents, run_lock
+from nasplug.search.engine import resolve_device
+from nasplug.core.space import SearchSpace
 
 RESULT_FILE = "ranking.json"
 PLOT_FILE = "ranking.png"

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from nasplug.errors import NasplugError
+from nasplug.core.errors import NasplugError
 
 ENVIRONMENT_KEY = "environment"
 MAX_DEFAULT_THREADS = 1  # measured: docs/cli.md, "CPU threads"

@@ -23,12 +23,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nasplug.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint, write_json
+from nasplug.runs.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint, write_json
 from nasplug.data import DataBundle, load_dataset, make_loader
 from nasplug.data import folder as folder_dataset
-from nasplug.config import config_from_json, read_json_file, reject_invalid
-from nasplug.divergence import check_finite
-from nasplug.environment import (
+from nasplug.runs.config_file import config_from_json, read_json_file, reject_invalid
+from nasplug.runs.divergence import check_finite
+from nasplug.runs.environment import (
     ENVIRONMENT_KEY,
     describe as describe_environment,
     environment_record,
@@ -36,16 +36,16 @@ from nasplug.environment import (
     split_environment,
     use_threads,
 )
-from nasplug.errors import NasplugError
-from nasplug.export import WEIGHTS_FILE, network_metadata, save_weights
-from nasplug.genotypes import load_genotype
-from nasplug.inspect import ModelCost, model_cost
-from nasplug.options import resolve_options
-from nasplug.plugins import Hooks, load_plugins
-from nasplug.networks import allocate
-from nasplug.progress import Progress
-from nasplug.runlock import contents, remove_temporary_files, run_lock
-from nasplug.search import checkpoint_paths, resolve_device
+from nasplug.core.errors import NasplugError
+from nasplug.networks.export import WEIGHTS_FILE, network_metadata, save_weights
+from nasplug.networks.genotypes import load_genotype
+from nasplug.networks.cost import ModelCost, model_cost
+from nasplug.core.options import resolve_options
+from nasplug.plugin.manager import Hooks, load_plugins
+from nasplug.networks.build import allocate
+from nasplug.runs.progress import Progress
+from nasplug.runs.lock import contents, remove_temporary_files, run_lock
+from nasplug.search.engine import checkpoint_paths, resolve_device
 
 CHECKPOINT_FORMAT = "nasplug-train-1"
 RESULTS_FORMAT = "nasplug-train-results-1"

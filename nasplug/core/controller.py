@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 
 import torch
 
-from nasplug.errors import NasplugError
-from nasplug.options import Option
-from nasplug.space import SearchSpace
+from nasplug.core.errors import NasplugError
+from nasplug.core.options import Option
+from nasplug.core.space import SearchSpace
 
 
 class Controller:

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 import torch
 
-from nasplug.errors import NasplugError
+from nasplug.core.errors import NasplugError
 
 
 class ArchitectureError(NasplugError, ValueError):

@@ -1,7 +1,7 @@
 """The contract every search space fulfils, whatever its shape.
 
 A space knows its decisions, builds a weight-sharing supernet that runs any
-:class:`~nasplug.arch.Architecture`, turns per-decision scores into a genotype
+:class:`~nasplug.core.architecture.Architecture`, turns per-decision scores into a genotype
 (its derivation rule), and builds the standalone network of a genotype.
 Controllers only ever see decisions, architectures and scores, so they work on
 every space unchanged.
@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 import attrs
 from torch import nn
 
-from nasplug.arch import Architecture, Decision
-from nasplug.options import Option
+from nasplug.core.architecture import Architecture, Decision
+from nasplug.core.options import Option
 
 
 @attrs.frozen

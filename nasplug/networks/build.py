@@ -10,11 +10,11 @@ import attrs
 from torch import nn
 
 from nasplug.data import dataset_shape
-from nasplug.errors import NasplugError
-from nasplug.genotypes import load_genotype
-from nasplug.options import resolve_options
-from nasplug.plugins import Hooks, SpaceEntry, load_plugins
-from nasplug.space import DataShape, Genotype
+from nasplug.core.errors import NasplugError
+from nasplug.networks.genotypes import load_genotype
+from nasplug.core.options import resolve_options
+from nasplug.plugin.manager import Hooks, SpaceEntry, load_plugins
+from nasplug.core.space import DataShape, Genotype
 
 
 @attrs.frozen

@@ -3,7 +3,7 @@
 torchrun starts one process per GPU (or CPU slot) with ``RANK``, ``WORLD_SIZE``,
 ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT`` in its environment;
 :func:`joined` turns them into a process group (NCCL for CUDA, gloo for the CPU)
-and a :class:`World`. The engine (``nasplug/search.py``) runs the controller's
+and a :class:`World`. The engine (``nasplug/search/engine.py``) runs the controller's
 hooks identically on every rank and uses the helpers here to spread samples
 over the ranks, share their feedback, split the weight step and check that
 every rank still holds the same state. ``docs/distributed.md`` states the
@@ -26,8 +26,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from nasplug.arch import Architecture, Feedback
-from nasplug.errors import NasplugError
+from nasplug.core.architecture import Architecture, Feedback
+from nasplug.core.errors import NasplugError
 
 T = TypeVar("T")
 

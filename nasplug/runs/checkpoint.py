@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import torch
 
-from nasplug.errors import NasplugError
+from nasplug.core.errors import NasplugError
 
 
 class CheckpointError(NasplugError, RuntimeError):

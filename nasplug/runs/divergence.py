@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from nasplug.errors import NasplugError
+from nasplug.core.errors import NasplugError
 
 
 class DivergenceError(NasplugError, ArithmeticError):

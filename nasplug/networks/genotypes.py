@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nasplug.config import read_json_file
-from nasplug.errors import NasplugError
-from nasplug.plugins import Hooks, PluginError, SpaceEntry
-from nasplug.space import Genotype
+from nasplug.runs.config_file import read_json_file
+from nasplug.core.errors import NasplugError
+from nasplug.plugin.manager import Hooks, PluginError, SpaceEntry
+from nasplug.core.space import Genotype
 
 
 class GenotypeError(NasplugError, ValueError):

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 import pluggy
 
-from nasplug import hookspecs
-from nasplug.arch import Architecture, Feedback, Step
-from nasplug.controller import Controller
-from nasplug.errors import NasplugError
-from nasplug.options import resolve_options
-from nasplug.space import DataShape, Genotype, SearchSpace
+from nasplug.plugin import hookspecs
+from nasplug.core.architecture import Architecture, Feedback, Step
+from nasplug.core.controller import Controller
+from nasplug.core.errors import NasplugError
+from nasplug.core.options import resolve_options
+from nasplug.core.space import DataShape, Genotype, SearchSpace
 
 if TYPE_CHECKING:
     from nasplug.data.bundle import DataBundle, DatasetInfo, DatasetOptions

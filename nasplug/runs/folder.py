@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from nasplug.errors import NasplugError
+from nasplug.core.errors import NasplugError
 
 
 def default_run_dir(space: str, controller: str) -> Path:
@@ -32,7 +32,7 @@ def fresh_output_dir(path: Path, *, out: str = "--out", resume: str | None = "--
     the caller's ways to choose another folder and to continue this one: the CLI's options, or the
     Python API's.
     """
-    from nasplug.runlock import contents
+    from nasplug.runs.lock import contents
 
     if path.exists() and not path.is_dir():
         raise NasplugError(f"{path} is a file, not a folder; choose another {out}")

@@ -29,8 +29,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nasplug.arch import Architecture, Feedback, Step, entropy
-from nasplug.checkpoint import (
+from nasplug.core.architecture import Architecture, Feedback, Step, entropy
+from nasplug.runs.checkpoint import (
     CheckpointError,
     atomic_write,
     check_loadable,
@@ -38,12 +38,12 @@ from nasplug.checkpoint import (
     save_checkpoint,
     write_json,
 )
-from nasplug.controller import Controller
-from nasplug.controller_choice import build_space_and_controller
+from nasplug.core.controller import Controller
+from nasplug.search.controller_choice import build_space_and_controller
 from nasplug.data import NORMALISATIONS, DataBundle, load_dataset, make_loader, split_indices, split_off
 from nasplug.data.device import DEVICE_DATA_CHOICES, DeviceSplit, cycling_device_batches, use_device_data
 from nasplug.data.loaders import cycling_batches, derived_seed
-from nasplug.distributed import (
+from nasplug.search.distributed import (
     World,
     all_sum,
     all_sum_tensor,
@@ -56,9 +56,9 @@ from nasplug.distributed import (
     rank_seed,
     training_share,
 )
-from nasplug.config import config_from_json, read_json_file, reject_invalid
-from nasplug.divergence import check_finite
-from nasplug.environment import (
+from nasplug.runs.config_file import config_from_json, read_json_file, reject_invalid
+from nasplug.runs.divergence import check_finite
+from nasplug.runs.environment import (
     ENVIRONMENT_KEY,
     describe as describe_environment,
     environment_record,
@@ -66,13 +66,13 @@ from nasplug.environment import (
     split_environment,
     use_threads,
 )
-from nasplug.errors import NasplugError
-from nasplug.history import choice_names, uniform_entropy
-from nasplug.plugins import Hooks, describe, load_plugins
-from nasplug.progress import Progress
-from nasplug.runlock import contents, remove_temporary_files, run_lock
-from nasplug.space import Genotype
-from nasplug.step_totals import StepTotals, ordered_mean, steps_label
+from nasplug.core.errors import NasplugError
+from nasplug.search.history import choice_names, uniform_entropy
+from nasplug.plugin.manager import Hooks, describe, load_plugins
+from nasplug.runs.progress import Progress
+from nasplug.runs.lock import contents, remove_temporary_files, run_lock
+from nasplug.core.space import Genotype
+from nasplug.search.step_totals import StepTotals, ordered_mean, steps_label
 
 CHECKPOINT_FORMAT = "nasplug-search-1"
 CONFIG_FILE = "config.json"
@@ -235,9 +235,9 @@ def run_search(
 
     ``resume_from`` is a checkpoint file or the run directory itself: its latest
     checkpoint, or epoch 0 where the run stopped before writing one. The run
-    holds ``run_dir``'s lock (nasplug.runlock) throughout; a fresh run needs the
+    holds ``run_dir``'s lock (nasplug.runs.lock) throughout; a fresh run needs the
     folder absent or empty. ``world`` defaults to the initialised process group's.
-    ``threads`` sets torch's CPU threads for the process (default: nasplug.environment;
+    ``threads`` sets torch's CPU threads for the process (default: nasplug.runs.environment;
     a resume: the run's own count). ``data``, if given, is searched on instead of loading
     ``config.dataset``; ``controller``, a Controller class or instance, instead of the installed
     controller ``config.controller`` names.
@@ -582,7 +582,7 @@ class SearchEngine:
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         """One pass over the weight-training split; the search split's loader cycles alongside.
 
-        The step metrics stay on the device (:class:`~nasplug.step_totals.StepTotals`): they are
+        The step metrics stay on the device (:class:`~nasplug.search.step_totals.StepTotals`): they are
         read, and checked for divergence, at the epoch's end and at most every
         ``step_totals.REDUCE_SECONDS`` in between (for the live line), never once per step.
         """

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from nasplug.errors import NasplugError
+from nasplug.core.errors import NasplugError
 
 LOCK_FILE = ".nasplug.lock"
 TEMPORARY_SUFFIX = ".tmp"

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from nasplug.errors import NasplugError
+from nasplug.core.errors import NasplugError
 
 
 class OptionError(NasplugError, ValueError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from nasplug.space import SearchSpace
+from nasplug.core.space import SearchSpace
 
 
 def choice_names(space: SearchSpace, keys: Sequence[str]) -> dict[str, list[str]]:

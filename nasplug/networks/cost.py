@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from nasplug.space import DataShape
+from nasplug.core.space import DataShape
 
 
 @attrs.frozen
