@@ -27,13 +27,13 @@ from torch import nn
 from torch.nn import functional as F
 
 from nasplug import Architecture, Controller, Feedback, Genotype, Option, SearchSpace, Step, hookimpl
-from nasplug import Path as GatedPath
-from nasplug.runs.checkpoint import write_json
+from nasplug import GatedChoice
+from nasplug.runs.files import write_json
 from nasplug.search.distributed import World
 from nasplug.core.options import parse_assignments, resolve_options
-from nasplug.plugin.manager import Hooks, controller_entry, load_plugins
+from nasplug.plugin import Hooks, load_plugins
 from nasplug.train.ranking import sample_architectures
-from nasplug.search.engine import SearchConfig, SearchEngine
+from nasplug.search import SearchConfig, SearchEngine
 from nasplug.core.space import DataShape
 
 DARTS = "darts"
@@ -195,7 +195,7 @@ def _malloc_trim() -> None:
 def warm_up(space: SearchSpace, train: tuple[torch.Tensor, torch.Tensor], device: torch.device) -> None:
     """One SGD step of the full mixture, thrown away: every op's kernels and code are loaded."""
     supernet = space.build_supernet().to(device)
-    mixture = Architecture({d.key: tuple(GatedPath(i, 1.0 / len(d)) for i in range(len(d)))
+    mixture = Architecture({d.key: tuple(GatedChoice(i, 1.0 / len(d)) for i in range(len(d)))
                             for d in space.decisions()})
     optimizer = torch.optim.SGD(supernet.parameters(), lr=0.01, momentum=0.9)
     F.cross_entropy(supernet(train[0], mixture), train[1]).backward()
@@ -215,7 +215,7 @@ def _status_bytes(field: str) -> int:
 
 def ungated(arch: Architecture) -> Architecture:
     """The same choices without gates: the plain child a gated sample runs."""
-    return Architecture({key: tuple(GatedPath(p.choice) for p in paths) for key, paths in arch.paths.items()})
+    return Architecture({key: tuple(GatedChoice(p.choice) for p in paths) for key, paths in arch.paths.items()})
 
 
 def arch_to_json(arch: Architecture) -> dict[str, list[int]]:
@@ -224,7 +224,7 @@ def arch_to_json(arch: Architecture) -> dict[str, list[int]]:
 
 
 def arch_from_json(data: Mapping[str, Sequence[int]]) -> Architecture:
-    return Architecture({key: tuple(GatedPath(int(i)) for i in indices) for key, indices in data.items()})
+    return Architecture({key: tuple(GatedChoice(int(i)) for i in indices) for key, indices in data.items()})
 
 
 def uniform_architecture(space: SearchSpace, generator: torch.Generator) -> Architecture:
@@ -266,7 +266,7 @@ class DartsMixture(Controller):
         paths = {}
         for key, alpha in self.alpha.items():
             gates = torch.softmax(alpha, dim=0)
-            paths[key] = tuple(GatedPath(index, gates[index]) for index in range(len(alpha)))
+            paths[key] = tuple(GatedChoice(index, gates[index]) for index in range(len(alpha)))
         return [Architecture(paths)]
 
     @hookimpl
@@ -290,7 +290,7 @@ class DartsMixture(Controller):
 
 def build_controller(name: str, space: SearchSpace, given: Mapping[str, Any], seed: int) -> Controller:
     """An installed controller by entry-point name, or the DARTS mixture for ``darts``."""
-    cls = DartsMixture if name == DARTS else controller_entry(name).load()
+    cls = DartsMixture if name == DARTS else load_plugins().controller_entry(name).load()
     return cls(space, resolve_options(cls.options, given, f"controller {name!r}"), seed)
 
 
@@ -359,7 +359,7 @@ class TimedHooks(Hooks):
 class StepHarness(SearchEngine):
     """The search engine's own step, on a space of any data shape, without a dataset or run folder.
 
-    Only the construction differs from :class:`~nasplug.search.engine.SearchEngine`:
+    Only the construction differs from :class:`~nasplug.search.SearchEngine`:
     the step (sample → feedback per sample → record_feedback → sample_weights →
     train the weights → update_distribution) is the engine's ``_step``, so
     the benchmarks measure exactly what a search runs. It sets the attributes

@@ -38,9 +38,9 @@ from _common import (
 from torch.nn import functional as F
 
 from nasplug import Architecture
-from nasplug import Path as GatedPath
-from nasplug.plugin.manager import load_plugins
-from nasplug.search.engine import SearchConfig
+from nasplug import GatedChoice
+from nasplug.plugin import load_plugins
+from nasplug.search import SearchConfig
 from nasplug.spaces.darts_cell.depthwise import DepthwiseConv2d
 
 Shape = tuple[int, int, int, int, int]
@@ -144,7 +144,7 @@ def main() -> None:
     setup_torch(args.threads, args.seed)
     space = load_plugins().build_space(args.space, data_shape(args), space_options(args))
     train, search = synthetic_batches(space.data, args.batch_size, args.seed, torch.device("cpu"))
-    mixture = Architecture({d.key: tuple(GatedPath(i, 1.0 / len(d)) for i in range(len(d)))
+    mixture = Architecture({d.key: tuple(GatedChoice(i, 1.0 / len(d)) for i in range(len(d)))
                             for d in space.decisions()})
     started_load = load_average()
     shapes = per_shape(supernet_shapes(space.build_supernet(), mixture, train[0]), args.batch_size,

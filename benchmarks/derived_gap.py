@@ -33,13 +33,13 @@ import torch
 
 from _common import environment, markdown_table, save, setup_torch
 from nasplug.core.architecture import Architecture
-from nasplug.core.architecture import Path as ChoicePath
+from nasplug.core.architecture import GatedChoice
 from nasplug.runs.checkpoint import load_checkpoint
 from nasplug.core.errors import NasplugError
-from nasplug.plugin.manager import load_plugins
+from nasplug.plugin import load_plugins
 from nasplug.runs.progress import Progress
 from nasplug.train.ranking import sample_architectures
-from nasplug.search.engine import SearchEngine, latest_checkpoint, read_config
+from nasplug.search import SearchEngine, latest_checkpoint, read_config
 from nasplug.spaces.darts_cell.cell import CELL_TYPES, NODES
 from nasplug.spaces.darts_cell.decisions import edge_key
 from nasplug.spaces.darts_cell.ops import PRIMITIVES
@@ -77,7 +77,7 @@ def scaled(arch: Architecture) -> Architecture:
             for source in range(node):
                 key = edge_key(cell, node, source)
                 if key in arch.paths:
-                    paths[key] = [ChoicePath(p.choice, gate) for p in arch.paths[key]]
+                    paths[key] = [GatedChoice(p.choice, gate) for p in arch.paths[key]]
     return Architecture(paths)
 
 
@@ -89,7 +89,7 @@ def filled(arch: Architecture, generator: torch.Generator) -> Architecture:
             for source in range(node):
                 key = edge_key(cell, node, source)
                 if key not in paths:
-                    paths[key] = (ChoicePath(int(torch.randint(len(PRIMITIVES), (), generator=generator))),)
+                    paths[key] = (GatedChoice(int(torch.randint(len(PRIMITIVES), (), generator=generator))),)
     return Architecture(paths)
 
 
@@ -116,7 +116,7 @@ def main() -> None:
     generator = torch.Generator().manual_seed(args.seed)
 
     def accuracy(arch: Architecture) -> float:
-        return engine._evaluate(arch)
+        return engine.evaluate(arch)
 
     def genotype_arch(genotype: dict) -> Architecture:
         return space.architecture_from_genotype(space.parse_genotype(genotype, str(args.run)))
@@ -140,7 +140,7 @@ def main() -> None:
     ]
     accuracies = {label: compute() for label, compute in rows}
     table = [summary(label, values) for label, values in accuracies.items()]
-    print(f"run {args.run}: epoch {engine.epoch}, search split {len(engine.search_set)} images, "
+    print(f"run {args.run}: epoch {engine.epoch}, search split {len(engine.batches.search_set)} images, "
           f"last sampled-path search accuracy {history[-1]['search_accuracy']:.3f}, "
           f"derived {history[-1].get('derived_accuracy', float('nan')):.3f} (as the run recorded them)")
     print(markdown_table(["architectures (final weights, search split)", "n", "mean", "min", "median", "max"],

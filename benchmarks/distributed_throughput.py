@@ -32,9 +32,10 @@ import torch.multiprocessing as mp
 
 from _common import environment, load_average, markdown_table, save
 from nasplug.search.distributed import joined
-from nasplug.plugin.manager import available_controllers, load_plugins
+from nasplug.plugin import load_plugins
 from nasplug.runs.progress import Progress
-from nasplug.search.engine import SearchConfig, SearchEngine, resolve_device
+from nasplug.search import SearchConfig, SearchEngine
+from nasplug.runs.device import resolve_device
 
 # (row name, controller, its options, samples K per sample_architecture call)
 WORKLOADS = [("random (K=1)", "random", {}, 1), ("parsec (K=4)", "parsec", {"samples": "4"}, 4)]
@@ -86,7 +87,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("distributed_throughput.json"))
     args = parser.parse_args()
 
-    installed = set(available_controllers())
+    installed = set(load_plugins().controllers())
     rows: list[dict[str, Any]] = []
     load_before = load_average()
     for name, controller, options, samples in WORKLOADS:

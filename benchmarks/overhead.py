@@ -50,7 +50,7 @@ from _common import (
     synthetic_batches,
 )
 from nasplug.core.controller import Controller
-from nasplug.plugin.manager import load_plugins
+from nasplug.plugin import load_plugins
 
 PARTS = ("compute", "controller", "dispatch", "engine")
 

@@ -19,8 +19,9 @@ import torch
 
 from _common import markdown_table, setup_torch
 from nasplug.runs.checkpoint import load_checkpoint
-from nasplug.plugin.manager import load_plugins
-from nasplug.search.engine import SearchConfig, checkpoint_paths, run_search
+from nasplug.plugin import load_plugins
+from nasplug.search import SearchConfig, run_search
+from nasplug.runs.checkpoint import checkpoint_paths
 from nasplug.testing.planted import (
     PlantedProblem,
     PlantedSpace,

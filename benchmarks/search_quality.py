@@ -49,14 +49,15 @@ from scipy import stats
 
 from _common import DARTS, DartsMixture, environment, load_average, markdown_table, save, setup_torch
 from nasplug.core.architecture import Architecture, Decision
-from nasplug.runs.checkpoint import load_checkpoint, write_json
-from nasplug.data import load_dataset
-from nasplug.plugin.manager import load_plugins
+from nasplug.runs.files import write_json
+from nasplug.runs.checkpoint import load_checkpoint
+from nasplug.plugin import load_plugins
 from nasplug.runs.progress import Progress
-from nasplug.search.engine import SearchConfig, SearchEngine, checkpoint_paths, run_search
-from nasplug.search.defaults import search_recipe
+from nasplug.search import SearchConfig, SearchEngine, run_search
+from nasplug.runs.checkpoint import checkpoint_paths
+from nasplug.search.defaults import search_defaults
 from nasplug.core.space import SearchSpace
-from nasplug.train.trainer import train_network, training_config
+from nasplug.train import train_network, training_config
 from nasplug_mdenas import MdeNAS
 
 DATASET = "digits"
@@ -112,7 +113,7 @@ def search_job(method: Method, seed: int, args: argparse.Namespace, work: Path) 
     controller = DartsMixture if method.controller == DARTS else None
     run_dir = work / f"search-{method.controller}-{seed}"
     started = time.perf_counter()
-    result = run_search(config, run_dir, controller=controller, threads=args.threads)
+    result = run_search(config, run_dir, controller=controller, threads=args.threads, hooks=load_plugins())
     seconds = time.perf_counter() - started
     state = load_checkpoint(checkpoint_paths(run_dir)[-1])
     engine = SearchEngine(config, run_dir, load_plugins(), Progress(False), controller=controller)
@@ -147,7 +148,7 @@ def probability_supernet_tau(
         Architecture.single_path({d.key: int(torch.randint(len(d), (), generator=generator)) for d in decisions})
         for _ in range(count)
     ]
-    accuracies = [engine._evaluate(arch) for arch in architectures]
+    accuracies = [engine.evaluate(arch) for arch in architectures]
     taus = []
     for decision in decisions:
         sums = np.zeros(len(decision))
@@ -179,18 +180,19 @@ def retrain_job(genotype: Mapping[str, Any], seed: int, tag: str, args: argparse
     setup_torch(args.threads, seed)
     path = work / f"genotype-{tag}.json"
     write_json(path, dict(genotype))
+    hooks = load_plugins()
     config = training_config(
-        str(path), dataset=DATASET,
+        str(path), hooks=hooks, dataset=DATASET,
         network_options={"layers": args.train_layers, "channels": args.train_channels, "drop_path": 0.0},
         epochs=args.train_epochs, batch_size=args.train_batch_size, auxiliary_weight=0.0, seed=seed,
         device=args.device, keep_checkpoints=1,
     )
-    return train_network(config, work / f"train-{tag}", threads=args.threads).top1
+    return train_network(config, work / f"train-{tag}", hooks=hooks, threads=args.threads).top1
 
 
 def uniform_genotypes(args: argparse.Namespace) -> list[dict[str, Any]]:
     """N uniform genotypes: random scores through the space's own derivation rule (seeded)."""
-    shape = load_dataset(DATASET, None, augment=False).shape
+    shape = load_plugins().dataset_shape(DATASET)
     space = load_plugins().build_space(SPACE, shape, {"layers": args.search_layers,
                                                        "channels": args.search_channels})
     generator = torch.Generator().manual_seed(args.seed + 1000)
@@ -211,7 +213,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     searches: dict[str, list[dict[str, Any]]] = {method.label: [] for method in chosen}
     retrained: dict[tuple[str, int], float] = {}
     uniform = uniform_genotypes(args)
-    test_images = len(load_dataset(DATASET, None, augment=False).test)
+    test_images = len(load_plugins().load_dataset(DATASET, None, augment=False).test)
     uniform_top1: list[float | None] = [None] * len(uniform)
     with ProcessPoolExecutor(args.workers, mp_context=context) as pool:
         pending: dict[Future, tuple[str, Any]] = {}
@@ -332,16 +334,16 @@ def table(result: Mapping[str, Any], seeds: Sequence[int]) -> str:
 
 
 def main() -> None:
-    recipe = search_recipe(DATASET)
+    defaults = search_defaults(DATASET)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", default=["random search", "mdenas", "eoinas", "parsec", DARTS],
                         help="any of: 'random search' mdenas eoinas parsec darts")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="search and retraining seeds")
     parser.add_argument("--uniform", type=int, default=20, help="uniform genotypes N (default 20)")
-    parser.add_argument("--search-epochs", type=int, default=recipe["epochs"])
-    parser.add_argument("--search-batch-size", type=int, default=recipe["batch_size"])
-    parser.add_argument("--search-layers", type=int, default=recipe["layers"])
-    parser.add_argument("--search-channels", type=int, default=recipe["channels"])
+    parser.add_argument("--search-epochs", type=int, default=defaults["epochs"])
+    parser.add_argument("--search-batch-size", type=int, default=defaults["batch_size"])
+    parser.add_argument("--search-layers", type=int, default=defaults["layers"])
+    parser.add_argument("--search-channels", type=int, default=defaults["channels"])
     parser.add_argument("--parsec-k", type=int, default=4, help="PARSEC samples K; it gets 1/K of the epochs")
     parser.add_argument("--darts-epochs", type=int, default=6,
                         help="DARTS mixture epochs (default 6: about one single-path search's time)")

@@ -56,9 +56,9 @@ from nasplug.data.cifar import RELEASES
 from nasplug.data.device import DeviceSplit, cycling_device_batches
 from nasplug.data.loaders import cycling_batches
 from nasplug.data.pipelines import small_image_transforms
-from nasplug.plugin.manager import load_plugins
+from nasplug.plugin import load_plugins
 from nasplug.recipes import load_recipe
-from nasplug.search.engine import SearchConfig
+from nasplug.search import SearchConfig
 from nasplug.core.space import DataShape
 from step_cost import time_summary
 
@@ -86,7 +86,7 @@ class Phase:
 
 def recipe_phases(name: str, batch_scale: float, parsec_k: int | None) -> list[Phase]:
     """The phases of one recipe's search; EoiNAS has two (warm-up, then α learning)."""
-    recipe = load_recipe(name)
+    recipe = load_recipe(name, load_plugins())
     settings = recipe.settings
     defaults = SearchConfig(space="", controller="")
     paper_batch = settings.get("batch_size", defaults.batch_size)

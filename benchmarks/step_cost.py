@@ -57,7 +57,7 @@ from _common import (
     warm_up,
     worker_result,
 )
-from nasplug.plugin.manager import load_plugins
+from nasplug.plugin import load_plugins
 from nasplug.core.space import DataShape
 
 WORKER = "--worker"

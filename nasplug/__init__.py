@@ -1,32 +1,33 @@
 """nasplug: plugin-extensible, distribution-learning neural architecture search.
 
-A plugin imports what it needs from here: ``hookimpl`` to mark hook
-implementations, the data model, and the base classes of controllers and spaces.
+A plugin imports what it needs from here, and only from here: ``hookimpl`` to mark hook
+implementations, the data model, the base classes of controllers and spaces, and the errors a plugin
+raises. docs/architecture.md maps the packages behind it.
 """
-
-import pluggy
 
 from nasplug.core.architecture import (
     Architecture,
     ArchitectureError,
     Decision,
     Feedback,
-    Path,
+    GatedChoice,
     PendingValues,
     Step,
     entropy,
     feedback_values,
     host_floats,
 )
-from nasplug.core.controller import Controller
+from nasplug.core.controller import Controller, TransferError
+from nasplug.core.errors import CheckpointError, NasplugError
+from nasplug.core.markers import hookimpl
 from nasplug.core.options import Option, OptionError
 from nasplug.core.space import DataShape, Genotype, SearchSpace
 
-hookimpl = pluggy.HookimplMarker("nasplug")
 
 __all__ = [
     "Architecture",
     "ArchitectureError",
+    "CheckpointError",
     "Controller",
     "DataShape",
     "Decision",
@@ -34,10 +35,11 @@ __all__ = [
     "Genotype",
     "Option",
     "OptionError",
-    "Path",
+    "GatedChoice",
     "PendingValues",
     "SearchSpace",
     "Step",
+    "TransferError",
     "entropy",
     "feedback_values",
     "hookimpl",

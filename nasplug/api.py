@@ -2,41 +2,83 @@
 
 ``nasplug run`` is :func:`search` (and :func:`resume_search` for ``--resume``), ``nasplug train`` is
 :func:`train` (and :func:`resume_training`), ``nasplug show`` is :func:`show` and ``nasplug info``
-is :func:`info`. Beyond the command line, :func:`search` takes a controller class or instance (as
-Optuna takes a sampler object) and a user's own ``torch.utils.data.Dataset``. docs/python-api.md is
-the guide.
+is :func:`info`; the command line parses its flags and calls these. :func:`search` and :func:`train`
+take the same shape of arguments: what to run, then keywords (``recipe``, ``out``, ``options``,
+``progress``, ``threads``, ``hooks``, ``loggers``) and the command's settings, declared once in
+:data:`nasplug.search.settings.SEARCH_SETTINGS` and :data:`nasplug.train.settings.TRAIN_SETTINGS`.
+Beyond the command line, :func:`search` takes a controller class or instance (as Optuna takes a
+sampler object) and a user's own ``torch.utils.data.Dataset``. docs/python-api.md is the guide.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
+import contextlib
+import inspect
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from nasplug.core.controller import Controller
-from nasplug.search.controller_choice import ControllerLike, controller_class, controller_name
 from nasplug.core.errors import NasplugError
 from nasplug.core.options import OptionError, resolve_options
-from nasplug.plugin.manager import Hooks, controller_entry, load_plugins
-from nasplug.runs.progress import Progress
-from nasplug.recipes import Recipe, check_options, check_settings, field_types, recipe_for
+from nasplug.runs.settings import Setting
+from nasplug.plugin import Hooks, load_plugins
+from nasplug.recipes import Recipe, check_options, check_settings, field_types, matches_type, recipe_for
 from nasplug.runs.folder import default_run_dir, fresh_output_dir
-from nasplug.search.defaults import search_recipe
+from nasplug.runs.progress import Progress
+from nasplug.search.controller_choice import ControllerLike, controller_class, controller_name
+from nasplug.search.defaults import search_defaults
+from nasplug.search.settings import SEARCH_SETTINGS
+from nasplug.train.settings import TRAIN_SETTINGS
 
 if TYPE_CHECKING:
     from torch.utils.data import Dataset
 
     from nasplug.data import DataBundle
     from nasplug.networks.cost import ModelCost
-    from nasplug.search.engine import SearchConfig, SearchResult
-    from nasplug.train.trainer import TrainConfig, TrainResult
+    from nasplug.search import SearchConfig, SearchResult
+    from nasplug.search.distributed import World
+    from nasplug.train import TrainConfig, TrainResult
 
-__all__ = ["info", "resume_search", "resume_training", "search", "search_config", "show", "train", "train_config"]
+__all__ = [
+    "PYTHON_SPELLING",
+    "RunInterrupted",
+    "Spelling",
+    "info",
+    "resume_search",
+    "resume_training",
+    "search",
+    "search_config",
+    "show",
+    "train",
+    "train_config",
+]
 
-NETWORK_SETTINGS = ("layers", "channels", "drop_path")
-"""Keywords of :func:`train` that are network options (``--layers``, ``--channels``, ``--drop-path``)."""
 
-_API_DIRS = {"out": "out=", "resume": "nasplug.api.resume_search('{path}')"}
+@attrs.frozen
+class Spelling:
+    """How a caller names another output folder and the resume, in the one line refusing a used folder."""
+
+    out: str
+    resume: str
+
+
+PYTHON_SPELLING = Spelling(out="out=", resume="nasplug.api.resume_search('{path}')")
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a search or training, with the folder the run was writing and its progress display.
+
+    Still a KeyboardInterrupt (a script or notebook stops as before); ``nasplug run``/``train``
+    catch it to print the command that continues the run.
+    """
+
+    def __init__(self, folder: Path, progress: Progress) -> None:
+        super().__init__(f"interrupted while writing {folder}")
+        self.folder = folder
+        self.progress = progress
 
 
 def search(
@@ -44,66 +86,58 @@ def search(
     controller: ControllerLike | None = None,
     *,
     recipe: str | Path | Recipe | None = None,
-    dataset: str | None = None,
     data: DataBundle | Dataset | None = None,
-    data_dir: str | Path | None = None,
     out: str | Path | None = None,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    layers: int | None = None,
-    channels: int | None = None,
-    seed: int | None = None,
-    lr: float | None = None,
-    lr_min: float | None = None,
-    search_split: int | float | None = None,
-    normalisation: str | None = None,
-    cutout: int | None = None,
-    device: str | None = None,
-    amp: bool | None = None,
-    channels_last: bool | None = None,
-    workers: int | None = None,
-    data_on_device: str | None = None,
-    keep_checkpoints: int | None = None,
-    eval_derived: bool | None = None,
-    init_from: str | Path | None = None,
     options: Mapping[str, Any] | None = None,
     progress: bool | Progress = True,
     threads: int | None = None,
+    hooks: Hooks | None = None,
+    loggers: str | Sequence[str] = (),
+    world: World | None = None,
+    spelling: Spelling = PYTHON_SPELLING,
+    **settings: Any,
 ) -> SearchResult:
     """Search ``space`` with ``controller``, as ``nasplug run`` does; returns genotype, history, run folder.
 
     ``controller`` is an installed controller's name, a :class:`~nasplug.Controller` subclass or an
     instance of one (built for the space it is to search). ``recipe`` (a name from ``nasplug
-    recipes`` or a TOML file) supplies every setting, space and controller included; arguments
-    left at None take the recipe's value, else the command line's default (digits: 60 epochs,
-    batch 32, 3 cells of 32 channels; elsewhere DARTS's 50 epochs, batch 64; seed 0, lr 0.025 → 0.001).
-    ``data``, a ``torch.utils.data.Dataset`` of ``(C×H×W tensor, label)`` items or a DataBundle,
-    is searched on instead of ``dataset``. ``out`` must be absent or empty (default: a new folder
-    under ``runs/``). ``options`` are the ``-o`` options (``space.KEY`` or ``controller.KEY`` where
-    both have KEY). ``progress``: True for a progress display, False for none, or a
-    :class:`~nasplug.runs.progress.Progress`. ``threads``: torch's CPU threads (``--threads``; default 1).
-    ``amp`` (bf16 autocast) and ``channels_last``: None means on for CUDA, off elsewhere.
+    recipes`` or a TOML file) supplies every setting, space and controller included. ``settings``
+    are ``nasplug run``'s, by their Python names (:data:`~nasplug.search.settings.SEARCH_SETTINGS`:
+    ``dataset``, ``epochs``, ``batch_size``, ``layers``, ``lr``, ``search_split``, ...); one left
+    out or None takes the recipe's value, else its default there. ``data``, a
+    ``torch.utils.data.Dataset`` of ``(C×H×W tensor, label)`` items or a DataBundle, is searched
+    on instead of ``dataset``. ``out`` must be absent or empty (default: a new folder under
+    ``runs/``); ``spelling`` names the ways out in the line refusing a used one. ``options`` are
+    the ``-o`` options (``space.KEY`` or ``controller.KEY`` where both have KEY). ``progress``:
+    True for a progress display, False for none, or a :class:`~nasplug.runs.progress.Progress`.
+    ``threads``: torch's CPU threads (``--threads``; default 1). ``hooks``: the plugin manager the
+    run uses for every lookup (default: the installed plugins); ``loggers``: names of loggers to
+    add to it (``--logger``). ``world``: this process's place in a process group the caller
+    created; None joins torchrun's group when launched by it (rank 0 alone picks the folder and
+    shows progress). Ctrl-C raises :class:`RunInterrupted`.
     """
     from nasplug.data.user import as_bundle
-    from nasplug.search.engine import run_search
+    from nasplug.search import run_search
+    from nasplug.search.distributed import from_main
 
-    hooks = load_plugins()
+    _check_settings(search, settings, SEARCH_SETTINGS)
+    hooks = _run_hooks(hooks, loggers)
     bundle = as_bundle(data) if data is not None else None
-    config = search_config(
-        space, controller, recipe=recipe, dataset=bundle.name if bundle is not None else dataset,
-        layers=layers, channels=channels, search_split=search_split, workers=workers, options=options,
-        hooks=hooks, given_data=bundle is not None, data_dir=data_dir, epochs=epochs, batch_size=batch_size,
-        seed=seed, lr=lr, lr_min=lr_min, normalisation=normalisation, cutout=cutout, device=device,
-        amp=amp, channels_last=channels_last, data_on_device=data_on_device, keep_checkpoints=keep_checkpoints,
-        eval_derived=eval_derived, init_from=init_from,
-    )
-    run_dir = fresh_output_dir(Path(out) if out is not None else default_run_dir(config.space, config.controller),
-                               **_API_DIRS)
-    shown = _progress(progress)
-    shown.message(f"searching {config.space} with {config.controller} on {config.dataset}; writing {run_dir}")
+    if bundle is not None:
+        settings = {**settings, "dataset": bundle.name}
+    config = search_config(space, controller, recipe=recipe, options=options, hooks=hooks,
+                           given_data=bundle is not None, **settings)
     instance = None if controller is None or isinstance(controller, str) else controller
-    return run_search(config, run_dir, progress=shown, hooks=hooks, data=bundle, controller=instance,
-                      threads=threads)
+    with _joined(world, config.device) as world:
+        shown = _progress(progress, world.is_main)
+        run_dir = from_main(world, lambda: fresh_output_dir(
+            Path(out) if out is not None else default_run_dir(config.space, config.controller),
+            out=spelling.out, resume=spelling.resume))
+        shown.message(f"searching {config.space} with {config.controller} on {config.dataset}; "
+                      f"writing {run_dir}")
+        with _interruptible(run_dir, shown):
+            return run_search(config, run_dir, progress=shown, hooks=hooks, world=world, data=bundle,
+                              controller=instance, threads=threads)
 
 
 def resume_search(
@@ -113,32 +147,35 @@ def resume_search(
     controller: type[Controller] | Controller | None = None,
     progress: bool | Progress = True,
     threads: int | None = None,
+    hooks: Hooks | None = None,
+    loggers: str | Sequence[str] = (),
+    world: World | None = None,
 ) -> SearchResult:
     """Continue the search in ``run_dir`` from its latest checkpoint, as ``nasplug run --resume`` does.
 
-    A run stopped before its first checkpoint starts again at epoch 0. Pass the same ``data`` and
-    ``controller`` class or instance the search started with, if it started with them (the run's
-    ``config.json`` names, but cannot hold, them). ``threads`` defaults to the run's own count.
+    ``run_dir`` is the run's folder or a checkpoint file in its ``checkpoints/``. A run stopped
+    before its first checkpoint starts again at epoch 0. Pass the same ``data`` and ``controller``
+    class or instance the search started with, if it started with them (the run's ``config.json``
+    names, but cannot hold, them). ``threads`` defaults to the run's own count; ``progress``,
+    ``hooks``, ``loggers`` and ``world`` are :func:`search`'s.
     """
     from nasplug.data.user import as_bundle
-    from nasplug.search.engine import read_config, run_search
+    from nasplug.search import read_config, resume_target, run_search
 
-    run_dir = Path(run_dir)
-    config = read_config(run_dir)
-    if controller is not None and controller_name(controller) != config.controller:
-        raise NasplugError(f"{run_dir} was searched with controller {config.controller!r}, "
-                           f"not {controller_name(controller)!r}")
-    shown = _progress(progress)
-    shown.message(f"resuming {run_dir}")
+    target = Path(run_dir)
+    folder = resume_target(target)
+    config = read_config(folder)
+    hooks = _run_hooks(hooks, loggers)
+    if controller is not None and controller_name(controller, hooks) != config.controller:
+        raise NasplugError(f"{folder} was searched with controller {config.controller!r}, "
+                           f"not {controller_name(controller, hooks)!r}")
     bundle = as_bundle(data) if data is not None else None
-    return run_search(config, run_dir, resume_from=run_dir, progress=shown, data=bundle,
-                      controller=controller, threads=threads)
-
-
-SEARCH_SETTINGS = ("data_dir", "epochs", "batch_size", "seed", "lr", "lr_min", "normalisation", "cutout",
-                   "device", "amp", "channels_last", "data_on_device", "keep_checkpoints", "eval_derived",
-                   "init_from")
-"""Keywords of :func:`search_config` that are SearchConfig fields of the same name."""
+    with _joined(world, config.device) as world:
+        shown = _progress(progress, world.is_main)
+        shown.message(f"resuming {target}")
+        with _interruptible(folder, shown):
+            return run_search(config, folder, resume_from=target, progress=shown, hooks=hooks, world=world,
+                              data=bundle, controller=controller, threads=threads)
 
 
 def search_config(
@@ -146,35 +183,25 @@ def search_config(
     controller: ControllerLike | None = None,
     *,
     recipe: str | Path | Recipe | None = None,
-    dataset: str | None = None,
-    layers: int | None = None,
-    channels: int | None = None,
-    search_split: int | float | str | None = None,
-    workers: int | None = None,
     options: Mapping[str, Any] | None = None,
     hooks: Hooks | None = None,
     given_data: bool = False,
     **settings: Any,
 ) -> SearchConfig:
-    """The SearchConfig of a search: a recipe's values, then the arguments given, then the defaults.
+    """The SearchConfig of :func:`search`: a recipe's values, then the settings given, then the defaults.
 
-    ``recipe`` is a recipe name, file or :class:`~nasplug.recipes.Recipe` (``nasplug recipes``);
-    every other argument left at None takes the recipe's value, else the dataset's default
-    (:mod:`nasplug.search.defaults`), else SearchConfig's. ``settings`` are the SearchConfig
-    fields in :data:`SEARCH_SETTINGS` (``epochs``, ``lr``, ``lr_min``, ...). ``search_split`` is a
+    Takes :func:`search`'s arguments. A setting left out or None takes the recipe's value, else the
+    dataset's default (:mod:`nasplug.search.defaults`), else its declared one. ``search_split`` is a
     count of images or a fraction of the training set. Every name and option is checked here,
     before any data is loaded; ``given_data`` says the dataset is the caller's own (its name need
     not be installed).
     """
-    from nasplug.search.engine import SearchConfig
+    from nasplug.search import SearchConfig
 
-    unknown = sorted(set(settings) - set(SEARCH_SETTINGS))
-    if unknown:
-        raise NasplugError(f"unknown search setting(s) {', '.join(unknown)}; accepted: "
-                           f"{', '.join(SEARCH_SETTINGS)}")
-    hooks = hooks or load_plugins()
+    _check_settings(search_config, settings, SEARCH_SETTINGS)
+    hooks = hooks if hooks is not None else load_plugins()
     if recipe is not None and not isinstance(recipe, Recipe):
-        recipe = recipe_for(str(recipe), "run")
+        recipe = recipe_for(str(recipe), "run", hooks)
     values: dict[str, Any] = {}
     if recipe is not None:
         values = check_settings(recipe, field_types(SearchConfig, ("space_options", "controller_options")))
@@ -184,11 +211,11 @@ def search_config(
         raise NasplugError("--space and --controller are required (space=, controller=), or --recipe NAME that "
                            "names them, or --resume RUN_DIR")
     space_cls = hooks.space_entry(space).cls
-    dataset = dataset or values.get("dataset", "digits")
+    dataset = settings.get("dataset") or values.get("dataset", _declared(SEARCH_SETTINGS)["dataset"].default)
     if not given_data:
         dataset = hooks.dataset_entry(dataset).name
-    name = controller_name(controller)
-    cls = controller_entry(name).load() if isinstance(controller, str) else controller_class(controller)
+    name = controller_name(controller, hooks)
+    cls = hooks.controller_entry(name).load() if isinstance(controller, str) else controller_class(controller)
     space_options: dict[str, Any] = {}
     controller_options: dict[str, Any] = {}
     if recipe is not None:
@@ -197,32 +224,28 @@ def search_config(
     to_controller, to_space = route_options(options or {}, cls.options, space_cls.options)
     controller_options.update(to_controller)
     space_options.update(to_space)
-    defaults = search_recipe(dataset)
-    for key, value in (("layers", layers), ("channels", channels)):
-        if value is not None:
+    defaults = search_defaults(dataset)
+    sized = [key for key in ("layers", "channels") if settings.get(key) is not None]
+    for key in ("layers", "channels"):
+        if key in sized:
             if key not in space_cls.options:
                 raise OptionError(f"space {space!r} has no {key}; its options: "
                                   f"{', '.join(sorted(space_cls.options)) or 'none'}")
-            space_options[key] = str(value)
+            space_options[key] = str(settings[key])
         elif key in defaults and key in space_cls.options and key not in space_options:
             space_options[key] = str(defaults[key])
     if isinstance(controller, Controller):
-        if options or layers is not None or channels is not None:
+        if options or sized:
             raise OptionError("a controller instance brings its own options and space; pass its class "
                               "to set options, layers or channels")
         controller_options, space_options = dict(controller.config), dict(controller.space.config)
     resolve_options(cls.options, controller_options, f"controller {name!r}")  # fail before loading data
     resolve_options(space_cls.options, space_options, f"space {space!r}")
-    values.update({key: value for key, value in settings.items() if value is not None})
-    if workers is not None:
-        values["num_workers"] = workers
-    if search_split is not None:
-        values.update(parse_search_split(search_split))
+    values.update(_config_fields(settings, SEARCH_SETTINGS))
+    if settings.get("search_split") is not None:
+        values.update(parse_search_split(settings["search_split"]))
     for key in ("epochs", "batch_size"):
         values.setdefault(key, defaults[key])
-    for key in ("data_dir", "init_from"):
-        if values.get(key) is not None:
-            values[key] = str(values[key])
     values.update(space=space, controller=name, dataset=dataset)
     return SearchConfig(**values, space_options=space_options, controller_options=controller_options)
 
@@ -270,55 +293,81 @@ def train(
     genotype: str | Path | None = None,
     *,
     recipe: str | Path | Recipe | None = None,
-    dataset: str | None = None,
     space: str | None = None,
     out: str | Path | None = None,
     options: Mapping[str, Any] | None = None,
     progress: bool | Progress = True,
     threads: int | None = None,
+    hooks: Hooks | None = None,
+    loggers: str | Sequence[str] = (),
     **settings: Any,
 ) -> TrainResult:
     """Train a genotype's network from scratch with its paper's protocol, as ``nasplug train`` does.
 
-    ``genotype`` is a genotype file, run or training folder, or a published name; ``recipe`` an
-    evaluation recipe (``nasplug recipes``), which may name the genotype. ``settings`` are the
-    command's options by their Python names (``epochs``, ``batch_size``, ``layers``, ``channels``,
-    ``drop_path``, ``lr``, ``cutout``, ``device``, ``workers``, ...); None or absent means the
-    recipe's value. ``options`` are the network's ``-o`` options; ``threads`` torch's CPU threads.
+    ``genotype`` is a genotype file, run or training folder, or a published name (``space`` says
+    its space where the reference alone does not); ``recipe`` an evaluation recipe (``nasplug
+    recipes``), which may name the genotype. ``settings`` are ``nasplug train``'s, by their Python
+    names (:data:`~nasplug.train.settings.TRAIN_SETTINGS`: ``dataset``, ``epochs``, ``batch_size``,
+    ``layers``, ``channels``, ``drop_path``, ``lr``, ``workers``, ...); one left out or None takes
+    the recipe's value, else the protocol's. ``out``: the output folder (default: a new one under
+    ``runs/``); ``options`` the network's ``-o`` options; ``progress``, ``threads``, ``hooks`` and
+    ``loggers`` are :func:`search`'s. Ctrl-C raises :class:`RunInterrupted`.
     """
-    from nasplug.train.trainer import train_network
+    from nasplug.train import train_network
 
-    hooks = load_plugins()
-    config = train_config(genotype, recipe=recipe, dataset=dataset, space=space, options=options, hooks=hooks,
-                          **settings)
+    _check_settings(train, settings, TRAIN_SETTINGS)
+    hooks = _run_hooks(hooks, loggers)
+    config = train_config(genotype, recipe=recipe, space=space, options=options, hooks=hooks, **settings)
     out_dir = Path(out) if out is not None else default_run_dir(config.space, "train")
     shown = _progress(progress)
     shown.message(f"training {genotype or config.space} ({config.space}) on {config.dataset} for "
                   f"{config.epochs} epochs; writing {out_dir}")
-    return train_network(config, out_dir, progress=shown, hooks=hooks, threads=threads)
+    with _interruptible(out_dir, shown):
+        return train_network(config, out_dir, progress=shown, hooks=hooks, threads=threads)
+
+
+def resume_training(
+    out: str | Path,
+    *,
+    progress: bool | Progress = True,
+    threads: int | None = None,
+    hooks: Hooks | None = None,
+    loggers: str | Sequence[str] = (),
+) -> TrainResult:
+    """Continue the training in ``out`` from its latest checkpoint, as ``nasplug train --resume`` does.
+
+    ``threads`` defaults to the run's own count; ``progress``, ``hooks`` and ``loggers`` are :func:`train`'s.
+    """
+    from nasplug.train import train_network
+
+    out_dir = Path(out)
+    hooks = _run_hooks(hooks, loggers)
+    shown = _progress(progress)
+    with _interruptible(out_dir, shown):
+        return train_network(None, out_dir, resume=True, progress=shown, hooks=hooks, threads=threads)
 
 
 def train_config(
     genotype: str | Path | None = None,
     *,
     recipe: str | Path | Recipe | None = None,
-    dataset: str | None = None,
     space: str | None = None,
     options: Mapping[str, Any] | None = None,
     hooks: Hooks | None = None,
     **settings: Any,
 ) -> TrainConfig:
-    """The TrainConfig of :func:`train`: the evaluation recipe (the dataset's by default, or
-    ``recipe``), then the arguments given; checked before any data is loaded."""
+    """The TrainConfig of :func:`train`: the evaluation protocol (the dataset's, or ``recipe``), then the
+    settings given; takes :func:`train`'s arguments and is checked before any data is loaded."""
     from nasplug.networks.genotypes import load_genotype
-    from nasplug.train.trainer import TrainConfig, training_config
+    from nasplug.train import TrainConfig, training_config
 
-    hooks = hooks or load_plugins()
+    _check_settings(train_config, settings, TRAIN_SETTINGS)
+    hooks = hooks if hooks is not None else load_plugins()
     values: dict[str, Any] = {}
     network: dict[str, Any] = {}
     if recipe is not None:
         if not isinstance(recipe, Recipe):
-            recipe = recipe_for(str(recipe), "train")
+            recipe = recipe_for(str(recipe), "train", hooks)
         types = field_types(TrainConfig, ("genotype", "network_options", "genotype_source"))
         values = check_settings(recipe, {**types, "genotype": str})
     named = values.pop("genotype", None)
@@ -327,36 +376,25 @@ def train_config(
         if recipe is not None:
             raise NasplugError(f"{recipe.source} names no genotype; give --genotype (genotype=)")
         raise NasplugError("a genotype is required (--genotype, or a recipe that names one)")
-    space = space or values.pop("space", None)
-    dataset = dataset or values.pop("dataset", "cifar10")
-    values.pop("space", None)
+    named_space = values.pop("space", None)
+    space = space or named_space
+    values.update(_config_fields(settings, TRAIN_SETTINGS))
+    dataset = values.pop("dataset", _declared(TRAIN_SETTINGS)["dataset"].default)
     if recipe is not None:
         entry, _ = load_genotype(str(genotype), hooks, space)
         network = check_options(recipe, "network", entry.cls.network_options, f"the {entry.name} network")
     network.update(options or {})
-    for key in NETWORK_SETTINGS:
-        if settings.get(key) is not None:
-            network[key] = settings[key]
-    settings = {key: value for key, value in settings.items() if key not in NETWORK_SETTINGS}
-    if "workers" in settings:
-        settings["num_workers"] = settings.pop("workers")
-    values.update({key: value for key, value in settings.items() if value is not None})
+    network.update({setting.name: settings[setting.name] for setting in TRAIN_SETTINGS
+                    if setting.field is None and settings.get(setting.name) is not None})
     return training_config(str(genotype), dataset=dataset, space=space, network_options=network, hooks=hooks,
                            **values)
 
 
-def resume_training(out: str | Path, *, progress: bool | Progress = True, threads: int | None = None) -> TrainResult:
-    """Continue the training in ``out`` from its latest checkpoint, as ``nasplug train --resume`` does."""
-    from nasplug.train.trainer import train_network
-
-    return train_network(None, Path(out), resume=True, progress=_progress(progress), threads=threads)
-
-
-def show(genotype: str | Path, *, space: str | None = None) -> str:
-    """A genotype rendered readably, as ``nasplug show`` prints it."""
+def show(genotype: str | Path, *, space: str | None = None, hooks: Hooks | None = None) -> str:
+    """A genotype rendered readably, as ``nasplug show`` prints it; ``hooks``: the plugins to ask."""
     from nasplug.networks.genotypes import load_genotype
 
-    entry, loaded = load_genotype(str(genotype), load_plugins(), space)
+    entry, loaded = load_genotype(str(genotype), hooks if hooks is not None else load_plugins(), space)
     return entry.cls.describe(loaded)
 
 
@@ -368,19 +406,82 @@ def info(
     data_dir: str | Path | None = None,
     input_size: int | None = None,
     options: Mapping[str, Any] | None = None,
+    hooks: Hooks | None = None,
 ) -> ModelCost:
     """Parameters and multiply-adds of a genotype's standalone network, as ``nasplug info`` reports them.
 
     ``options`` are the network's options (``layers``, ``channels``, ...); ``data_dir`` is
-    needed where the dataset's shape comes from its files (``folder``).
+    needed where the dataset's shape comes from its files (``folder``); ``hooks`` as for :func:`show`.
     """
     from nasplug.networks.cost import model_cost
     from nasplug.networks.build import build_network
 
-    built = build_network(str(genotype), dataset=dataset, data_dir=data_dir, input_size=input_size, space=space,
+    built = build_network(str(genotype), hooks=hooks if hooks is not None else load_plugins(),
+                          dataset=dataset, data_dir=data_dir, input_size=input_size, space=space,
                           options=dict(options or {}))
     return model_cost(built.module, built.data)
 
 
-def _progress(progress: bool | Progress) -> Progress:
-    return progress if isinstance(progress, Progress) else Progress(enabled=bool(progress))
+def _check_settings(
+    function: Callable[..., Any], settings: Mapping[str, Any], table: Sequence[Setting]
+) -> None:
+    """Refuse a keyword ``function`` does not take, or a setting's value of another type, in one line each."""
+    declared = _declared(table)
+    unknown = sorted(set(settings) - set(declared))
+    if unknown:
+        own = [name for name, parameter in inspect.signature(function).parameters.items()
+               if parameter.kind is not inspect.Parameter.VAR_KEYWORD]
+        raise NasplugError(f"{function.__name__}() got unknown keyword {', '.join(unknown)}; it accepts: "
+                           f"{', '.join([*own, *declared])}")
+    for name, value in settings.items():
+        expected = declared[name].type
+        if value is not None and not matches_type(value, expected):
+            raise NasplugError(f"{function.__name__}() keyword {name} expects "
+                               f"{getattr(expected, '__name__', expected)}, got {value!r}")
+
+
+def _declared(table: Sequence[Setting]) -> dict[str, Setting]:
+    return {setting.name: setting for setting in table}
+
+
+def _config_fields(settings: Mapping[str, Any], table: Sequence[Setting]) -> dict[str, Any]:
+    """The settings given (not None) that set a configuration field, by field name; paths as strings."""
+    return {setting.field: str(value) if isinstance(value, PurePath) else value
+            for setting in table if setting.field is not None
+            for value in [settings.get(setting.name)] if value is not None}
+
+
+def _run_hooks(hooks: Hooks | None, loggers: str | Sequence[str]) -> Hooks:
+    """The run's one plugin manager (``hooks``, else the installed plugins) with the named loggers added."""
+    from nasplug.loggers import add_loggers, parse_logger_names
+
+    hooks = hooks if hooks is not None else load_plugins()
+    add_loggers(hooks, parse_logger_names(loggers, hooks))
+    return hooks
+
+
+@contextlib.contextmanager
+def _joined(world: World | None, device: str) -> Iterator[World]:
+    """``world`` as given, else this process's place in torchrun's process group, joined for the run."""
+    from nasplug.runs.device import resolve_device
+    from nasplug.search.distributed import joined
+
+    if world is not None:
+        yield world
+        return
+    with joined(resolve_device(device)) as own:
+        yield own
+
+
+@contextlib.contextmanager
+def _interruptible(folder: Path, progress: Progress) -> Iterator[None]:
+    """Turn Ctrl-C during the run into :class:`RunInterrupted`, which says which folder to continue."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        raise RunInterrupted(folder, progress) from exc
+
+
+def _progress(progress: bool | Progress, shown_here: bool = True) -> Progress:
+    """``progress`` as given, or the display (where this process shows it: rank 0 of torchrun's) or none."""
+    return progress if isinstance(progress, Progress) else Progress(enabled=bool(progress) and shown_here)

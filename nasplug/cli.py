@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import click
 
-from nasplug.api import route_options, search_config
+from nasplug import api
+from nasplug.api import RunInterrupted, Spelling, route_options
 from nasplug.core.errors import NasplugError
 from nasplug.core.options import parse_assignments
-from nasplug.plugin.manager import Hooks, available_controllers, load_plugins
-from nasplug.runs.progress import Progress, resume_hint
-from nasplug.recipes import available_recipes, load_recipe, recipe_for
+from nasplug.runs.settings import Setting
+from nasplug.plugin import load_plugins
+from nasplug.recipes import load_recipe
 from nasplug.runs.folder import default_run_dir, fresh_output_dir
+from nasplug.runs.progress import Progress, resume_hint
+from nasplug.search.settings import SEARCH_SETTINGS
+from nasplug.train.settings import TRAIN_SETTINGS
+
+Command = TypeVar("Command", bound=Callable[..., Any])
 
 
 class NasplugGroup(click.Group):
@@ -56,7 +63,7 @@ class HelpWithExamples(click.Command):
             rows = [(f"space {name}", f"-o {key}={option.default}  {option.help}")
                     for name, entry in sorted(hooks.spaces().items())
                     for key, option in sorted(entry.cls.options.items())]
-            for name, entry in sorted(available_controllers().items()):
+            for name, entry in sorted(hooks.controllers().items()):
                 try:
                     options = entry.load().options
                 except NasplugError as exc:
@@ -76,16 +83,6 @@ option_logger = click.option(
     help="Loggers for every epoch's record, comma-separated: csv, tensorboard or an installed one "
     "(docs/loggers.md). Repeatable.",
 )
-
-
-def hooks_with_loggers(names: tuple[str, ...]) -> Hooks:
-    """The plugins, with the ``--logger`` observers registered for this run."""
-    from nasplug.loggers import add_loggers, parse_logger_names
-
-    selected = parse_logger_names(names)  # unknown names fail before any plugin is loaded
-    hooks = load_plugins()
-    add_loggers(hooks, selected)
-    return hooks
 
 
 option_assignments = click.option(
@@ -109,6 +106,44 @@ option_recipe = click.option(
 )
 
 
+COMMAND_LINE = Spelling(out="--out", resume="--resume {path}")
+"""How ``nasplug run`` names another folder and the resume when refusing a used ``--out``."""
+
+option_threads = click.option(
+    "--threads", type=click.IntRange(min=1),
+    help="CPU threads for torch. Default: 1 (fastest for small runs on shared CPUs); "
+         "a resume: the run's own.",
+)
+option_quiet = click.option("--quiet", is_flag=True, help="Print only the final summary.")
+
+
+def setting_options(table: Sequence[Setting]) -> Callable[[Command], Command]:
+    """The click option of every setting in ``table``, in its order (nasplug.runs.settings)."""
+
+    def decorate(command: Command) -> Command:
+        for setting in reversed(table):
+            flag = f"{setting.option}/--no-{setting.option[2:]}" if setting.switch else setting.option
+            command = click.option(setting.name, flag, default=setting.default, help=setting.help,
+                                   show_default=setting.default is not None, **setting.flag)(command)
+        return command
+
+    return decorate
+
+
+def given_settings(ctx: click.Context, table: Sequence[Setting]) -> dict[str, Any]:
+    """The settings set on the command line, by name: a flag left at its default gives way to the recipe."""
+    return {name: ctx.params[name] for name in _given(ctx, [setting.name for setting in table])}
+
+
+def refuse_settings_with_resume(ctx: click.Context, what: str) -> None:
+    """``--resume`` takes every setting from the folder; any other flag but these few is refused."""
+    kept = ("resume", "quiet", "threads", "loggers")
+    configured = [name for name in _given(ctx, list(ctx.params)) if name not in kept]
+    if configured:
+        dropped = ", ".join("--" + n.replace("_", "-") for n in configured)
+        raise NasplugError(f"--resume takes the configuration from the {what}; drop {dropped}")
+
+
 @main.command(cls=HelpWithExamples, plugin_options=True, examples=(
     "nasplug run --space darts-cell --controller mdenas --dataset digits",
     "nasplug run --recipe mdenas-cifar10 --data-dir data/",
@@ -118,118 +153,54 @@ option_recipe = click.option(
 @option_recipe
 @click.option("--space", help="Search space name (`nasplug plugins` lists them).")
 @click.option("--controller", help="Controller name (`nasplug plugins` lists them).")
-@click.option("--dataset", default="digits", show_default=True,
-              help="digits, cifar10, cifar100, imagenet, folder (with --data-dir ROOT) or a plugin's.")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Where the dataset files are (or go).")
-@click.option("--epochs", type=click.IntRange(min=1), help="Default: 50 (DARTS); 60 on digits.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Default: 64 (DARTS); 32 on digits.")
-@click.option("--layers", type=click.IntRange(min=1),
-              help="Cells in the supernet (cell spaces). Default: the space's (8); 3 on digits.")
-@click.option("--channels", type=click.IntRange(min=1),
-              help="Initial channels of the supernet. Default: the space's (16); 32 on digits.")
-@click.option("--seed", type=int, default=0, show_default=True, help="One seed for data, weights and controller.")
-@click.option("--lr", type=float, default=0.025, show_default=True, help="Weight learning rate (cosine schedule).")
-@click.option("--lr-min", type=click.FloatRange(min=0), default=0.001, show_default=True,
-              help="Floor of the cosine schedule (MdeNAS: 0).")
-@click.option("--search-split", metavar="N|F",
-              help="The search (validation) split: N training images, or a fraction F in (0, 1). Default: 0.5.")
-@click.option("--normalisation", type=click.Choice(["dataset", "symmetric"]), default="dataset",
-              show_default=True, help="dataset: per-channel mean/std; symmetric: pixels to [-1, 1].")
-@click.option("--cutout", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Cutout square side in pixels for both splits; 0 = off.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--amp/--no-amp", default=None, help="bf16 autocast of the forwards  [default: on for CUDA]")
-@click.option("--channels-last/--no-channels-last", default=None, help="NHWC memory  [default: on for CUDA]")
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Data loader workers.")
-@click.option("--data-on-device", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
-              help="Hold both splits on the device and augment there (digits, CIFAR); auto: on CUDA where they fit.")
-@click.option("--keep-checkpoints", type=click.IntRange(min=0), default=3, show_default=True,
-              help="Epoch checkpoints to keep (0 keeps all).")
-@click.option("--eval-derived/--no-eval-derived", default=True, show_default=True,
-              help="Evaluate the derived architecture on the search split after every epoch.")
+@setting_options(SEARCH_SETTINGS)
 @click.option("--out", type=click.Path(), help="Run directory (default: a new folder under runs/).")
 @click.option("--resume", type=click.Path(exists=True),
               help="Continue the run in this directory (or from this checkpoint file).")
-@click.option("--init-from", type=click.Path(exists=True, file_okay=False),
-              help="Start the controller from the distribution an earlier run learnt.")
-@click.option("--threads", type=click.IntRange(min=1),
-              help="CPU threads for torch. Default: 1 (fastest for small runs on shared CPUs); "
-                   "a resume: the run's own.")
-@click.option("--quiet", is_flag=True, help="Print only the final summary.")
+@option_threads
+@option_quiet
 @option_logger
 @option_assignments
 @click.pass_context
 def run(ctx: click.Context, **params: Any) -> None:
     """Search: learn a distribution over a space's architectures and derive a genotype."""
-    from nasplug.search.distributed import from_main, joined
-    from nasplug.search.engine import read_config, resolve_device, resume_target, run_search
-
     if params["resume"]:
-        configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet", "threads", "loggers")]
-        if configured:
-            dropped = ", ".join("--" + n.replace("_", "-") for n in configured)
-            raise NasplugError(f"--resume takes the configuration from the run; drop {dropped}")
-        target = Path(params["resume"])
-        run_dir = resume_target(target)
-        config = read_config(run_dir)
-        hooks = hooks_with_loggers(params["loggers"])
-    else:
-        hooks = hooks_with_loggers(params["loggers"])
-        recipe = recipe_for(params["recipe"], "run") if params["recipe"] else None
-        config = build_search_config(hooks, params, recipe, set(_given(ctx, list(params))))
-    # Under torchrun every process runs this command; rank 0 alone picks the folder and prints.
-    with joined(resolve_device(config.device)) as world:
-        progress = Progress(enabled=not params["quiet"] and world.is_main)
-        if not params["resume"]:
-            run_dir = from_main(world, lambda: fresh_output_dir(
-                Path(params["out"]) if params["out"] else default_run_dir(config.space, config.controller)))
-        try:
-            if params["resume"]:
-                progress.message(f"resuming {target}")
-                result = run_search(config, run_dir, resume_from=target, progress=progress, hooks=hooks,
-                                    world=world, threads=params["threads"])
-            else:
-                progress.message(f"searching {config.space} with {config.controller} on {config.dataset}; "
-                                 f"writing {run_dir}")
-                result = run_search(config, run_dir, progress=progress, hooks=hooks, world=world,
-                                    threads=params["threads"])
-        except KeyboardInterrupt:
-            interrupted(progress, "run", run_dir)
-    if not world.is_main:
+        refuse_settings_with_resume(ctx, "run")
+    hooks = load_plugins()
+    common = {"progress": not params["quiet"], "threads": params["threads"], "hooks": hooks,
+              "loggers": params["loggers"]}
+    try:
+        if params["resume"]:
+            result = api.resume_search(params["resume"], **common)
+        else:
+            result = api.search(params["space"], params["controller"], **search_arguments(ctx),
+                                out=params["out"], spelling=COMMAND_LINE, **common)
+    except RunInterrupted as stop:
+        interrupted(stop, "run")
+    if not main_process():  # under torchrun every process runs this command; rank 0 alone prints
         return
-    space_cls = load_plugins().space_entry(result.genotype.space).cls
+    space_cls = hooks.space_entry(result.genotype.space).cls
     click.echo(space_cls.describe(result.genotype))
     click.echo(f"genotype written to {result.run_dir / 'genotype.json'}")
 
 
-RUN_SETTINGS = ("dataset", "data_dir", "epochs", "batch_size", "layers", "channels", "seed", "lr", "lr_min",
-                "search_split", "normalisation", "cutout", "device", "amp", "channels_last", "workers",
-                "data_on_device",
-                "keep_checkpoints", "eval_derived", "init_from")
-"""`nasplug run` flags that are keywords of :func:`nasplug.api.search_config` of the same name."""
+def search_arguments(ctx: click.Context) -> dict[str, Any]:
+    """What ``nasplug run`` gives :func:`nasplug.api.search_config` beyond space and controller."""
+    return {"recipe": ctx.params["recipe"], "options": parse_assignments(ctx.params["assignments"]),
+            **given_settings(ctx, SEARCH_SETTINGS)}
 
 
-def interrupted(progress: Progress, command: str, folder: Path) -> None:
+def main_process() -> bool:
+    """False on torchrun's ranks but 0, which run the same command and leave the summary to rank 0."""
+    return int(os.environ.get("WORLD_SIZE", "1")) <= 1 or int(os.environ.get("RANK", "0")) == 0
+
+
+def interrupted(stop: RunInterrupted, command: str) -> NoReturn:
     """Ctrl-C during ``run``/``train``: one clean line with the command that continues, exit status 130."""
-    from nasplug.search.engine import checkpoint_paths
+    from nasplug.runs.checkpoint import checkpoint_paths
 
-    progress.interrupted(resume_hint(command, folder, bool(checkpoint_paths(folder))))
+    stop.progress.interrupted(resume_hint(command, stop.folder, bool(checkpoint_paths(stop.folder))))
     sys.exit(130)
-
-
-def build_search_config(
-    hooks: Hooks, params: Mapping[str, Any], recipe: Any = None, given: set[str] | None = None
-) -> Any:
-    """A SearchConfig from CLI parameters over a recipe: :func:`nasplug.api.search_config`.
-
-    A flag in ``given`` (set on the command line) overrides the recipe; one left at its
-    default gives way to the recipe's value, else to the API's default (the same). ``given``
-    None: every flag counts.
-    """
-    given = set(params) if given is None else given
-    chosen = {name: params[name] if name in given else None for name in RUN_SETTINGS}
-    return search_config(params["space"], params["controller"], recipe=recipe, hooks=hooks,
-                         options=parse_assignments(params["assignments"]), **chosen)
 
 
 @main.group(cls=NasplugGroup, invoke_without_command=True)
@@ -238,16 +209,21 @@ def recipes(ctx: click.Context) -> None:
     """List the recipes: each paper's search and evaluation settings (`recipes show NAME` prints one)."""
     if ctx.invoked_subcommand is not None:
         return
-    for name, entry in sorted(available_recipes().items()):
-        recipe = load_recipe(name)
-        click.echo(f"  {name:<26} nasplug {recipe.command:<6} {entry.distribution:<15} {recipe.description}")
+    hooks = load_plugins()
+    for name, entry in sorted(hooks.recipes().items()):
+        if entry.conflict:
+            click.echo(f"  {name:<26} BROKEN: {entry.conflict}")
+            continue
+        recipe = load_recipe(name, hooks)
+        click.echo(f"  {name:<26} nasplug {recipe.command:<6} {entry.provider.distribution:<15} "
+                   f"{recipe.description}")
 
 
 @recipes.command("show")
 @click.argument("reference", metavar="NAME|FILE")
 def recipes_show(reference: str) -> None:
     """Print one recipe's TOML, comments and all."""
-    click.echo(load_recipe(reference).text, nl=False)
+    click.echo(load_recipe(reference, load_plugins()).text, nl=False)
 
 
 @main.command()
@@ -285,8 +261,8 @@ def info(reference: str, space: str | None, dataset: str | None, data_dir: str |
     for name, value in (("layers", layers), ("channels", channels)):
         if value is not None:
             given[name] = value
-    built = build_network(reference, dataset=dataset, data_dir=data_dir, input_size=input_size, space=space,
-                          options=given)
+    built = build_network(reference, hooks=load_plugins(), dataset=dataset, data_dir=data_dir,
+                          input_size=input_size, space=space, options=given)
     cost = model_cost(built.module, built.data)
     described = ", ".join(f"{k}={v}" for k, v in built.options.items())
     size = built.data.input_size
@@ -295,11 +271,6 @@ def info(reference: str, space: str | None, dataset: str | None, data_dir: str |
     click.echo(f"parameters     {cost.parameters / 1e6:.6f} M  (auxiliary head excluded: "
                f"{cost.auxiliary_parameters / 1e6:.6f} M)")
     click.echo(f"multiply-adds  {cost.macs / 1e6:.2f} M")
-
-
-TRAIN_SETTINGS = ("data_dir", "input_size", "epochs", "batch_size", "seed", "lr", "weight_decay",
-                  "label_smoothing", "cutout", "auxiliary_weight", "device", "amp", "channels_last",
-                  "keep_checkpoints")
 
 
 @main.command(cls=HelpWithExamples, examples=(
@@ -311,83 +282,39 @@ TRAIN_SETTINGS = ("data_dir", "input_size", "epochs", "batch_size", "seed", "lr"
 @option_recipe
 @click.option("--genotype", "reference", help="A genotype file, run or training directory, published name.")
 @click.option("--space", help="The genotype's space, where the reference alone does not say.")
-@click.option("--dataset", default="cifar10", show_default=True,
-              help="Picks data and recipe: digits, cifar10, cifar100, imagenet.")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Where the dataset files are (or go).")
-@click.option("--input-size", type=click.IntRange(min=1), help="Override the dataset's input size.")
+@setting_options(TRAIN_SETTINGS)
 @click.option("--out", type=click.Path(), help="Output directory (default: a new folder under runs/).")
-@click.option("--epochs", type=click.IntRange(min=1), help="Recipe: 600 CIFAR, 250 ImageNet, 30 digits.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Recipe: 96 CIFAR, 128 ImageNet, 64 digits.")
-@click.option("--layers", type=click.IntRange(min=1), help="Cells of the network (cell spaces).")
-@click.option("--channels", type=click.IntRange(min=1), help="Initial channels (cell spaces).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds weights, data and augmentation.")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Initial learning rate.")
-@click.option("--weight-decay", type=click.FloatRange(min=0))
-@click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True))
-@click.option("--cutout", type=click.IntRange(min=0), help="Side of the cutout square in pixels; 0 = off.")
-@click.option("--drop-path", type=click.FloatRange(0, 1, max_open=True),
-              help="Final drop-path probability, ramped from 0 (cell spaces).")
-@click.option("--auxiliary-weight", type=click.FloatRange(min=0),
-              help="Weight of the auxiliary head's loss; 0 builds no head.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--amp/--no-amp", default=None, help="bf16 autocast  [default: on for CUDA]")
-@click.option("--channels-last/--no-channels-last", default=None, help="NHWC memory  [default: on for CUDA]")
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Data loader workers.")
-@click.option("--keep-checkpoints", type=click.IntRange(min=0), default=2, show_default=True,
-              help="Epoch checkpoints to keep (0 keeps all).")
 @click.option("--resume", type=click.Path(exists=True, file_okay=False),
               help="Continue the training in this directory.")
-@click.option("--threads", type=click.IntRange(min=1),
-              help="CPU threads for torch. Default: 1 (fastest for small runs on shared CPUs); "
-                   "a resume: the run's own.")
-@click.option("--quiet", is_flag=True, help="Print only the final summary.")
+@option_threads
+@option_quiet
 @option_logger
 @click.option("-o", "--option", "assignments", multiple=True, metavar="KEY=VALUE",
               help="A network option of the genotype's space (see docs/train.md). Repeatable.")
 @click.pass_context
 def train(ctx: click.Context, **params: Any) -> None:
     """Train a genotype's network from scratch with its paper's protocol; report test top-1/top-5."""
-    from nasplug.train.trainer import train_network
-
-    progress = Progress(enabled=not params["quiet"])
-    hooks = hooks_with_loggers(params["loggers"])
     if params["resume"]:
-        configured = [n for n in _given(ctx, list(params)) if n not in ("resume", "quiet", "threads", "loggers")]
-        if configured:
-            raise NasplugError(f"--resume takes the configuration from the directory; drop "
-                               f"{', '.join('--' + n.replace('_', '-') for n in configured)}")
-        out = Path(params["resume"])
-        config = None
-    else:
-        config = build_train_config(hooks, params, set(_given(ctx, list(params))))
-        out = Path(params["out"]) if params["out"] else default_run_dir(config.space, "train")
-        progress.message(f"training {params['reference'] or config.space} ({config.space}) on {config.dataset} "
-                         f"for {config.epochs} epochs; writing {out}")
+        refuse_settings_with_resume(ctx, "directory")
+    common = {"progress": not params["quiet"], "threads": params["threads"], "loggers": params["loggers"]}
     try:
-        result = train_network(config, out, resume=config is None, progress=progress, hooks=hooks,
-                               threads=params["threads"])
-    except KeyboardInterrupt:
-        interrupted(progress, "train", out)
+        if params["resume"]:
+            result = api.resume_training(params["resume"], **common)
+        else:
+            result = api.train(params["reference"], **train_arguments(ctx), out=params["out"], **common)
+    except RunInterrupted as stop:
+        interrupted(stop, "train")
     cost = result.cost
     click.echo(f"test top-1 {100 * result.top1:.2f} %  top-5 {100 * result.top5:.2f} %  "
                f"parameters {cost.parameters / 1e6:.6f} M  multiply-adds {cost.macs / 1e6:.2f} M  "
                f"({result.wall_time:.0f} s)")
-    click.echo(f"results written to {out / 'results.json'}")
+    click.echo(f"results written to {result.out_dir / 'results.json'}")
 
 
-TRAIN_FLAGS = (*TRAIN_SETTINGS, "layers", "channels", "drop_path", "workers")
-"""`nasplug train` flags that are keywords of :func:`nasplug.api.train_config` of the same name."""
-
-
-def build_train_config(hooks: Hooks, params: Mapping[str, Any], given: set[str]) -> Any:
-    """The TrainConfig of ``nasplug train``: :func:`nasplug.api.train_config` over the recipe (``--recipe``);
-    a flag left at its default gives way to the recipe's value."""
-    from nasplug.api import train_config
-
-    chosen = {name: params[name] if name in given else None for name in ("space", "dataset", *TRAIN_FLAGS)}
-    return train_config(params["reference"], recipe=params["recipe"], hooks=hooks,
-                        options=parse_assignments(params["assignments"]), **chosen)
+def train_arguments(ctx: click.Context) -> dict[str, Any]:
+    """What ``nasplug train`` gives :func:`nasplug.api.train_config` beyond the genotype."""
+    return {"recipe": ctx.params["recipe"], "space": ctx.params["space"],
+            "options": parse_assignments(ctx.params["assignments"]), **given_settings(ctx, TRAIN_SETTINGS)}
 
 
 @main.command()
@@ -425,7 +352,7 @@ def ranking(**params: Any) -> None:
     progress.message(f"training {params['architectures']} architectures of {params['space']} on "
                      f"{params['dataset']} for {params['epochs']} epochs each; writing {out}")
     result = run_ranking_experiment(
-        params["space"], params["dataset"], architectures=params["architectures"], epochs=params["epochs"],
+        params["space"], params["dataset"], hooks=hooks, architectures=params["architectures"], epochs=params["epochs"],
         batch_size=params["batch_size"], seed=params["seed"], space_options=space_options,
         data_dir=params["data_dir"], out_dir=out, device=params["device"], progress=progress,
     )
@@ -459,7 +386,7 @@ def plugins() -> None:
         click.echo(f"  {name:<18} {dentry.provider.distribution} {dentry.provider.version}  "
                    f"{dentry.info.description}")
     click.echo("controllers:")
-    for name, centry in sorted(available_controllers().items()):
+    for name, centry in sorted(hooks.controllers().items()):
         where = f"{centry.provider.distribution} {centry.provider.version}"
         try:
             cls = centry.load()
@@ -508,14 +435,16 @@ def export_command(reference: str, fmt: str, out: str | None, space: str | None,
     """
     import torch
 
-    from nasplug.networks.export import SUFFIXES, export_network, network_for
+    from nasplug.networks.export import SUFFIXES, export_network
+    from nasplug.train.trained import network_for
 
     options: dict[str, Any] = dict(parse_assignments(assignments))
     for name, value in (("layers", layers), ("channels", channels)):
         if value is not None:
             options[name] = value
     torch.manual_seed(seed)
-    built = network_for(reference, dataset=dataset, input_size=input_size, space=space, options=options)
+    built = network_for(reference, hooks=load_plugins(), dataset=dataset, input_size=input_size, space=space,
+                        options=options)
     path = export_network(built, fmt, Path(out) if out else Path("model" + SUFFIXES[fmt]))
     size = built.data.input_size
     click.echo(f"{reference} ({built.space.name}, {built.data.in_channels}x{size}x{size} input, "
@@ -537,5 +466,5 @@ def plot(run_dir: str, out: str | None, formats: tuple[str, ...]) -> None:
     """
     from nasplug.plots import FORMATS, plot_run
 
-    for path in plot_run(run_dir, out, formats or FORMATS):
+    for path in plot_run(run_dir, out, formats or FORMATS, hooks=load_plugins()):
         click.echo(f"wrote {path}")

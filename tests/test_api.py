@@ -1,10 +1,12 @@
 """The Python API: the CLI's defaults and checks, a controller class or instance, a user's own dataset."""
 
+import inspect
 import json
 import re
 import shutil
 from pathlib import Path
 
+import attrs
 import pytest
 import torch
 from torch.utils.data import Dataset, TensorDataset
@@ -12,11 +14,17 @@ from torch.utils.data import Dataset, TensorDataset
 import nasplug
 from nasplug import api
 from nasplug.controllers.random import RandomController
-from nasplug.data import DatasetError, load_dataset
+from nasplug.cli import main
 from nasplug.core.errors import NasplugError
 from nasplug.core.options import OptionError
-from nasplug.plugin.manager import load_plugins
-from nasplug.search.defaults import SEARCH_RECIPES
+from nasplug.runs.settings import field_default
+from nasplug.data import DatasetError
+from nasplug.plugin import load_plugins
+from nasplug.search import SearchConfig
+from nasplug.search.defaults import DATASET_DEFAULTS
+from nasplug.search.settings import SEARCH_SETTINGS
+from nasplug.train import TrainConfig
+from nasplug.train.settings import TRAIN_SETTINGS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 TINY = {"layers": 3, "channels": 4, "epochs": 2, "batch_size": 32, "device": "cpu", "progress": False}
@@ -52,12 +60,65 @@ class FirstChoice(nasplug.Controller):
 
 def test_search_config_has_the_cli_defaults():
     digits = api.search_config("darts-cell", "mdenas")
-    recipe = SEARCH_RECIPES["digits"]
+    recipe = DATASET_DEFAULTS["digits"]
     assert (digits.epochs, digits.batch_size) == (recipe["epochs"], recipe["batch_size"]) == (60, 32)
     assert digits.space_options == {"layers": "3", "channels": "32"}
     cifar = api.search_config("darts-cell", "mdenas", dataset="cifar10", options={"alpha": "0.02"})
     assert (cifar.epochs, cifar.batch_size, cifar.space_options) == (50, 64, {})
     assert cifar.controller_options == {"alpha": "0.02"}
+
+
+def test_search_and_train_take_the_same_shape_of_arguments():
+    def keywords(function):
+        parameters = inspect.signature(function).parameters.values()
+        return {p.name for p in parameters if p.kind is p.KEYWORD_ONLY}, [p.kind for p in parameters][-1]
+
+    shared = {"recipe", "out", "options", "progress", "threads", "hooks", "loggers"}
+    for run, resume, config in ((api.search, api.resume_search, api.search_config),
+                                (api.train, api.resume_training, api.train_config)):
+        assert keywords(run)[0] >= shared and keywords(run)[1] is inspect.Parameter.VAR_KEYWORD
+        assert keywords(resume)[0] >= {"progress", "threads", "hooks", "loggers"}
+        assert keywords(config)[0] >= {"recipe", "options", "hooks"}
+        assert keywords(config)[1] is inspect.Parameter.VAR_KEYWORD
+
+
+@pytest.mark.parametrize(
+    "function, table, config",
+    [(api.search, SEARCH_SETTINGS, SearchConfig), (api.train, TRAIN_SETTINGS, TrainConfig)],
+)
+def test_each_setting_is_declared_once_for_the_api_and_the_command_line(function, table, config):
+    command = main.commands[function.__name__.replace("search", "run")]
+    flags = {param.name: param for param in command.params}
+    for setting in table:
+        declared = field_default(config, setting.field) if setting.field is not None else attrs.NOTHING
+        if setting.default is not None and declared is not attrs.NOTHING:
+            assert setting.default == declared, setting.name
+        assert flags[setting.name].default == setting.default and flags[setting.name].help == setting.help
+
+
+@pytest.mark.parametrize(
+    "call, fragment",
+    [
+        (lambda: api.search("darts-cell", "random", epoch=3),
+         "search() got unknown keyword epoch; it accepts: space, controller, recipe, data, out,"),
+        (lambda: api.train("DARTS_V2", drop_paths=0.1),
+         "train() got unknown keyword drop_paths; it accepts: genotype, recipe, space, out,"),
+        (lambda: api.search_config("darts-cell", "random", epochs="3"),
+         "keyword epochs expects int, got '3'"),
+        (lambda: api.train_config("DARTS_V2", lr=True), "keyword lr expects float, got True"),
+    ],
+)
+def test_an_unknown_or_mistyped_setting_is_one_line_listing_the_accepted_ones(call, fragment):
+    with pytest.raises(NasplugError) as error:
+        call()
+    assert fragment in str(error.value) and "\n" not in str(error.value)
+
+
+def test_train_config_takes_the_cli_defaults_and_the_settings_by_name():
+    config = api.train_config("DARTS_V2", dataset="digits", workers=2, layers=3, data_dir=Path("data"))
+    assert (config.dataset, config.num_workers, config.data_dir) == ("digits", 2, "data")
+    assert config.network_options["layers"] == 3
+    assert api.train_config("DARTS_V2").dataset == "cifar10"
 
 
 @pytest.mark.parametrize(
@@ -108,12 +169,13 @@ def test_an_uninstalled_class_searches_and_resumes_exactly(tmp_path):
 
 @pytest.mark.slow
 def test_an_instance_is_used_as_given_and_named_by_its_entry_point(tmp_path):
-    digits = load_dataset("digits")
-    space = load_plugins().build_space("darts-cell", digits.shape, {"layers": 3, "channels": 4})
+    hooks = load_plugins()
+    digits = hooks.load_dataset("digits")
+    space = hooks.build_space("darts-cell", digits.shape, {"layers": 3, "channels": 4})
     controller = RandomController(space, {"derive": "random"}, seed=11)
     state = controller.generator.get_state()
     result = api.search("darts-cell", controller, data=digits, out=tmp_path / "run", epochs=1,
-                        device="cpu", progress=False)
+                        device="cpu", progress=False, hooks=hooks)
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["controller"] == "random" and config["controller_options"] == {"derive": "random"}
     assert config["space_options"]["layers"] == 3 and config["dataset"] == "digits"
@@ -121,10 +183,10 @@ def test_an_instance_is_used_as_given_and_named_by_its_entry_point(tmp_path):
     assert result.genotype is not None
     with pytest.raises(OptionError, match="brings its own options"):
         api.search("darts-cell", controller, data=digits, out=tmp_path / "again", layers=3)
-    other = load_plugins().build_space("darts-cell", digits.shape, {"layers": 4, "channels": 4})
+    other = hooks.build_space("darts-cell", digits.shape, {"layers": 4, "channels": 4})
     with pytest.raises(NasplugError, match="the controller instance was built for space"):
         api.search("darts-cell", RandomController(other, {"derive": "random"}, 0),
-                   data=load_dataset("digits", input_size=16), out=tmp_path / "shape", epochs=1)
+                   data=hooks.load_dataset("digits", input_size=16), out=tmp_path / "shape", epochs=1)
 
 
 def test_a_users_dataset_needs_square_images_and_a_class_count(tmp_path):

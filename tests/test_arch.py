@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from nasplug.core.architecture import Architecture, ArchitectureError, Decision, Path, Step, entropy
+from nasplug.core.architecture import Architecture, ArchitectureError, Decision, GatedChoice, Step, entropy
 
 DECISIONS = (Decision("a", ["x", "y", "z"]), Decision("b", ["p", "q"]))
 
@@ -35,7 +35,7 @@ def test_validate_names_the_problem():
 def test_gates_and_detached():
     alpha = torch.zeros(3, requires_grad=True)
     gate = torch.softmax(alpha, 0)[1]
-    arch = Architecture({"a": [Path(1, gate)], "b": [0]})
+    arch = Architecture({"a": [GatedChoice(1, gate)], "b": [0]})
     assert arch.requires_grad()
     assert not arch.detached().requires_grad()
     assert arch.detached().choices() == {"a": (1,), "b": (0,)}

@@ -18,10 +18,11 @@ from nasplug.runs.checkpoint import load_checkpoint
 from nasplug.data.bundle import TensorSource
 from nasplug.data.device import DeviceSplit, cycling_device_batches
 from nasplug.data.digits import load_digits
-from nasplug.plugin.manager import load_plugins
+from nasplug.plugin import load_plugins
 from nasplug.runs.progress import Progress
-from nasplug.search.engine import SearchConfig, SearchEngine, checkpoint_paths
-from nasplug.train.trainer import train_network, training_config
+from nasplug.search import SearchConfig, SearchEngine
+from nasplug.runs.checkpoint import checkpoint_paths
+from nasplug.train import train_network, training_config
 from test_device_data import crop_and_flip, planted
 from test_train import TINY, StopAfter, read_metrics, without_times
 
@@ -48,9 +49,9 @@ def test_bf16_training_on_cuda_keeps_float32_weights(tmp_path):
     settings = dict(epochs=1, seed=5, keep_checkpoints=1, device="cuda")
     losses = {}
     for amp in (False, True):
-        config = training_config("DARTS_V2", dataset="digits", network_options=TINY, amp=amp, **settings)
+        config = training_config("DARTS_V2", hooks=load_plugins(), dataset="digits", network_options=TINY, amp=amp, **settings)
         out = tmp_path / f"amp-{amp}"
-        result = train_network(config, out)
+        result = train_network(config, out, hooks=load_plugins())
         losses[amp] = read_metrics(out)[0]["train_loss"]
         assert 0.0 <= result.top1 <= 1.0
         weights = load_checkpoint(checkpoint_paths(out)[-1])["model"]
@@ -61,13 +62,13 @@ def test_bf16_training_on_cuda_keeps_float32_weights(tmp_path):
 
 
 def test_resume_on_cuda_continues_the_run(tmp_path):
-    config = training_config("DARTS_V2", dataset="digits", network_options=TINY, epochs=3, seed=5,
+    config = training_config("DARTS_V2", hooks=load_plugins(), dataset="digits", network_options=TINY, epochs=3, seed=5,
                              keep_checkpoints=0, device="cuda")
     full, cut = tmp_path / "full", tmp_path / "cut"
-    train_network(config, full)
+    train_network(config, full, hooks=load_plugins())
     with pytest.raises(KeyboardInterrupt):
-        train_network(config, cut, progress=StopAfter(1))
-    train_network(None, cut, resume=True)
+        train_network(config, cut, progress=StopAfter(1), hooks=load_plugins())
+    train_network(None, cut, resume=True, hooks=load_plugins())
     expected, resumed = without_times(read_metrics(full)), without_times(read_metrics(cut))
     assert [r["epoch"] for r in resumed] == [r["epoch"] for r in expected]
     for mine, theirs in zip(resumed, expected):  # cuDNN's backward is not bit-reproducible
@@ -134,7 +135,7 @@ def test_search_steps_sync_with_the_gpu_only_as_the_algorithm_needs(tmp_path, ca
                           space_options={"layers": "3", "channels": "4"}, controller_options=options,
                           device="cuda")
     engine = SearchEngine(config, tmp_path, load_plugins(), Progress(False))
-    assert engine.amp and engine.channels_last
+    assert engine.precision.amp and engine.precision.channels_last
     shape = engine.data.shape
 
     def batch():
@@ -142,7 +143,7 @@ def test_search_steps_sync_with_the_gpu_only_as_the_algorithm_needs(tmp_path, ca
         return x, torch.randint(shape.num_classes, (32,), device="cuda")
 
     train, search = batch(), batch()
-    engine._step(Step(0, 0, 10, 1), train, search)  # first step: lazy CUDA initialisation may sync
+    engine.step(Step(0, 0, 10, 1), train, search)  # first step: lazy CUDA initialisation may sync
     torch.cuda.synchronize()
     counts = []
     for index in range(1, 4):
@@ -150,7 +151,7 @@ def test_search_steps_sync_with_the_gpu_only_as_the_algorithm_needs(tmp_path, ca
             warnings.simplefilter("always")
             torch.cuda.set_sync_debug_mode("warn")
             try:
-                engine._step(Step(0, index, 10, 1), train, search)
+                engine.step(Step(0, index, 10, 1), train, search)
             finally:
                 torch.cuda.set_sync_debug_mode("default")
         counts.append(sum("synchroniz" in str(warning.message) for warning in caught))
@@ -165,11 +166,11 @@ def test_a_mid_epoch_random_step_never_syncs(tmp_path):
     shape = engine.data.shape
     x = torch.randn(32, shape.in_channels, shape.input_size, shape.input_size, device="cuda")
     y = torch.randint(shape.num_classes, (32,), device="cuda")
-    engine._step(Step(0, 0, 10, 1), (x, y), (x, y))
+    engine.step(Step(0, 0, 10, 1), (x, y), (x, y))
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
         for index in range(1, 4):
-            engine._step(Step(0, index, 10, 1), (x, y), (x, y))
+            engine.step(Step(0, index, 10, 1), (x, y), (x, y))
     finally:
         torch.cuda.set_sync_debug_mode("default")

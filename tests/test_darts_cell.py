@@ -7,10 +7,10 @@ import re
 import pytest
 import torch
 
-from nasplug.core.architecture import Architecture, ArchitectureError, Path
+from nasplug.core.architecture import Architecture, ArchitectureError, GatedChoice
 from nasplug.networks.cost import count_parameters
 from nasplug.core.options import OptionError
-from nasplug.plugin.manager import load_plugins
+from nasplug.plugin import load_plugins
 from nasplug.core.space import DataShape
 from nasplug.spaces.darts_cell import DartsCellSpace
 from nasplug.spaces.darts_cell.ops import OPERATIONS, PRIMITIVES, FactorizedReduce
@@ -157,7 +157,7 @@ def test_straight_through_gate_receives_gradient_while_one_op_runs():
     chosen = PRIMITIVES.index("sep_conv_3x3")
     hard = torch.nn.functional.one_hot(torch.tensor(chosen), 8) - probs.detach() + probs  # GDAS
     # the reduction cells (layers 1, 2) need an edge too, or nothing reaches the classifier
-    arch = Architecture({"normal/edge 2<-0": [Path(chosen, hard[chosen])], "reduce/edge 2<-1": [chosen]})
+    arch = Architecture({"normal/edge 2<-0": [GatedChoice(chosen, hard[chosen])], "reduce/edge 2<-1": [chosen]})
     assert arch.requires_grad()
     net(torch.randn(4, 1, 8, 8), arch).pow(2).sum().backward()
     assert alpha.grad is not None and alpha.grad.abs().sum() > 0
@@ -172,7 +172,7 @@ def test_softmax_mixture_trains_every_op_and_alpha():
     alpha = torch.randn(28, 8, requires_grad=True)
     weights = torch.softmax(alpha, dim=1)
     arch = Architecture(
-        {d.key: [Path(c, weights[i, c]) for c in range(8)] for i, d in enumerate(space.decisions())}
+        {d.key: [GatedChoice(c, weights[i, c]) for c in range(8)] for i, d in enumerate(space.decisions())}
     )
     net(torch.randn(4, 1, 8, 8), arch).pow(2).sum().backward()
     assert alpha.grad is not None and bool((alpha.grad[:, 1:] != 0).all())
@@ -184,7 +184,7 @@ def test_one_hot_mixture_equals_the_single_path():
     net = space.build_supernet()
     single = random_arch(space, seed=5)
     mixture = Architecture(
-        {key: [Path(c, float(c == index)) for c in range(8)] for key, (index,) in single.choices().items()}
+        {key: [GatedChoice(c, float(c == index)) for c in range(8)] for key, (index,) in single.choices().items()}
     )
     x = torch.randn(4, 1, 8, 8)
     torch.testing.assert_close(net(x, mixture), net(x, single))

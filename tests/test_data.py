@@ -17,17 +17,18 @@ from nasplug.data import (
     Cutout,
     DatasetError,
     cifar,
-    dataset_shape,
     digits,
-    load_dataset,
     make_loader,
     split_indices,
 )
 from nasplug.core.space import DataShape
+from nasplug.plugin import load_plugins
 from nasplug.testing.cifar import write_cifar10, write_cifar100
 from nasplug.testing.cifar import write_pickle as _write_pickle
 
 # CIFAR files in the real pickle format: nasplug.testing.cifar (gpu_check.sh writes them too)
+
+HOOKS = load_plugins()  # the built-in datasets, looked up as a run looks them up
 
 
 def _unpickled(path: Path) -> dict:
@@ -42,7 +43,7 @@ def test_cifar10_loads_the_pickle_format_with_pixels_in_place(tmp_path):
     batch[b"data"][3, 1 * 1024 + 5 * 32 + 9] = 200
     _write_pickle(folder / "data_batch_2", batch)
 
-    bundle = load_dataset("cifar10", tmp_path, download=False)
+    bundle = HOOKS.load_dataset("cifar10", tmp_path, download=False)
 
     assert bundle.shape == DataShape(num_classes=10, in_channels=3, input_size=32)
     assert len(bundle.train) == 20 and len(bundle.test) == 4
@@ -67,7 +68,7 @@ def _cifar10_statistics() -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
 def test_cifar100_uses_the_fine_labels(tmp_path, protocol):
     folder = write_cifar100(tmp_path, protocol=protocol)
-    bundle = load_dataset("cifar100", tmp_path, download=False)
+    bundle = HOOKS.load_dataset("cifar100", tmp_path, download=False)
     assert bundle.shape == DataShape(num_classes=100, in_channels=3, input_size=32)
     assert len(bundle.train) == 6 and len(bundle.test) == 3
     assert bundle.train.labels.tolist() == _unpickled(folder / "train")[b"fine_labels"]
@@ -76,8 +77,8 @@ def test_cifar100_uses_the_fine_labels(tmp_path, protocol):
 
 def test_cifar_augmentation_is_a_padded_crop_and_flip_of_the_image(tmp_path):
     write_cifar10(tmp_path)
-    plain = load_dataset("cifar10", tmp_path, augment=False, download=False).train
-    augmented = load_dataset("cifar10", tmp_path, augment=True, download=False).train
+    plain = HOOKS.load_dataset("cifar10", tmp_path, augment=False, download=False).train
+    augmented = HOOKS.load_dataset("cifar10", tmp_path, augment=True, download=False).train
     image, _ = plain[5]
     mean, std = _cifar10_statistics()
     padded = (-mean / std).expand(3, 40, 40).clone()  # zero padding, normalised
@@ -96,7 +97,7 @@ def test_cifar_augmentation_is_a_padded_crop_and_flip_of_the_image(tmp_path):
 
 def test_cifar_cutout_and_resize(tmp_path):
     write_cifar10(tmp_path)
-    bundle = load_dataset("cifar10", tmp_path, cutout=16, download=False, input_size=16)
+    bundle = HOOKS.load_dataset("cifar10", tmp_path, cutout=16, download=False, input_size=16)
     assert bundle.shape.input_size == 16
     image, _ = bundle.train[0]
     assert image.shape == (3, 16, 16)
@@ -108,7 +109,7 @@ def test_truncated_pickle_names_the_file(tmp_path):
     damaged = folder / "data_batch_3"
     damaged.write_bytes(damaged.read_bytes()[:500])
     with pytest.raises(DatasetError, match="data_batch_3 is truncated or corrupt"):
-        load_dataset("cifar10", tmp_path, download=False)
+        HOOKS.load_dataset("cifar10", tmp_path, download=False)
 
 
 def test_pickle_with_foreign_objects_is_refused(tmp_path):
@@ -117,14 +118,14 @@ def test_pickle_with_foreign_objects_is_refused(tmp_path):
     with pytest.raises(
         DatasetError, match=r"test_batch is not a CIFAR file: it refers to __builtin__\.print;"
     ):
-        load_dataset("cifar10", tmp_path, download=False)
+        HOOKS.load_dataset("cifar10", tmp_path, download=False)
 
 
 def test_missing_batch_file_is_named(tmp_path):
     folder = write_cifar10(tmp_path)
     (folder / "data_batch_4").unlink()
     with pytest.raises(DatasetError, match="data_batch_4 is missing"):
-        load_dataset("cifar10", tmp_path, download=False)
+        HOOKS.load_dataset("cifar10", tmp_path, download=False)
 
 
 @pytest.mark.parametrize(
@@ -145,19 +146,19 @@ def test_malformed_batches_are_explained(tmp_path, change, message):
     change(batch)
     _write_pickle(folder / "data_batch_1", batch)
     with pytest.raises(DatasetError, match=f"data_batch_1: {message}"):
-        load_dataset("cifar10", tmp_path, download=False)
+        HOOKS.load_dataset("cifar10", tmp_path, download=False)
 
 
 def test_meta_must_name_every_class(tmp_path):
     folder = write_cifar10(tmp_path)
     _write_pickle(folder / "batches.meta", {b"label_names": [b"cat", b"dog"]})
     with pytest.raises(DatasetError, match="batches.meta: 'label_names' should list the 10 class names"):
-        load_dataset("cifar10", tmp_path, download=False)
+        HOOKS.load_dataset("cifar10", tmp_path, download=False)
 
 
 def test_missing_folder_without_download_says_where_to_put_it(tmp_path):
     with pytest.raises(DatasetError, match=f"put the extracted cifar-100-python folder in {tmp_path}"):
-        load_dataset("cifar100", tmp_path, download=False)
+        HOOKS.load_dataset("cifar100", tmp_path, download=False)
 
 
 def test_failed_download_is_explained(tmp_path, monkeypatch):
@@ -168,7 +169,7 @@ def test_failed_download_is_explained(tmp_path, monkeypatch):
     with pytest.raises(
         DatasetError, match="CIFAR-10 not found in .* and the download failed .*no network.*; put"
     ):
-        load_dataset("cifar10", tmp_path)
+        HOOKS.load_dataset("cifar10", tmp_path)
 
 
 def test_download_fetches_the_official_archive(tmp_path, monkeypatch):
@@ -179,11 +180,11 @@ def test_download_fetches_the_official_archive(tmp_path, monkeypatch):
         write_cifar10(Path(download_root))
 
     monkeypatch.setattr(cifar, "download_and_extract_archive", fake_download)
-    bundle = load_dataset("cifar10", tmp_path)
+    bundle = HOOKS.load_dataset("cifar10", tmp_path)
     official = ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a")
     assert requests == [official]
     assert len(bundle.train) == 20
-    load_dataset("cifar10", tmp_path)  # now found on disk: no second download
+    HOOKS.load_dataset("cifar10", tmp_path)  # now found on disk: no second download
     assert len(requests) == 1
 
 
@@ -191,8 +192,8 @@ def test_download_fetches_the_official_archive(tmp_path, monkeypatch):
 
 
 def test_digits_split_is_fixed_stratified_and_complete():
-    first = load_dataset("digits", augment=False)
-    second = load_dataset("digits", augment=False)
+    first = HOOKS.load_dataset("digits", augment=False)
+    second = HOOKS.load_dataset("digits", augment=False)
     assert first.shape == DataShape(num_classes=10, in_channels=1, input_size=8)
     assert len(first.train) + len(first.test) == 1797
     assert first.train[0][0].shape == (1, 8, 8)
@@ -220,7 +221,7 @@ def test_stratified_split_holds_out_the_fraction_of_every_class():
 
 
 def test_digits_are_normalised_with_training_statistics_and_resizable():
-    bundle = load_dataset("digits", input_size=16)
+    bundle = HOOKS.load_dataset("digits", input_size=16)
     assert bundle.shape.input_size == 16
     assert bundle.train[0][0].shape == (1, 16, 16) and bundle.test[0][0].shape == (1, 16, 16)
     assert abs(float(bundle.train.images.mean())) < 1e-5
@@ -228,7 +229,7 @@ def test_digits_are_normalised_with_training_statistics_and_resizable():
 
 
 def test_digits_augmentation_is_a_small_shift_and_test_is_plain():
-    bundle = load_dataset("digits", augment=True)
+    bundle = HOOKS.load_dataset("digits", augment=True)
     image = bundle.train.images[11]
     background = float(bundle.train.images.min())
     padded = torch.full((1, 10, 10), background)
@@ -256,7 +257,7 @@ def _write_image_folder(root: Path, classes: dict[str, int]) -> None:
 
 def test_image_folder_loads_in_imagenet_layout(tmp_path):
     _write_image_folder(tmp_path, {"n01": 2, "n02": 1, "n03": 2})
-    bundle = load_dataset("imagenet", tmp_path, input_size=8)
+    bundle = HOOKS.load_dataset("imagenet", tmp_path, input_size=8)
     assert bundle.shape == DataShape(num_classes=3, in_channels=3, input_size=8)
     assert len(bundle.train) == 5 and len(bundle.test) == 5
     image, label = bundle.train[2]
@@ -268,12 +269,12 @@ def test_image_folder_loads_in_imagenet_layout(tmp_path):
 
 def test_image_folder_errors(tmp_path):
     with pytest.raises(DatasetError, match="train is missing; put one folder per class"):
-        load_dataset("imagenet", tmp_path)
+        HOOKS.load_dataset("imagenet", tmp_path)
     _write_image_folder(tmp_path, {"n01": 1, "n02": 1})
     (tmp_path / "val" / "n02" / "0.png").rename(tmp_path / "val" / "n01" / "1.png")
     (tmp_path / "val" / "n02").rmdir()
     with pytest.raises(DatasetError, match="must hold the same class folders; 1 differ, e.g. n02"):
-        load_dataset("imagenet", tmp_path)
+        HOOKS.load_dataset("imagenet", tmp_path)
 
 
 # ---------------------------------------------------------------- names and options
@@ -283,14 +284,14 @@ def test_unknown_dataset_lists_the_known_ones():
     with pytest.raises(
         DatasetError, match="unknown dataset 'mnist'; choose one of digits, cifar10, cifar100, imag"
     ):
-        load_dataset("mnist")
+        HOOKS.load_dataset("mnist")
     assert DATASETS == ("digits", "cifar10", "cifar100", "imagenet", "folder")
-    assert dataset_shape("CIFAR100") == DataShape(num_classes=100, in_channels=3, input_size=32)
+    assert HOOKS.dataset_shape("CIFAR100") == DataShape(num_classes=100, in_channels=3, input_size=32)
 
 
 def test_cutout_needs_augmentation():
     with pytest.raises(DatasetError, match="cutout is a training augmentation"):
-        load_dataset("digits", augment=False, cutout=4)
+        HOOKS.load_dataset("digits", augment=False, cutout=4)
 
 
 # ---------------------------------------------------------------- search split

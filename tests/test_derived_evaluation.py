@@ -5,12 +5,13 @@ import torch
 from test_folder_dataset import write_folder
 
 from nasplug import Architecture
-from nasplug.data import DataBundle, TensorImages, load_dataset, with_transform
+from nasplug.data import DataBundle, TensorImages, with_transform
+from nasplug.plugin import load_plugins
 from nasplug.data.user import as_bundle
-from nasplug.plugin.manager import load_plugins
+from nasplug.plugin import load_plugins
 from nasplug.runs.progress import Progress
 from nasplug.train.ranking import sample_architectures
-from nasplug.search.engine import SearchConfig, SearchEngine, evaluation_batch_size
+from nasplug.search import SearchConfig, SearchEngine, evaluation_batch_size
 from nasplug.testing.cifar import write_cifar10
 
 
@@ -35,11 +36,11 @@ def _architectures(engine: SearchEngine) -> list[Architecture]:
 
 
 def _scores(engine: SearchEngine, architectures: list[Architecture]) -> list[float]:
-    return [engine._evaluate(arch) for arch in architectures]
+    return [engine.evaluate(arch) for arch in architectures]
 
 
 def test_the_training_augmentation_does_not_reach_the_evaluation(tmp_path):
-    digits = load_dataset("digits")
+    digits = load_plugins().load_dataset("digits")
     # An augmentation that destroys every image: were it applied, the scores would change between calls.
     noisy = with_transform(digits.train, lambda image: image + 3 * torch.randn_like(image))
     plain = _engine(tmp_path, "plain", data=DataBundle("digits", digits.train_plain, digits.test, digits.shape))
@@ -55,7 +56,7 @@ def test_the_training_augmentation_does_not_reach_the_evaluation(tmp_path):
 def test_data_on_the_device_is_evaluated_as_through_the_loader(tmp_path):
     loader = _engine(tmp_path, "loader", data_on_device="off")
     device = _engine(tmp_path, "device", data_on_device="on")
-    assert loader.device_search is None and device.device_search is not None
+    assert loader.batches.device_search is None and device.batches.device_search is not None
     device.supernet.load_state_dict(loader.supernet.state_dict())
     architectures = _architectures(loader)
     assert _scores(device, architectures) == _scores(loader, architectures)
@@ -66,7 +67,7 @@ def test_the_split_is_evaluated_in_few_near_equal_batches(tmp_path):
         engine = _engine(tmp_path, setting, data_on_device=setting)
         sizes: list[int] = []
         handle = engine.supernet.register_forward_pre_hook(lambda module, args: sizes.append(len(args[0])))
-        engine._evaluate(_architectures(engine)[0])
+        engine.evaluate(_architectures(engine)[0])
         handle.remove()
         assert sizes == [240, 240, 239], setting  # the 719 search images of digits
 
@@ -78,7 +79,7 @@ def test_every_builtin_dataset_gives_its_training_images_through_the_test_pipeli
         write_folder(tmp_path, size=(size, size))
     else:
         write_cifar10(tmp_path)
-    bundle = load_dataset(dataset, tmp_path, download=False)
+    bundle = load_plugins().load_dataset(dataset, tmp_path, download=False)
     plain = bundle.train_plain
     assert len(plain) == len(bundle.train) and plain.transform is bundle.test.transform
     assert bundle.train.transform is not bundle.test.transform  # the training set itself stays augmented
@@ -106,12 +107,12 @@ def test_with_transform_replaces_what_a_torchvision_set_applies():
 
 
 def test_a_dataset_without_a_plain_view_is_evaluated_as_given(tmp_path):
-    digits = load_dataset("digits", augment=False)
+    digits = load_plugins().load_dataset("digits", augment=False)
     # The user's transform blanks every image: read as given, every image gets the same prediction, so
     # an architecture's score is the share of one class in the search split.
     blank = with_transform(digits.train, torch.zeros_like)
     engine = _engine(tmp_path, "user", data=as_bundle(blank, num_classes=10))
     assert engine.data.train_plain is None
-    labels = digits.train.labels[list(engine.search_plain.indices)]
+    labels = digits.train.labels[list(engine.batches.search_plain.indices)]
     shares = {count / len(labels) for count in torch.bincount(labels, minlength=10).tolist()}
     assert all(score in shares for score in _scores(engine, _architectures(engine)))

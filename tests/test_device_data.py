@@ -14,7 +14,9 @@ from nasplug.data.device import DeviceSplit, cycling_device_batches, use_device_
 from nasplug.data.digits import load_digits
 from nasplug.data.pipelines import small_image_transforms
 from nasplug.data.transforms import Cutout
-from nasplug.search.engine import RunError, SearchConfig, checkpoint_paths, run_search
+from nasplug.search import RunError, SearchConfig, run_search
+from nasplug.runs.checkpoint import checkpoint_paths
+from nasplug.plugin import load_plugins
 from nasplug.testing.cifar import write_cifar10
 from test_search import history_without_times, tiny_config
 
@@ -180,15 +182,15 @@ def test_on_fails_by_name_for_a_dataset_without_tensor_source():
 def test_search_with_data_on_device_resumes_exactly(tmp_path):
     config = tiny_config(data_on_device="on", cutout=2, epochs=2)
     full, cut = tmp_path / "full", tmp_path / "cut"
-    result = run_search(config, full)
+    result = run_search(config, full, hooks=load_plugins())
     shutil.copytree(full, cut)
     checkpoint_paths(cut)[1].unlink()
     (cut / "genotype.json").unlink()
-    resumed = run_search(config, cut, resume_from=checkpoint_paths(cut)[0])
+    resumed = run_search(config, cut, resume_from=checkpoint_paths(cut)[0], hooks=load_plugins())
     assert resumed.genotype == result.genotype
     assert history_without_times(cut) == history_without_times(full)
     # the device path ran (other augmentation numbers than the DataLoader path's)
-    host = run_search(attrs.evolve(config, data_on_device="off"), tmp_path / "host")
+    host = run_search(attrs.evolve(config, data_on_device="off"), tmp_path / "host", hooks=load_plugins())
     assert history_without_times(tmp_path / "host") != history_without_times(full)
     assert host.history[0]["steps"] == result.history[0]["steps"]
 

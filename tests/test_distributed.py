@@ -22,7 +22,7 @@ import torch.multiprocessing as mp
 from torch import nn
 from torch.nn import functional as F
 
-from nasplug.core.architecture import Architecture, Path
+from nasplug.core.architecture import Architecture, GatedChoice
 from nasplug.runs.checkpoint import load_checkpoint
 from nasplug.cli import fresh_output_dir
 from nasplug.data import make_loader
@@ -37,9 +37,10 @@ from nasplug.search.distributed import (
     training_share,
 )
 from nasplug.core.errors import NasplugError
-from nasplug.plugin.manager import load_plugins
+from nasplug.plugin import load_plugins
 from nasplug.runs.progress import Progress
-from nasplug.search.engine import SearchConfig, SearchEngine, checkpoint_paths
+from nasplug.search import SearchConfig, SearchEngine
+from nasplug.runs.checkpoint import checkpoint_paths
 
 WORLD = 2
 BATCH = 64
@@ -123,14 +124,14 @@ def check_weight_step(engine, world):
     """DDP's step equals Σ_k w_k ∇loss_k, each loss on the batch of the rank that trained the sample."""
     decisions = engine.space.decisions()
     samples = [everywhere(decisions, op) for op in ("sep_conv_3x3", "dil_conv_3x3", "sep_conv_5x5")]
-    batch = next(iter(make_loader(engine.train_set, 16, shuffle=True, seed=5, epoch=0, rank=world.rank,
+    batch = next(iter(make_loader(engine.batches.train_set, 16, shuffle=True, seed=5, epoch=0, rank=world.rank,
                                   world_size=WORLD)))
     batches = [None] * WORLD
     dist.all_gather_object(batches, batch)
     # weight 0 is skipped; [1, 0, 0] leaves rank 1 without a weighted sample of its own
     for weights, trainer in (([0.7, 0.3, 0.0], [0, 1, None]), ([1.0, 0.0, 0.0], [0, None, None])):
         before = copy.deepcopy(engine.supernet.state_dict())
-        engine._train_weights(samples, weights, *batch)
+        engine.step.train_weights(samples, weights, *batch)
         reference = engine.space.build_supernet()
         reference.load_state_dict(before)
         for sample, weight, rank in zip(samples, weights, trainer):
@@ -156,16 +157,16 @@ def check_gate_gradients(engine, world):
 
     def gated(logits, op):
         probs = logits.softmax(-1)
-        return Architecture({d.key: (Path(d.index(op), probs[row, d.index(op)]),)
+        return Architecture({d.key: (GatedChoice(d.index(op), probs[row, d.index(op)]),)
                              for row, d in enumerate(decisions)})
 
     ops = ("sep_conv_3x3", "skip_connect")
     samples = [gated(alpha, op) for op in ops]
-    batch = next(iter(make_loader(engine.search_set, 16, shuffle=True, seed=6, epoch=0, rank=world.rank,
+    batch = next(iter(make_loader(engine.batches.search_set, 16, shuffle=True, seed=6, epoch=0, rank=world.rank,
                                   world_size=WORLD)))
     batches = [None] * WORLD
     dist.all_gather_object(batches, batch)
-    local = {k: engine._feedback(samples[k], *batch) for k in world.owned(len(samples))}
+    local = {k: engine.step.feedback(samples[k], *batch) for k in world.owned(len(samples))}
     feedback = exchange_feedback(world, samples, local)
     (sum(f.loss_tensor for f in feedback) / len(feedback)).backward()
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from nasplug.plugin.manager import load_plugins
+from nasplug.plugin import load_plugins
 from nasplug.runs.progress import Progress
-from nasplug.search.engine import SearchEngine
+from nasplug.search import SearchEngine
 from test_distributed import EPOCHS, STEPS_PER_EPOCH, WORLD, assert_same, join_group, spawn, tiny_config
 
 pytestmark = pytest.mark.slow
@@ -21,10 +21,10 @@ def worker(rank, port, root):
         config = tiny_config("random", data_on_device="on")
         run_dir = root / ("run" if rank == 0 else f"run-rank{rank}")
         engine = SearchEngine(config, run_dir, load_plugins(), Progress(False), world)
-        assert engine.device_train is not None
-        epoch = engine._train_loader(0)
-        search = engine._search_batches(0)
-        batches = {"order": epoch.order, "steps": len(epoch), "images": len(engine.device_train),
+        assert engine.batches.device_train is not None
+        epoch = engine.batches.train_epoch(0)
+        search = engine.batches.search_steps(0)
+        batches = {"order": epoch.order, "steps": len(epoch), "images": len(engine.batches.device_train),
                    "search": [next(search) for _ in range(3)]}
         torch.save(batches, root / f"batches.rank{rank}.pt")
         engine.start()

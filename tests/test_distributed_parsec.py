@@ -9,9 +9,9 @@ from torch.nn import functional as F
 
 from nasplug.core.architecture import Step
 from nasplug.search.distributed import check_identical
-from nasplug.plugin.manager import load_plugins
+from nasplug.plugin import load_plugins
 from nasplug.runs.progress import Progress
-from nasplug.search.engine import SearchEngine
+from nasplug.search import SearchEngine
 from test_distributed import WORLD, installed, join_group, spawn, tiny_config
 
 
@@ -22,9 +22,9 @@ def parsec_step_worker(rank, port, root):
         engine = SearchEngine(config, root / "run", load_plugins(), Progress(False), world)
         engine.start()
         # The engine's search batch of a step is the same on every rank (this fails if ranks draw shards).
-        search = next(engine._search_batches(5))
+        search = next(engine.batches.search_steps(5))
         check_identical(world, {"the search batch": search[0], "its labels": search[1]})
-        train = next(iter(engine._train_loader(0)))
+        train = next(iter(engine.batches.train_epoch(0)))
         recorded = {}
         sample_weights = engine.hooks.sample_weights
 
@@ -34,7 +34,7 @@ def parsec_step_worker(rank, port, root):
 
         engine.hooks.sample_weights = recording
         before = copy.deepcopy(engine.supernet.state_dict())
-        engine._step(Step(0, 0, 1, 1), engine._to_device(train), engine._to_device(search))
+        engine.step(Step(0, 0, 1, 1), engine.precision.batch(train), engine.precision.batch(search))
         # One process scoring the step's samples on that batch, with the weights before the step
         reference = engine.space.build_supernet()
         reference.load_state_dict(before)

@@ -8,7 +8,9 @@ import torch
 
 from nasplug.data import TensorImages
 from nasplug.data.loaders import cycling_batches
-from nasplug.search.engine import SearchConfig, checkpoint_paths, run_search
+from nasplug.search import SearchConfig, run_search
+from nasplug.runs.checkpoint import checkpoint_paths
+from nasplug.plugin import load_plugins
 
 
 def test_cycling_batches_are_a_function_of_their_position():
@@ -31,13 +33,13 @@ def test_an_epoch_covers_the_training_split_and_resumes_exactly(tmp_path):
                           search_images=100, space_options={"layers": "3", "channels": "4"},
                           keep_checkpoints=0, seed=3, eval_derived=False)
     full = tmp_path / "full"
-    run_search(config, full)
+    run_search(config, full, hooks=load_plugins())
     history = [json.loads(line) for line in (full / "history.jsonl").read_text().splitlines()]
     assert [record["steps"] for record in history] == [1338 // 64] * 2
     cut = tmp_path / "cut"
     shutil.copytree(full, cut)
     checkpoint_paths(cut)[1].unlink()
-    run_search(config, cut, resume_from=checkpoint_paths(cut)[0])
+    run_search(config, cut, resume_from=checkpoint_paths(cut)[0], hooks=load_plugins())
     resumed = [json.loads(line) for line in (cut / "history.jsonl").read_text().splitlines()]
     for a, b in zip(history, resumed, strict=True):
         a.pop("seconds"), b.pop("seconds")

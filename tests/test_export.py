@@ -9,13 +9,18 @@ import torch
 from click.testing import CliRunner
 
 from nasplug.cli import main
-from nasplug.networks.export import ExportError, export_network, load_safetensors, network_for, trained_network
+from nasplug.plugin import load_plugins
+from nasplug.networks.export import export_network
+from nasplug.networks.weights import WeightsError, load_safetensors
+from nasplug.train import TrainError
+from nasplug.train.trained import network_for, trained_network
 from nasplug.networks.build import build_network
-from nasplug.train.trainer import train_network, training_config
+from nasplug.train import train_network, training_config
 
 pytestmark = pytest.mark.slow
 
 TINY_DARTS = {"layers": 3, "channels": 4, "auxiliary": False}
+HOOKS = load_plugins()  # the built-in spaces and datasets, looked up as a run looks them up
 
 # Runs in a fresh interpreter in which any import of nasplug fails, as on a machine without it.
 NO_NASPLUG = textwrap.dedent("""
@@ -55,8 +60,9 @@ def logits_without_nasplug(fmt, model_path, x, tmp_path):
 
 def tiny_networks():
     torch.manual_seed(0)
-    darts = build_network("DARTS_V2", dataset="digits", options=TINY_DARTS)
-    proxyless = build_network("proxyless_gpu", dataset="digits", input_size=16, options={"width_mult": 0.25})
+    darts = build_network("DARTS_V2", dataset="digits", options=TINY_DARTS, hooks=HOOKS)
+    proxyless = build_network("proxyless_gpu", dataset="digits", input_size=16, options={"width_mult": 0.25},
+                              hooks=HOOKS)
     return {"darts-cell": darts, "proxyless-mbv2": proxyless}
 
 
@@ -95,7 +101,7 @@ def test_safetensors_weights_load_without_nasplug_and_rebuild_the_network(networ
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(len(built.module.state_dict())), "darts-cell", "{"]
-    rebuilt = load_safetensors(path)
+    rebuilt = load_safetensors(path, HOOKS)
     x = torch.randn(3, 1, 8, 8)
     with torch.no_grad():
         assert torch.allclose(rebuilt(x), built.module.eval()(x), atol=1e-6)
@@ -104,9 +110,9 @@ def test_safetensors_weights_load_without_nasplug_and_rebuild_the_network(networ
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "train"
-    config = training_config("DARTS_V2", dataset="digits", network_options={"layers": 3, "channels": 4},
+    config = training_config("DARTS_V2", hooks=HOOKS, dataset="digits", network_options={"layers": 3, "channels": 4},
                              epochs=1, seed=3, auxiliary_weight=0.0)
-    train_network(config, out)
+    train_network(config, out, hooks=HOOKS)
     return out
 
 
@@ -114,7 +120,7 @@ def test_train_writes_model_safetensors_with_the_trained_weights(trained):
     from nasplug.runs.checkpoint import load_checkpoint
 
     final = load_checkpoint(trained / "checkpoints" / "epoch-0001.pt")["model"]
-    module = load_safetensors(trained / "model.safetensors")
+    module = load_safetensors(trained / "model.safetensors", HOOKS)
     assert module.state_dict().keys() == final.keys()
     assert all(torch.equal(module.state_dict()[name], final[name]) for name in final)
 
@@ -123,19 +129,19 @@ def test_export_of_a_training_directory_carries_the_trained_weights(trained, tmp
     args = ["export", str(trained), "--format", "pt2", "--out", str(tmp_path / "t.pt2")]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    built = trained_network(trained)
+    built = trained_network(trained, HOOKS)
     x = torch.randn(4, 1, 8, 8)
     with torch.no_grad():
         expected = built.module.eval()(x)
     assert torch.allclose(logits_without_nasplug("pt2", tmp_path / "t.pt2", x, tmp_path), expected, atol=1e-5)
     untrained = build_network(str(trained / "genotype.json"), dataset="digits",
-                              options={"layers": 3, "channels": 4})
+                              options={"layers": 3, "channels": 4}, hooks=HOOKS)
     assert not torch.allclose(untrained.module.eval()(x), expected, atol=1e-3)
 
 
 def test_a_training_directory_refuses_network_flags(trained):
-    with pytest.raises(ExportError, match="training directory.*--options"):
-        network_for(str(trained), options={"layers": 5})
+    with pytest.raises(TrainError, match="training directory.*--options"):
+        network_for(str(trained), options={"layers": 5}, hooks=HOOKS)
     result = CliRunner().invoke(main, ["export", str(trained), "--format", "pt2", "--layers", "5"])
     assert result.exit_code == 1 and "Error: " in result.output and "Traceback" not in result.output
 
@@ -144,8 +150,8 @@ def test_a_foreign_safetensors_file_is_a_clear_error(tmp_path):
     from safetensors.torch import save_file
 
     save_file({"w": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
-    with pytest.raises(ExportError, match="no nasplug network metadata"):
-        load_safetensors(tmp_path / "other.safetensors")
+    with pytest.raises(WeightsError, match="no nasplug network metadata"):
+        load_safetensors(tmp_path / "other.safetensors", HOOKS)
     (tmp_path / "torn.safetensors").write_bytes(b"\x00\x01")
-    with pytest.raises(ExportError, match="not a readable safetensors file"):
-        load_safetensors(tmp_path / "torn.safetensors")
+    with pytest.raises(WeightsError, match="not a readable safetensors file"):
+        load_safetensors(tmp_path / "torn.safetensors", HOOKS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nasplug import Architecture, ArchitectureError, Feedback, Path, PendingValues, feedback_values, host_floats
+from nasplug import Architecture, ArchitectureError, Feedback, GatedChoice, PendingValues, feedback_values, host_floats
 from nasplug.testing import feedback
 from nasplug.testing.syncs import HostSyncCounter
 
@@ -50,7 +50,7 @@ def test_host_gates_move_to_the_device_in_one_copy_and_keep_their_graph():
     alpha = torch.zeros(3, requires_grad=True)
     gates = torch.softmax(alpha, 0)
     shared = gates[0]
-    sample = Architecture({"a": [Path(0, shared), Path(1, gates[1])], "b": [Path(2, shared)], "c": [1]})
+    sample = Architecture({"a": [GatedChoice(0, shared), GatedChoice(1, gates[1])], "b": [GatedChoice(2, shared)], "c": [1]})
     assert sample.to(torch.device("cpu")) is sample  # a CPU run: nothing moves, the bits stay
     moved = sample.to(torch.device("meta"))
     assert moved.choices() == sample.choices()

@@ -8,10 +8,12 @@ import torch
 from PIL import Image
 
 import nasplug
-from nasplug.data import DatasetError, DatasetInfo, TensorImages, dataset_shape, load_dataset
+from nasplug.data import DatasetError, DatasetInfo, TensorImages
 from nasplug.data.folder import SMALL_IMAGE_MAX, ImageFiles
-from nasplug.plugin.manager import PluginError, load_plugins
+from nasplug.plugin import PluginError, load_plugins
 from nasplug.testing.cli import assert_one_line_error, run_cli, search_args
+
+HOOKS = load_plugins()  # the built-in datasets, looked up as a run looks them up
 
 
 def write_folder(root, per_class=(6, 2), size=(8, 8), mode="RGB", classes=("cat", "dog")):
@@ -32,7 +34,7 @@ def write_folder(root, per_class=(6, 2), size=(8, 8), mode="RGB", classes=("cat"
 
 def test_small_images_are_held_in_memory_normalised_by_their_own_statistics(tmp_path):
     root = write_folder(tmp_path / "pets")
-    bundle = load_dataset("folder", root, augment=False)
+    bundle = HOOKS.load_dataset("folder", root, augment=False)
     assert bundle.name == "folder" and (bundle.shape.num_classes, bundle.shape.in_channels,
                                         bundle.shape.input_size) == (2, 3, 8)
     assert isinstance(bundle.train, TensorImages) and bundle.train.classes == ("cat", "dog")
@@ -48,7 +50,7 @@ def test_small_images_are_held_in_memory_normalised_by_their_own_statistics(tmp_
 
 
 def test_small_images_get_the_cifar_augmentation(tmp_path):
-    bundle = load_dataset("folder", write_folder(tmp_path / "pets", size=(16, 16)), augment=True)
+    bundle = HOOKS.load_dataset("folder", write_folder(tmp_path / "pets", size=(16, 16)), augment=True)
     names = [type(step).__name__ for step in bundle.train.transform.transforms]
     assert names == ["RandomCrop", "RandomHorizontalFlip", "ToDtype", "Normalize"]
     assert bundle.train.transform.transforms[0].padding == [2, 2, 2, 2]  # size // 8, 4 px at 32
@@ -61,7 +63,7 @@ def test_small_images_get_the_cifar_augmentation(tmp_path):
 def test_mixed_sizes_are_fitted_to_the_first_images_short_side_and_grey_stays_one_channel(tmp_path):
     root = write_folder(tmp_path / "grey", mode="L", size=(12, 10))
     Image.fromarray(np.full((20, 30), 200, np.uint8), "L").save(root / "val" / "dog" / "wide.png")
-    bundle = load_dataset("folder", root, augment=False)
+    bundle = HOOKS.load_dataset("folder", root, augment=False)
     assert (bundle.shape.in_channels, bundle.shape.input_size) == (1, 10)
     assert bundle.test[len(bundle.test) - 1][0].shape == (1, 10, 10)
 
@@ -69,7 +71,7 @@ def test_mixed_sizes_are_fitted_to_the_first_images_short_side_and_grey_stays_on
 def test_large_images_are_read_per_item_with_the_imagenet_pipeline(tmp_path):
     side = SMALL_IMAGE_MAX + 8
     root = write_folder(tmp_path / "large", per_class=(2, 1), size=(side + 10, side), mode="L")
-    bundle = load_dataset("folder", root, input_size=16)
+    bundle = HOOKS.load_dataset("folder", root, input_size=16)
     assert isinstance(bundle.train, ImageFiles)
     assert (bundle.shape.num_classes, bundle.shape.in_channels, bundle.shape.input_size) == (2, 3, 16)
     names = [type(step).__name__ for step in bundle.train.transform.transforms]
@@ -77,7 +79,7 @@ def test_large_images_are_read_per_item_with_the_imagenet_pipeline(tmp_path):
     image, label = bundle.train[3]
     assert image.shape == (3, 16, 16) and label == 1
     assert bundle.test[0][0].shape == (3, 16, 16)
-    assert load_dataset("folder", root).shape.input_size == 224
+    assert HOOKS.load_dataset("folder", root).shape.input_size == 224
 
 
 @pytest.mark.parametrize(
@@ -96,7 +98,7 @@ def test_malformed_folders_give_one_line_errors_naming_the_path(tmp_path, damage
     root = write_folder(tmp_path / "pets")
     damage(root)
     with pytest.raises(DatasetError, match=fragment) as error:
-        load_dataset("folder", None if fragment.startswith("needs") else root)
+        HOOKS.load_dataset("folder", None if fragment.startswith("needs") else root)
     message = str(error.value)
     assert "\n" not in message
     if not fragment.startswith("needs"):
@@ -106,17 +108,17 @@ def test_malformed_folders_give_one_line_errors_naming_the_path(tmp_path, damage
 def test_no_class_folders_and_an_unreadable_large_image_name_the_path(tmp_path):
     (tmp_path / "empty" / "train").mkdir(parents=True)
     with pytest.raises(DatasetError, match=r"empty/train holds no class folders"):
-        load_dataset("folder", tmp_path / "empty")
+        HOOKS.load_dataset("folder", tmp_path / "empty")
     root = write_folder(tmp_path / "large", per_class=(2, 1), size=(80, 80))
     (root / "train" / "dog" / "1.png").write_bytes(b"\x89PNG truncated")
-    bundle = load_dataset("folder", root, input_size=16)
+    bundle = HOOKS.load_dataset("folder", root, input_size=16)
     with pytest.raises(DatasetError, match=r"cannot read image .*large/train/dog/1.png"):
         bundle.train[3]
 
 
 def test_folder_shape_needs_the_files(tmp_path):
-    assert dataset_shape("cifar10").input_size == 32  # nominal, no file read
-    assert dataset_shape("folder", write_folder(tmp_path / "pets")).num_classes == 2
+    assert HOOKS.dataset_shape("cifar10").input_size == 32  # nominal, no file read
+    assert HOOKS.dataset_shape("folder", write_folder(tmp_path / "pets")).num_classes == 2
 
 
 @pytest.mark.slow
@@ -175,7 +177,7 @@ def test_a_plugin_distribution_adds_a_dataset_by_name(fake_dist, tmp_path):
     listing = run_cli("plugins").output.splitlines()
     assert any(line.split()[:3] == ["stripes", "nasplug-stripes", "1.2.3"] for line in listing), listing
     assert any(line.split()[:2] == ["folder", "nasplug"] for line in listing)
-    assert load_dataset("stripes").shape.input_size == 8
+    assert load_plugins().load_dataset("stripes").shape.input_size == 8
     out = tmp_path / "run"
     run_cli(*search_args("random", out, base=("--space", "darts-cell", "--layers", "3", "--channels", "4",
                                               "--epochs", "1", "--batch-size", "8", "--quiet")),
@@ -198,23 +200,23 @@ class Ghost:
 
 def test_a_plugin_that_lists_but_does_not_build_a_dataset_is_named():
     hooks = load_plugins(load_entry_points=False)
-    hooks.pm.register(Ghost(), name="ghost-plugin")
+    hooks.add_plugin(Ghost(), "ghost-plugin")
     with pytest.raises(PluginError, match="dataset 'ghost' .* is listed, but no plugin's build_dataset"):
-        load_dataset("ghost", hooks=hooks)
+        hooks.load_dataset("ghost")
     with pytest.raises(PluginError, match="dataset 'odd' .*: build_dataset returned a str, not a DataBundle"):
-        load_dataset("odd", hooks=hooks)
-    assert load_dataset("DIGITS", augment=False, hooks=hooks).name == "digits"  # names match any case
+        hooks.load_dataset("odd")
+    assert hooks.load_dataset("DIGITS", augment=False).name == "digits"  # names match any case
 
 
 def test_training_recipe_of_a_folder_follows_its_image_size(tmp_path):
-    from nasplug.train.trainer import DATASET_RECIPES, recipe_for
+    from nasplug.train.config import DATASET_PROTOCOLS, protocol_for
 
     small = write_folder(tmp_path / "small")
     large = write_folder(tmp_path / "large", per_class=(1, 1), size=(SMALL_IMAGE_MAX + 16, SMALL_IMAGE_MAX + 1))
-    assert recipe_for("darts-cell", "folder", small) == DATASET_RECIPES["cifar10"]
-    assert recipe_for("darts-cell", "folder", large) == DATASET_RECIPES["imagenet"]
+    assert protocol_for("darts-cell", "folder", small) == DATASET_PROTOCOLS["cifar10"]
+    assert protocol_for("darts-cell", "folder", large) == DATASET_PROTOCOLS["imagenet"]
     with pytest.raises(DatasetError, match="--data-dir"):
-        recipe_for("darts-cell", "folder", None)
+        protocol_for("darts-cell", "folder", None)
 
 
 @pytest.mark.slow

@@ -16,9 +16,9 @@ import pytest
 
 from nasplug.search import step_totals
 from nasplug.runs.divergence import DivergenceError
-from nasplug.plugin.manager import load_plugins
+from nasplug.plugin import load_plugins
 from nasplug.runs.progress import Progress
-from nasplug.search.engine import SearchConfig, SearchEngine
+from nasplug.search import SearchConfig, SearchEngine
 from nasplug.testing.syncs import HostSyncCounter
 
 READS_PER_STEP = {"random": 0, "mdenas": 0, "parsec": 1, "eoinas": 0}
@@ -40,7 +40,7 @@ def engine_for(controller, run_dir, progress, **overrides):
 def count_reads(engine):
     """Run epoch 1 under a HostSyncCounter; the reads of each step and of the whole epoch."""
     per_step = []
-    step = engine._step
+    step = engine.step
 
     def counted(where, train, search):
         before = counter.count
@@ -48,7 +48,7 @@ def count_reads(engine):
         per_step.append(counter.count - before)
         return measured
 
-    engine._step = counted
+    engine.step = counted
     with HostSyncCounter([*engine.supernet.parameters(), *engine.supernet.buffers()]) as counter:
         engine._train_epoch(0)
     return per_step, counter

@@ -10,8 +10,9 @@ import shutil
 import pytest
 import torch
 
-from nasplug.plugin.manager import load_plugins
-from nasplug.search.engine import SearchConfig, checkpoint_paths, run_search
+from nasplug.plugin import load_plugins
+from nasplug.search import SearchConfig, run_search
+from nasplug.runs.checkpoint import checkpoint_paths
 from nasplug.testing.planted import (
     PlantedGenotype,
     PlantedProblem,

@@ -10,6 +10,7 @@ from nasplug.cli import main
 pytest.importorskip("matplotlib")
 
 from nasplug.plots import PlotError, plot_run  # noqa: E402
+from nasplug.plugin import load_plugins  # noqa: E402
 from nasplug.plots.history import Pruning, prunings  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -59,6 +60,6 @@ def test_prunings_are_the_choices_whose_probability_falls_to_zero():
 
 def test_a_folder_without_history_is_a_clear_error(tmp_path):
     with pytest.raises(PlotError, match="no history.jsonl"):
-        plot_run(tmp_path)
+        plot_run(tmp_path, hooks=load_plugins())
     result = CliRunner().invoke(main, ["plot", str(tmp_path)])
     assert result.exit_code == 1 and result.output.startswith("Error: ") and "Traceback" not in result.output

@@ -3,8 +3,7 @@ import re
 import pytest
 
 from nasplug.core.controller import Controller
-from nasplug.data import DatasetError
-from nasplug.plugin.manager import PluginError, available_controllers, controller_entry, load_plugins
+from nasplug.plugin import PluginError, load_plugins
 from nasplug.core.space import DataShape
 from nasplug.testing.cli import run_cli
 
@@ -13,7 +12,7 @@ def test_builtin_space_and_random_controller_are_found():
     hooks = load_plugins()
     assert "darts-cell" in hooks.spaces()
     assert hooks.space_entry("darts-cell").provider.distribution == "nasplug"
-    random = available_controllers()["random"]
+    random = hooks.controllers()["random"]
     assert random.provider.distribution == "nasplug"
     assert issubclass(random.load(), Controller)
 
@@ -23,7 +22,7 @@ def test_unknown_names_list_what_is_available():
     with pytest.raises(PluginError, match=r"unknown space 'dart'; available: .*darts-cell"):
         hooks.space_entry("dart")
     with pytest.raises(PluginError, match=r"unknown controller 'mdenass'; available: .*random"):
-        controller_entry("mdenass")
+        hooks.controller_entry("mdenass")
 
 
 def test_unknown_space_option_is_rejected_with_the_accepted_keys():
@@ -104,17 +103,17 @@ def test_a_space_or_dataset_name_listed_twice_is_refused_naming_both(fake_dist):
     hooks = load_plugins()
     assert not hooks.broken
     assert "darts-cell" in hooks.spaces() and "proxyless-mbv2" in hooks.spaces()  # listing still works
-    with pytest.raises(PluginError, match=r"space 'darts-cell' is listed by several plugins: .*"
+    with pytest.raises(PluginError, match=r"space 'darts-cell' is claimed by several plugins: .*"
                                           r"uninstall all but one") as refused:
         hooks.space_entry("darts-cell")
     assert "plugin 'nasplug.spaces' (nasplug " in str(refused.value)
     assert "plugin 'copycat' (nasplug-copycat 1.2.3)" in str(refused.value)
-    with pytest.raises(DatasetError, match=r"dataset 'digits' is listed by several plugins: .*nasplug-copycat"):
+    with pytest.raises(PluginError, match=r"dataset 'digits' is claimed by several plugins: .*nasplug-copycat"):
         hooks.dataset_entry("digits")
     assert hooks.space_entry("proxyless-mbv2").conflict is None
     listing = run_cli("plugins").output
-    assert "darts-cell         BROKEN: space 'darts-cell' is listed by several plugins" in listing
-    assert "digits             BROKEN: dataset 'digits' is listed by several plugins" in listing
+    assert "darts-cell         BROKEN: space 'darts-cell' is claimed by several plugins" in listing
+    assert "digits             BROKEN: dataset 'digits' is claimed by several plugins" in listing
     assert "proxyless-mbv2     nasplug " in listing
 
 
@@ -122,4 +121,4 @@ def test_controller_that_is_not_a_controller_class(fake_dist):
     fake_dist("nasplug-notctl", {"nasplug.controllers": {"notctl": "notctl_mod:Thing"}},
               {"notctl_mod.py": "class Thing:\n    pass\n"})
     with pytest.raises(PluginError, match=r"controller 'notctl' \(nasplug-notctl 1.2.3\): .* is not a nasplug.Controller"):
-        controller_entry("notctl").load()
+        load_plugins().controller_entry("notctl").load()

@@ -94,13 +94,13 @@ class InterruptAtEpoch(Progress):
 
 @pytest.mark.slow
 def test_ctrl_c_prints_the_exact_resume_command_which_then_finishes_the_run(monkeypatch, tmp_path):
-    monkeypatch.setattr("nasplug.cli.Progress", InterruptAtEpoch)
+    monkeypatch.setattr("nasplug.api.Progress", InterruptAtEpoch)
     out = tmp_path / "a run"
     result = CliRunner().invoke(main, ["run", *TINY, "--epochs", "2", "--out", str(out)])
     assert result.exit_code == 130
     last = result.output.strip().splitlines()[-1]
     assert last == f"interrupted; continue with: nasplug run --resume {shlex.quote(str(out))}"
-    monkeypatch.setattr("nasplug.cli.Progress", Progress)
+    monkeypatch.setattr("nasplug.api.Progress", Progress)
     resumed = CliRunner().invoke(main, shlex.split(last.split("continue with: nasplug ")[1]))
     assert resumed.exit_code == 0, resumed.output
     assert [json.loads(line)["epoch"] for line in (out / "history.jsonl").read_text().splitlines()] == [1, 2]
@@ -109,7 +109,7 @@ def test_ctrl_c_prints_the_exact_resume_command_which_then_finishes_the_run(monk
 @pytest.mark.slow
 def test_ctrl_c_before_any_checkpoint_says_there_is_nothing_to_resume(monkeypatch, tmp_path):
     monkeypatch.setattr(InterruptAtEpoch, "at", 1)
-    monkeypatch.setattr("nasplug.cli.Progress", InterruptAtEpoch)
+    monkeypatch.setattr("nasplug.api.Progress", InterruptAtEpoch)
     result = CliRunner().invoke(main, ["run", *TINY, "--epochs", "2", "--out", str(tmp_path / "run")])
     assert result.exit_code == 130
     assert "nothing to resume" in result.output.strip().splitlines()[-1]

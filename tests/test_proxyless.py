@@ -6,11 +6,11 @@ import pytest
 import torch
 from timm.models._efficientnet_blocks import DepthwiseSeparableConv, InvertedResidual
 
-from nasplug.core.architecture import Architecture, ArchitectureError, Path
+from nasplug.core.architecture import Architecture, ArchitectureError, GatedChoice
 from nasplug.networks.genotypes import load_genotype
 from nasplug.networks.cost import model_cost
 from nasplug.core.options import OptionError
-from nasplug.plugin.manager import load_plugins
+from nasplug.plugin import load_plugins
 from nasplug.core.space import DataShape
 from nasplug.spaces.proxyless import ProxylessGenotype, ProxylessSpace
 from nasplug.spaces.proxyless.skeleton import SKELETONS
@@ -104,7 +104,7 @@ def test_stem_choice_sets_the_early_downsampling(data, stem, strides, final_size
     net = space.build_supernet()
     features = net.first(net.stem(torch.randn(2, data.in_channels, data.input_size, data.input_size)))
     for block in net.blocks.values():
-        features = block(features, (Path(0),))
+        features = block(features, (GatedChoice(0),))
     assert features.shape[-1] == final_size
 
 
@@ -157,9 +157,9 @@ def test_straight_through_gate_runs_one_candidate_and_gets_a_gradient():
     choices = {d.key: 1 for d in space.decisions()}
     gate = torch.ones((), requires_grad=True)
     zero_gate = torch.ones((), requires_grad=True)
-    gated = {key: (Path(index),) for key, index in choices.items()}
-    gated["block 6"] = (Path(1, gate),)
-    gated["block 7"] = (Path(6, zero_gate),)  # zero
+    gated = {key: (GatedChoice(index),) for key, index in choices.items()}
+    gated["block 6"] = (GatedChoice(1, gate),)
+    gated["block 7"] = (GatedChoice(6, zero_gate),)  # zero
     choices["block 7"] = 6
     out = net(x, Architecture(gated))
     assert torch.allclose(out, net(x, Architecture.single_path(choices)))
@@ -176,13 +176,13 @@ def test_softmax_mixture_is_shortcut_plus_weighted_branches_and_reaches_alpha():
     alpha = torch.randn(len(block.choices), requires_grad=True)
     weights = torch.softmax(alpha, 0)
     x = torch.randn(2, 8, 8, 8)
-    mixed = block(x, tuple(Path(i, weights[i]) for i in range(len(block.choices))))
+    mixed = block(x, tuple(GatedChoice(i, weights[i]) for i in range(len(block.choices))))
     expected = x + sum(weights[i] * block.candidates[name](x) for i, name in enumerate(SIX))
     assert torch.allclose(mixed, expected, atol=1e-6)
 
     mixture = Architecture(
         {
-            d.key: tuple(Path(i, w) for i, w in enumerate(torch.softmax(alpha[: len(d)], 0)))
+            d.key: tuple(GatedChoice(i, w) for i, w in enumerate(torch.softmax(alpha[: len(d)], 0)))
             for d in space.decisions()
         }
     )

@@ -8,6 +8,7 @@ import torch
 from click.testing import CliRunner
 
 from nasplug.core.architecture import Decision
+from nasplug.plugin import load_plugins
 from nasplug.cli import main
 from nasplug.train.ranking import RankingError, kendall_tau, kendall_taus, mean_tau, run_ranking_experiment, sample_architectures
 
@@ -66,9 +67,9 @@ def test_architectures_are_uniform_single_paths_repeatable_by_seed():
 
 def test_too_few_architectures_or_epochs_is_a_clear_error():
     with pytest.raises(RankingError, match="at least 2 architectures"):
-        run_ranking_experiment("darts-cell", "digits", architectures=1, epochs=3)
+        run_ranking_experiment("darts-cell", "digits", architectures=1, epochs=3, hooks=load_plugins())
     with pytest.raises(RankingError, match="at least 2, got 1"):
-        run_ranking_experiment("darts-cell", "digits", architectures=3, epochs=1)
+        run_ranking_experiment("darts-cell", "digits", architectures=3, epochs=1, hooks=load_plugins())
 
 
 @pytest.mark.slow

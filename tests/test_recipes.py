@@ -7,10 +7,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from nasplug.cli import _given, build_search_config, build_train_config, main
-from nasplug.data import dataset_shape
-from nasplug.plugin.manager import load_plugins
-from nasplug.recipes import RecipeError, available_recipes, load_recipe
+from nasplug import api
+from nasplug.cli import main, search_arguments, train_arguments
+from nasplug.plugin import PluginError, load_plugins
+from nasplug.recipes import load_recipe
 from nasplug.testing.cifar import write_cifar10
 
 BUILT_IN = {"mdenas-cifar10", "mdenas-imagenet", "parsec-cifar10", "parsec-cifar10-finetune", "eoinas-cifar10",
@@ -20,25 +20,24 @@ BUILT_IN = {"mdenas-cifar10", "mdenas-imagenet", "parsec-cifar10", "parsec-cifar
 def resolved_run(*args: str):
     """The SearchConfig `nasplug run ARGS` would run, resolved exactly as the command resolves it."""
     ctx = main.commands["run"].make_context("run", list(args))
-    recipe = load_recipe(ctx.params["recipe"]) if ctx.params["recipe"] else None
-    return build_search_config(load_plugins(), ctx.params, recipe, set(_given(ctx, list(ctx.params))))
+    return api.search_config(ctx.params["space"], ctx.params["controller"], **search_arguments(ctx))
 
 
 def resolved_train(*args: str):
     ctx = main.commands["train"].make_context("train", list(args))
-    return build_train_config(load_plugins(), ctx.params, set(_given(ctx, list(ctx.params))))
+    return api.train_config(ctx.params["reference"], **train_arguments(ctx))
 
 
 def test_every_built_in_recipe_is_listed_and_resolves():
-    assert BUILT_IN <= set(available_recipes())
+    hooks = load_plugins()
+    assert BUILT_IN <= set(hooks.recipes())
     result = CliRunner().invoke(main, ["recipes"])
     assert result.exit_code == 0 and all(name in result.output for name in BUILT_IN)
-    hooks = load_plugins()
     for name in sorted(BUILT_IN):
-        recipe = load_recipe(name)
+        recipe = load_recipe(name, hooks)
         if recipe.command == "run":
             config = resolved_run("--recipe", name)
-            hooks.build_space(config.space, dataset_shape(config.dataset), config.space_options)
+            hooks.build_space(config.space, hooks.dataset_shape(config.dataset), config.space_options)
         elif recipe.settings.get("genotype"):
             resolved_train("--recipe", name)
 
@@ -124,12 +123,14 @@ def test_a_plugin_distribution_ships_recipes_through_an_entry_point(fake_dist):
     (root / "mine_recipes" / "__init__.py").write_text("")
     (root / "mine_recipes" / "mine-digits.toml").write_text(
         'command = "run"\ndescription = "mine"\n[settings]\nspace = "darts-cell"\ncontroller = "random"\n')
-    entries = available_recipes()
-    assert entries["mine-digits"].distribution == "nasplug-mine"
+    hooks = load_plugins()
+    assert hooks.recipes()["mine-digits"].provider.distribution == "nasplug-mine"
     assert resolved_run("--recipe", "mine-digits").controller == "random"
     (root / "mine_recipes" / "mdenas-cifar10.toml").write_text('command = "run"\n')
-    with pytest.raises(RecipeError, match="shipped by both nasplug and nasplug-mine"):
-        available_recipes()
+    assert hooks.recipes()["mdenas-cifar10"].conflict is not None  # still listed, marked
+    with pytest.raises(PluginError, match=r"recipe 'mdenas-cifar10' is claimed by several plugins: "
+                                          r".*nasplug-mine.*uninstall all but one"):
+        load_recipe("mdenas-cifar10", hooks)
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +146,8 @@ def test_mdenas_cifar10_resolves_to_the_papers_search(cifar_dir):
     assert config.space_options == {"layers": 6, "reductions": "1,2", "channels": 16}
     assert (config.batch_size, config.epochs, config.search_images) == (512, 100, 5000)
     assert (config.lr, config.lr_min, config.normalisation) == (0.025, 0.0, "symmetric")
-    space = load_plugins().build_space(config.space, dataset_shape("cifar10"), config.space_options)
+    hooks = load_plugins()
+    space = hooks.build_space(config.space, hooks.dataset_shape("cifar10"), config.space_options)
     cells = [cell.cell_type for cell in space.build_supernet().cells]
     assert cells == ["normal", "reduce", "reduce", "normal", "normal", "normal"]  # 2nd and 3rd cells
 

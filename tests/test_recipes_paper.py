@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from nasplug.plugin import load_plugins
 from nasplug.recipes import load_recipe
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "recipes.md"
@@ -72,7 +73,7 @@ PAPER = {
 
 
 def recipe_values(name: str) -> dict[str, object]:
-    recipe = load_recipe(name)
+    recipe = load_recipe(name, load_plugins())
     values = {f"settings.{key}": value for key, value in recipe.settings.items()}
     for table, options in recipe.tables.items():
         values.update({f"{table}.{key}": value for key, value in options.items()})
@@ -106,6 +107,6 @@ def test_the_docs_table_lists_every_value_of_the_recipe(name):
 
 def test_every_recipe_value_cites_a_section():
     for name in PAPER:
-        for line in load_recipe(name).text.splitlines():
+        for line in load_recipe(name, load_plugins()).text.splitlines():
             if re.match(r"\s*\w+ = ", line) and not line.startswith(("command", "description")):
                 assert re.search(r"#.*(§|Alg\.|Eq\.|DARTS)", line), f"{name}: {line}"

@@ -37,7 +37,7 @@ def test_bad_option_values_are_refused_before_any_data_loads(tmp_path, monkeypat
     def no_data(*args, **kwargs):
         raise AssertionError("the data was loaded before the options were checked")
 
-    monkeypatch.setattr("nasplug.search.engine.load_dataset", no_data)
+    monkeypatch.setattr("nasplug.plugin.manager.Hooks.load_dataset", no_data)
     out = tmp_path / "run"
     assert_one_line_error(cli("run", *TINY, "--controller", controller, "-o", option, "--out", out),
                           f"option {option.split('=')[0]!r}")
@@ -45,7 +45,7 @@ def test_bad_option_values_are_refused_before_any_data_loads(tmp_path, monkeypat
 
 
 def test_an_unknown_dataset_is_refused_before_any_data_loads(tmp_path, monkeypatch):
-    monkeypatch.setattr("nasplug.search.engine.load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    monkeypatch.setattr("nasplug.plugin.manager.Hooks.load_dataset", lambda *a, **k: pytest.fail("data loaded"))
     result = cli("run", "--space", "darts-cell", "--controller", "random", "--dataset", "mnist",
                  "--out", tmp_path / "run")
     assert_one_line_error(result, "mnist")

@@ -158,8 +158,8 @@ def test_two_distributions_registering_one_controller_name_are_reported(fake_dis
         fake_dist(dist, {"nasplug.controllers": {"twin": f"{module}:Twin"}},
                   {f"{module}.py": "from nasplug.controllers.random import RandomController as Twin\n"})
     assert_one_line_error(cli("run", *TINY, "--controller", "twin", "--out", tmp_path / "run"),
-                          "controller 'twin' is registered by several distributions", "nasplug-one",
-                          "nasplug-two")
+                          "controller 'twin' is claimed by several plugins", "nasplug-one", "nasplug-two",
+                          "uninstall all but one")
     listing = cli("plugins")
     assert listing.exit_code == 0
     assert any("twin" in line and "BROKEN" in line for line in listing.output.splitlines())

@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from nasplug.runs.checkpoint import load_checkpoint
-from nasplug.search.engine import SearchConfig, checkpoint_paths, run_search
+from nasplug.search import SearchConfig, run_search
+from nasplug.runs.checkpoint import checkpoint_paths
+from nasplug.plugin import load_plugins
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +39,7 @@ def history_without_times(run_dir):
 def test_search_writes_results_and_resumes_exactly(tmp_path):
     config = tiny_config()
     full = tmp_path / "full"
-    result = run_search(config, full)
+    result = run_search(config, full, hooks=load_plugins())
     assert (full / "genotype.json").is_file()
     assert [p.name for p in checkpoint_paths(full)] == ["epoch-0001.pt", "epoch-0002.pt", "epoch-0003.pt"]
     history = history_without_times(full)
@@ -51,7 +53,7 @@ def test_search_writes_results_and_resumes_exactly(tmp_path):
     for path in checkpoint_paths(cut)[1:]:
         path.unlink()
     (cut / "genotype.json").unlink()
-    resumed = run_search(config, cut, resume_from=checkpoint_paths(cut)[0])
+    resumed = run_search(config, cut, resume_from=checkpoint_paths(cut)[0], hooks=load_plugins())
 
     assert resumed.genotype == result.genotype
     assert history_without_times(cut) == history
@@ -64,9 +66,9 @@ def test_search_writes_results_and_resumes_exactly(tmp_path):
 
 
 def test_seed_reaches_everything(tmp_path):
-    first = run_search(tiny_config(epochs=1), tmp_path / "a")
-    second = run_search(tiny_config(epochs=1), tmp_path / "b")
-    run_search(tiny_config(epochs=1, seed=8), tmp_path / "c")
+    first = run_search(tiny_config(epochs=1), tmp_path / "a", hooks=load_plugins())
+    second = run_search(tiny_config(epochs=1), tmp_path / "b", hooks=load_plugins())
+    run_search(tiny_config(epochs=1, seed=8), tmp_path / "c", hooks=load_plugins())
     assert history_without_times(tmp_path / "a") == history_without_times(tmp_path / "b")
     assert first.genotype == second.genotype
     assert history_without_times(tmp_path / "a") != history_without_times(tmp_path / "c")

@@ -9,9 +9,9 @@ import torch
 
 from nasplug import api
 from nasplug.core.architecture import Step
-from nasplug.plugin.manager import load_plugins
+from nasplug.plugin import load_plugins
 from nasplug.runs.progress import Progress
-from nasplug.search.engine import SearchConfig, SearchEngine, read_config
+from nasplug.search import SearchConfig, SearchEngine, read_config
 
 SEARCH = {"dataset": "digits", "epochs": 1, "batch_size": 64, "layers": 2, "channels": 4, "progress": False,
           "device": "cpu", "eval_derived": False}
@@ -50,12 +50,12 @@ def test_feedback_is_computed_in_float32_under_autocast(tmp_path):
                           channels_last=True)
     engine = SearchEngine(config, tmp_path, load_plugins(), Progress(False))
     shape = engine.data.shape
-    [sample] = engine._sample(Step(0, 0, 1, 1))
+    [sample] = engine.step.sample(Step(0, 0, 1, 1))
     batch = (torch.randn(16, shape.in_channels, shape.input_size, shape.input_size),
              torch.randint(shape.num_classes, (16,)))
-    x, y = engine._layout(batch)
+    x, y = engine.precision.batch(batch)
     assert x.is_contiguous(memory_format=torch.channels_last)
-    result = engine._feedback(sample, x, y)
+    result = engine.step.feedback(sample, x, y)
     assert result.loss.dtype == result.accuracy.dtype == torch.float32 and result.loss.dim() == 0
     assert result.log_likelihood.dtype == torch.float64
     assert result.log_likelihood.item() == pytest.approx(-16 * result.loss.item())

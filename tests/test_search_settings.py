@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from nasplug.data import DatasetError, load_dataset, split_indices, split_off
+from nasplug.data import DatasetError, split_indices, split_off
+from nasplug.plugin import load_plugins
 from nasplug.testing.cifar import write_cifar10
 
 
@@ -18,11 +19,12 @@ def test_the_search_split_can_be_a_count_of_images():
 
 def test_symmetric_normalisation_maps_pixels_onto_minus_one_one(tmp_path):
     write_cifar10(tmp_path, per_batch=4)
-    bundle = load_dataset("cifar10", tmp_path, augment=False, normalisation="symmetric", download=False)
+    hooks = load_plugins()
+    bundle = hooks.load_dataset("cifar10", tmp_path, augment=False, normalisation="symmetric", download=False)
     image, _ = bundle.test[0]
     raw = bundle.test.images[0].float()
     assert torch.allclose(image, raw / 127.5 - 1, atol=1e-6)
     with pytest.raises(DatasetError, match="unknown normalisation 'unit'"):
-        load_dataset("cifar10", tmp_path, normalisation="unit", download=False)
+        hooks.load_dataset("cifar10", tmp_path, normalisation="unit", download=False)
     with pytest.raises(DatasetError, match="applies to CIFAR and ImageNet"):
-        load_dataset("digits", normalisation="symmetric")
+        hooks.load_dataset("digits", normalisation="symmetric")

@@ -6,19 +6,25 @@ from pathlib import Path
 import pytest
 import torch
 
-from nasplug import Architecture, Path as ChoicePath
-from nasplug.plugin.manager import load_plugins
-from nasplug.search.engine import SearchConfig, run_search
+import torch.nn.functional as F
+
+from nasplug import Architecture, Controller, GatedChoice, hookimpl
+from nasplug.controllers.random import RandomController
+from nasplug.plugin import load_plugins
+from nasplug.search import SearchConfig, run_search
 from nasplug.testing import (
     TinySpacePlugin,
     all_architectures,
     assert_one_line_error,
+    controller_hooks,
     evaluate,
     feedback,
     feedback_favouring,
     run_cli,
+    run_steps,
     tiny_space,
 )
+from nasplug.testing.driver import BATCH_SIZE, made_logits
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -50,8 +56,8 @@ def test_evaluate_keeps_the_graph_only_for_gates_that_need_it():
     plain = Architecture.single_path({"first": 1, "second": 0, "third": 2})
     assert evaluate(supernet, plain).loss_tensor is None
     gate = torch.tensor(1.0, requires_grad=True)
-    gated = Architecture({"first": (ChoicePath(1, gate),), "second": (ChoicePath(0),),
-                          "third": (ChoicePath(2),)})
+    gated = Architecture({"first": (GatedChoice(1, gate),), "second": (GatedChoice(0),),
+                          "third": (GatedChoice(2),)})
     measured = evaluate(supernet, gated)
     measured.loss_tensor.backward()
     assert gate.grad is not None and measured.loss == pytest.approx(evaluate(supernet, plain).loss)
@@ -64,6 +70,82 @@ def test_tiny_space_runs_through_the_real_engine(tmp_path):
                           device="cpu")
     result = run_search(config, tmp_path / "run", hooks=hooks)
     assert set(result.genotype.choices) == {"a", "b"} and 0 <= result.history[0]["derived_accuracy"] <= 1
+
+
+class FeedbackLog:
+    """An observer of record_feedback: what the engine gave, step by step."""
+
+    def __init__(self):
+        self.given = []
+
+    @hookimpl
+    def record_feedback(self, samples, feedback, step):
+        self.given.append((step, [s.choices() for s in samples], list(feedback)))
+
+
+def test_run_steps_drives_the_engine_on_the_given_feedback():
+    space = tiny_space({"a": 3, "b": 2})
+    hooks = controller_hooks(RandomController(space, {}, seed=0), "random")
+    log = FeedbackLog()
+    hooks.pm.register(log, name="log")
+    sampled = run_steps(hooks, space, lambda sample: feedback_favouring(sample, best=1), epochs=2, steps=3, start=1)
+    assert [(step.epoch, step.index, step.epochs, step.epoch_end) for step, *_ in log.given] == [
+        (epoch, index, 3, index == 2) for epoch in (1, 2) for index in range(3)]
+    assert sampled == [choices for _, samples, _ in log.given for choices in samples]
+    for _, samples, given in log.given:
+        wanted = feedback_favouring(Architecture.single_path({k: c for k, (c,) in samples[0].items()}), best=1)
+        assert float(given[0].accuracy) == pytest.approx(float(wanted.accuracy))
+        assert float(given[0].loss) == pytest.approx(float(wanted.loss), abs=1e-6)
+        assert given[0].batch_size == BATCH_SIZE
+    assert hooks.pm.get_plugin("controller:random") is not None  # the controller stays registered
+
+
+def test_run_steps_needs_the_controller_s_own_space():
+    hooks = controller_hooks(RandomController(tiny_space(), {}, seed=0), "random")
+    with pytest.raises(ValueError, match="space its controller was built for"):
+        run_steps(hooks, tiny_space(), feedback_favouring, epochs=1, steps=1)
+
+
+@pytest.mark.parametrize("accuracy, loss", [(0.0, 2.0), (0.35, 0.9), (0.8, 0.2), (1.0, 0.5)])
+def test_made_logits_make_the_given_loss_and_accuracy(accuracy, loss):
+    labels = torch.arange(BATCH_SIZE) % 3
+    logits = made_logits(feedback(accuracy, loss), labels, 3)
+    assert float(F.cross_entropy(logits, labels)) == pytest.approx(loss, rel=1e-6)
+    assert int((logits.argmax(1) == labels).sum()) == round(accuracy * BATCH_SIZE)
+
+
+@pytest.mark.parametrize("accuracy, loss", [(0.5, 0.3), (1.0, 1.2), (1.2, 0.1)])
+def test_made_logits_refuse_feedback_no_batch_gives(accuracy, loss):
+    with pytest.raises(ValueError, match="no batch of 20 images"):
+        made_logits(feedback(accuracy, loss), torch.arange(BATCH_SIZE) % 3, 3)
+
+
+def test_run_steps_passes_the_given_loss_tensor_s_gradient_to_the_gates():
+    class Gated(Controller):
+        gradients = []
+
+        @hookimpl
+        def sample_architecture(self):
+            self.gate = torch.tensor(1.0, requires_grad=True)
+            return [Architecture({"a": (GatedChoice(1, self.gate),), "b": (GatedChoice(0),)})]
+
+        @hookimpl
+        def record_feedback(self, feedback):
+            feedback[0].loss_tensor.backward()
+            self.gradients.append(float(self.gate.grad))
+
+        @hookimpl
+        def derive_genotype(self, space):
+            return space.genotype_from_scores({"a": [0, 1, 0], "b": [1, 0]})
+
+    def give(sample):
+        gate = sample.paths["a"][0].gate
+        return feedback(0.5, 1.0, loss_tensor=3.0 * gate if torch.is_tensor(gate) and gate.requires_grad else None)
+
+    space = tiny_space({"a": 3, "b": 2})
+    controller = Gated(space, {}, seed=0)
+    run_steps(controller_hooks(controller, "gated"), space, give, epochs=1, steps=2)
+    assert controller.gradients == pytest.approx([3.0, 3.0], rel=1e-5)
 
 
 def test_run_cli_reports_the_output_of_a_failed_command(tmp_path):

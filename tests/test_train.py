@@ -8,35 +8,31 @@ import torch
 from click.testing import CliRunner
 from torch.nn import functional as F
 
-from nasplug.runs.checkpoint import CheckpointError, load_checkpoint
+from nasplug.core.errors import CheckpointError
+from nasplug.runs.checkpoint import load_checkpoint
 from nasplug.cli import main
 from nasplug.networks.genotypes import GenotypeError, load_genotype
 from nasplug.networks.cost import model_cost
 from nasplug.networks.build import build_network
 from nasplug.core.options import OptionError
-from nasplug.plugin.manager import load_plugins
+from nasplug.plugin import load_plugins
 from nasplug.runs.progress import Progress
-from nasplug.search.engine import checkpoint_paths
+from nasplug.runs.checkpoint import checkpoint_paths
 from nasplug.core.space import DataShape
 from nasplug.spaces.darts_cell import DartsCellSpace
 from nasplug.spaces.darts_cell.genotypes import DARTS_V2
-from nasplug.train.trainer import (
-    Trainer,
-    TrainError,
-    make_scheduler,
-    read_config,
-    train_network,
-    training_config,
-    training_loss,
-)
+from nasplug.train import Trainer, TrainError, read_config, train_network, training_config
+from nasplug.train.loop import training_loss
+from nasplug.train.trainer import make_scheduler
 
 TINY = {"layers": 3, "channels": 4, "drop_path": 0.3}
+HOOKS = load_plugins()
 
 
 def tiny_config(**settings):
     values = dict(epochs=3, seed=5, keep_checkpoints=0)
     values.update(settings)
-    return training_config("DARTS_V2", dataset="digits", network_options=TINY, **values)
+    return training_config("DARTS_V2", hooks=HOOKS, dataset="digits", network_options=TINY, **values)
 
 
 def without_times(records):
@@ -63,48 +59,48 @@ class StopAfter(Progress):
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     out = tmp_path_factory.mktemp("train") / "full"
-    return out, train_network(tiny_config(), out)
+    return out, train_network(tiny_config(), out, hooks=HOOKS)
 
 
 # ---------------------------------------------------------------------------- recipes
 
 
 def test_recipes_follow_the_papers():
-    cifar = training_config("DARTS_V2", dataset="cifar10")
+    cifar = training_config("DARTS_V2", hooks=HOOKS, dataset="cifar10")
     assert {k: cifar.network_options[k] for k in ("layers", "channels", "auxiliary", "drop_path")} == {
         "layers": 20, "channels": 36, "auxiliary": True, "drop_path": 0.2}
     assert (cifar.epochs, cifar.batch_size, cifar.lr, cifar.momentum, cifar.weight_decay, cifar.cutout,
             cifar.auxiliary_weight, cifar.grad_clip, cifar.schedule, cifar.label_smoothing) == (
         600, 96, 0.025, 0.9, 3e-4, 16, 0.4, 5.0, "cosine", 0.0)
 
-    imagenet = training_config("DARTS_V2", dataset="imagenet")
+    imagenet = training_config("DARTS_V2", hooks=HOOKS, dataset="imagenet")
     assert (imagenet.network_options["layers"], imagenet.network_options["channels"]) == (14, 48)
     assert (imagenet.lr, imagenet.schedule, imagenet.lr_decay, imagenet.label_smoothing, imagenet.cutout,
             imagenet.auxiliary_weight) == (0.1, "step", 0.97, 0.1, 0, 0.4)
 
-    mobile = training_config("proxyless_gpu", dataset="imagenet")
+    mobile = training_config("proxyless_gpu", hooks=HOOKS, dataset="imagenet")
     assert (mobile.nesterov, mobile.weight_decay, mobile.label_smoothing, mobile.auxiliary_weight,
             mobile.batch_size, mobile.lr, mobile.epochs) == (True, 4e-5, 0.1, 0.0, 256, 0.05, 300)
-    assert training_config("proxyless_gpu", dataset="digits", batch_size=128).lr == 0.025  # 0.05 per 256
-    assert training_config("proxyless_gpu", dataset="digits", lr=0.3).lr == 0.3
+    assert training_config("proxyless_gpu", hooks=HOOKS, dataset="digits", batch_size=128).lr == 0.025  # 0.05 per 256
+    assert training_config("proxyless_gpu", hooks=HOOKS, dataset="digits", lr=0.3).lr == 0.3
 
 
 def test_overrides_win_and_are_checked():
-    config = training_config("DARTS_V2", dataset="cifar10", epochs=5, cutout=0, auxiliary_weight=0.0,
+    config = training_config("DARTS_V2", hooks=HOOKS, dataset="cifar10", epochs=5, cutout=0, auxiliary_weight=0.0,
                              network_options={"layers": "6", "drop_path": "0.3"})
     assert (config.epochs, config.cutout, config.auxiliary_weight) == (5, 0, 0.0)
     assert config.network_options["layers"] == 6 and config.network_options["drop_path"] == 0.3
     assert config.network_options["auxiliary"] is False  # weight 0: no head is built
     with pytest.raises(OptionError, match="unknown option drop_path for the proxyless-mbv2 network"):
-        training_config("proxyless_gpu", dataset="digits", network_options={"drop_path": 0.1})
+        training_config("proxyless_gpu", hooks=HOOKS, dataset="digits", network_options={"drop_path": 0.1})
     with pytest.raises(TrainError, match="needs an auxiliary head"):
-        training_config("DARTS_V2", dataset="digits", network_options={"auxiliary": "false"})
+        training_config("DARTS_V2", hooks=HOOKS, dataset="digits", network_options={"auxiliary": "false"})
     with pytest.raises(TrainError, match="needs an auxiliary head"):
-        training_config("proxyless_gpu", dataset="digits", auxiliary_weight=0.4)
+        training_config("proxyless_gpu", hooks=HOOKS, dataset="digits", auxiliary_weight=0.4)
     with pytest.raises(GenotypeError, match="neither a genotype file nor a published genotype"):
-        training_config("DARTS_V9", dataset="digits")
+        training_config("DARTS_V9", hooks=HOOKS, dataset="digits")
     with pytest.raises(TrainError, match="invalid training configuration: label_smoothing=1.5"):
-        training_config("DARTS_V2", dataset="digits", label_smoothing=1.5)
+        training_config("DARTS_V2", hooks=HOOKS, dataset="digits", label_smoothing=1.5)
 
 
 def test_schedules():
@@ -118,9 +114,9 @@ def test_schedules():
             scheduler.step()
         return values
 
-    imagenet = training_config("DARTS_V2", dataset="imagenet")
+    imagenet = training_config("DARTS_V2", hooks=HOOKS, dataset="imagenet")
     assert lrs(imagenet, 3) == pytest.approx([0.1, 0.1 * 0.97, 0.1 * 0.97**2])
-    cifar = training_config("DARTS_V2", dataset="cifar10", epochs=4)
+    cifar = training_config("DARTS_V2", hooks=HOOKS, dataset="cifar10", epochs=4)
     assert lrs(cifar, 4) == pytest.approx([0.025 * (1 + torch.cos(torch.tensor(torch.pi * e / 4)).item()) / 2
                                            for e in range(4)])
 
@@ -199,7 +195,7 @@ def test_results_parameters_equal_nasplug_info(finished):
     out, _ = finished
     results = json.loads((out / "results.json").read_text())
     for reference in (str(out), str(out / "results.json")):
-        built = build_network(reference, dataset="digits", options={"layers": 3, "channels": 4})
+        built = build_network(reference, dataset="digits", options={"layers": 3, "channels": 4}, hooks=HOOKS)
         cost = model_cost(built.module, built.data)
         assert results["parameters"] == cost.parameters and results["macs"] == cost.macs
     assert results["auxiliary_parameters"] > 0
@@ -222,10 +218,10 @@ def test_resume_continues_exactly(finished, tmp_path):
     full, _ = finished
     cut = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):
-        train_network(tiny_config(), cut, progress=StopAfter(1))
+        train_network(tiny_config(), cut, progress=StopAfter(1), hooks=HOOKS)
     assert len(read_metrics(cut)) == 1 and not (cut / "results.json").exists()
 
-    train_network(None, cut, resume=True)
+    train_network(None, cut, resume=True, hooks=HOOKS)
     assert without_times(read_metrics(cut)) == without_times(read_metrics(full))
     results = [json.loads((d / "results.json").read_text()) for d in (full, cut)]
     for r in results:
@@ -242,7 +238,7 @@ def test_mixed_precision_and_channels_last_path(tmp_path):
     config = tiny_config(epochs=1, amp=True, channels_last=True, auxiliary_weight=0.0)
     trainer = Trainer(config, tmp_path, load_plugins(), Progress(False))
     assert trainer.model.stem.conv.weight.is_contiguous(memory_format=torch.channels_last)
-    result = train_network(config, tmp_path / "out")
+    result = train_network(config, tmp_path / "out", hooks=HOOKS)
     metrics = read_metrics(tmp_path / "out")[0]
     assert torch.isfinite(torch.tensor(metrics["train_loss"])) and 0 <= result.top1 <= 1
 
@@ -250,16 +246,16 @@ def test_mixed_precision_and_channels_last_path(tmp_path):
 def test_directories_and_checkpoints_are_checked(finished, tmp_path):
     out, _ = finished
     with pytest.raises(TrainError, match="exists and is not empty"):
-        train_network(tiny_config(), out)
+        train_network(tiny_config(), out, hooks=HOOKS)
     with pytest.raises(TrainError, match="different configuration"):
-        train_network(tiny_config(seed=6), out, resume=True)
+        train_network(tiny_config(seed=6), out, resume=True, hooks=HOOKS)
     with pytest.raises(TrainError, match="no config.json"):
-        train_network(None, tmp_path, resume=True)
+        train_network(None, tmp_path, resume=True, hooks=HOOKS)
     broken = tmp_path / "broken"
     shutil.copytree(out, broken)
     checkpoint_paths(broken)[-1].write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="epoch-0003.pt: not a readable nasplug checkpoint"):
-        train_network(None, broken, resume=True)
+        train_network(None, broken, resume=True, hooks=HOOKS)
 
 
 # ---------------------------------------------------------------------------- the command line

@@ -141,7 +141,7 @@ def batch_timer(device: Any, warmup: int) -> Any:
 
 def nasplug_worker(spec: dict[str, Any]) -> dict[str, Any]:
     """``spec['steps']`` timed engine steps of one nasplug controller on darts-cell of NNI's shape."""
-    from nasplug.plugin.manager import load_plugins
+    from nasplug.plugin import load_plugins
     from nasplug.core.space import DataShape
 
     device = resolve_device(spec["device"])

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from nasplug import hookimpl
+from nasplug.core.markers import hookimpl
 from nasplug.core.architecture import Architecture, Feedback, PendingValues, Step
 from nasplug.core.controller import Controller
 from nasplug.core.options import Option

@@ -58,7 +58,7 @@ class Decision:
 
 
 @attrs.frozen
-class Path:
+class GatedChoice:
     """One executed choice of a decision, optionally scaled by a gate.
 
     ``gate`` is None for plain single-path sampling; a scalar tensor that
@@ -72,19 +72,19 @@ class Path:
 
 
 def _paths_converter(
-    paths: Mapping[str, Iterable[Path | int | tuple[int, Any]]],
-) -> dict[str, tuple[Path, ...]]:
+    paths: Mapping[str, Iterable[GatedChoice | int | tuple[int, Any]]],
+) -> dict[str, tuple[GatedChoice, ...]]:
     converted = {}
     for key, entries in paths.items():
         items = []
         for entry in entries:
-            if isinstance(entry, Path):
+            if isinstance(entry, GatedChoice):
                 items.append(entry)
             elif isinstance(entry, int):
-                items.append(Path(entry))
+                items.append(GatedChoice(entry))
             else:
                 choice, gate = entry
-                items.append(Path(int(choice), gate))
+                items.append(GatedChoice(int(choice), gate))
         converted[key] = tuple(items)
     return converted
 
@@ -99,12 +99,12 @@ class Architecture:
     nothing (the space treats it as ``none``).
     """
 
-    paths: dict[str, tuple[Path, ...]] = attrs.field(converter=_paths_converter)
+    paths: dict[str, tuple[GatedChoice, ...]] = attrs.field(converter=_paths_converter)
 
     @classmethod
     def single_path(cls, choices: Mapping[str, int]) -> Architecture:
         """One ungated choice per decision, the form MdeNAS, PARSEC and random sample."""
-        return cls({key: (Path(int(index)),) for key, index in choices.items()})
+        return cls({key: (GatedChoice(int(index)),) for key, index in choices.items()})
 
     @classmethod
     def from_names(cls, decisions: Sequence[Decision], names: Mapping[str, str]) -> Architecture:
@@ -137,7 +137,7 @@ class Architecture:
         return Architecture(
             {
                 key: tuple(
-                    Path(p.choice, p.gate.detach()) if isinstance(p.gate, torch.Tensor) else p
+                    GatedChoice(p.choice, p.gate.detach()) if isinstance(p.gate, torch.Tensor) else p
                     for p in paths
                 )
                 for key, paths in self.paths.items()
@@ -167,7 +167,7 @@ class Architecture:
         }
         return Architecture(
             {
-                key: tuple(Path(p.choice, moved[id(p.gate)]) if id(p.gate) in moved else p for p in paths)
+                key: tuple(GatedChoice(p.choice, moved[id(p.gate)]) if id(p.gate) in moved else p for p in paths)
                 for key, paths in self.paths.items()
             }
         )
@@ -200,7 +200,7 @@ class Architecture:
         for key, names in data.items():
             if key not in by_key:
                 raise ArchitectureError(f"unknown decision key {key!r}")
-            paths[key] = tuple(Path(by_key[key].index(name)) for name in names)
+            paths[key] = tuple(GatedChoice(by_key[key].index(name)) for name in names)
         return cls(paths)
 
 

@@ -9,12 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import pluggy
-
 from nasplug.data.bundle import DataBundle, DatasetError, DatasetInfo, DatasetOptions
+from nasplug.core.markers import hookimpl
 from nasplug.core.space import DataShape
-
-hookimpl = pluggy.HookimplMarker("nasplug")
 
 DEFAULT_DATA_DIR = Path("~/.cache/nasplug/data")
 

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from nasplug import hookimpl
-from nasplug.runs.checkpoint import atomic_write
+from nasplug.core.markers import hookimpl
+from nasplug.runs.files import atomic_write
 
 SEARCH_FILE = "history.csv"
 TRAIN_FILE = "metrics.csv"

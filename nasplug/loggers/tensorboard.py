@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from nasplug import hookimpl
+from nasplug.core.markers import hookimpl
 from nasplug.loggers.csv import scalar_fields
-from nasplug.plugin.manager import PluginError
+from nasplug.plugin import PluginError
 
 LOG_DIR = "tensorboard"
 

@@ -9,11 +9,10 @@ from typing import Any
 import attrs
 from torch import nn
 
-from nasplug.data import dataset_shape
 from nasplug.core.errors import NasplugError
 from nasplug.networks.genotypes import load_genotype
 from nasplug.core.options import resolve_options
-from nasplug.plugin.manager import Hooks, SpaceEntry, load_plugins
+from nasplug.plugin import Hooks, SpaceEntry
 from nasplug.core.space import DataShape, Genotype
 
 
@@ -37,7 +36,7 @@ def build_network(
     input_size: int | None = None,
     space: str | None = None,
     options: Mapping[str, Any] | None = None,
-    hooks: Hooks | None = None,
+    hooks: Hooks,
 ) -> BuiltNetwork:
     """Build the standalone network of ``reference`` (a genotype file, run directory or published name).
 
@@ -45,19 +44,27 @@ def build_network(
     ``default_dataset``, the one its published figures are for; ``data_dir`` where the
     shape comes from files, as a folder dataset's); ``options`` are the
     space's network options (e.g. ``layers``, ``channels``, ``auxiliary`` for
-    darts-cell), strings or typed values.
+    darts-cell), strings or typed values. ``hooks`` is the run's plugin manager: the space and the
+    dataset are looked up there.
     """
-    hooks = hooks or load_plugins()
     entry, genotype = load_genotype(reference, hooks, space)
     dataset = dataset or entry.cls.default_dataset
-    data = dataset_shape(dataset, data_dir, hooks=hooks)
+    data = hooks.dataset_shape(dataset, data_dir)
     if input_size is not None:
         data = attrs.evolve(data, input_size=input_size)
     resolved = resolve_options(entry.cls.network_options, dict(options or {}), f"the {entry.name} network")
-    instance = entry.cls(data, resolve_options(entry.cls.options, {}, entry.name))
-    module = allocate(lambda: instance.build_network(genotype, resolved), f"the {entry.name} network",
-                      resolved)
-    return BuiltNetwork(module, entry, genotype, dataset, data, resolved)
+    return BuiltNetwork(genotype_network(entry, genotype, data, resolved), entry, genotype, dataset, data, resolved)
+
+
+def genotype_network(entry: SpaceEntry, genotype: Genotype, data: DataShape, options: Mapping[str, Any]) -> nn.Module:
+    """The standalone network of ``genotype`` in ``entry``'s space for ``data``, with network ``options``
+    already resolved: the one place nasplug builds one (info, export, training, loading weights).
+
+    A network needs only its genotype and network options, so the space is built with its defaults; a
+    network too large for memory is a one-line NetworkSizeError naming ``options``.
+    """
+    space = entry.cls(data, resolve_options(entry.cls.options, {}, f"space {entry.name!r}"))
+    return allocate(lambda: space.build_network(genotype, options), f"the {entry.name} network", options)
 
 
 class NetworkSizeError(NasplugError, MemoryError):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nasplug.runs.config_file import read_json_file
+from nasplug.runs.files import read_json_file
 from nasplug.core.errors import NasplugError
-from nasplug.plugin.manager import Hooks, PluginError, SpaceEntry
+from nasplug.plugin import Hooks, PluginError, SpaceEntry
 from nasplug.core.space import Genotype
 
 

@@ -12,10 +12,14 @@ import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nasplug.runs.checkpoint import atomic_write
+from nasplug.runs.files import atomic_write, read_json_file
+from nasplug.runs.run_config import CONFIG_FILE
 from nasplug.core.errors import NasplugError
+
+if TYPE_CHECKING:
+    from nasplug.plugin import Hooks
 
 FORMATS = ("png", "svg")
 PLOT_DIR = "plots"
@@ -64,8 +68,8 @@ def _save(figure: Any, folder: Path, name: str, formats: Sequence[str]) -> list[
 
 
 def plot_run(run_dir: str | Path, out_dir: str | Path | None = None,
-             formats: Sequence[str] = FORMATS) -> list[Path]:
-    """Draw the run's pictures; return the files written."""
+             formats: Sequence[str] = FORMATS, *, hooks: Hooks) -> list[Path]:
+    """Draw the run's pictures; return the files written. ``hooks`` knows the run's space."""
     try:
         from nasplug.plots import diagrams, history
     except ImportError as exc:
@@ -77,7 +81,7 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None,
     config = _config(run_dir)
     title = f"{config.get('controller', '?')} on {genotype.get('space', '?')}, {config.get('dataset', '?')}"
     drawing = diagrams.DRAWINGS.get(genotype.get("space"))
-    architecture = drawing(genotype) if drawing else diagrams.text_figure(_describe(genotype), title)
+    architecture = drawing(genotype) if drawing else diagrams.text_figure(_describe(genotype, hooks), title)
     written = _save(architecture, folder, "architecture", formats)
     if records[-1].get("distribution"):
         written += _save(history.distribution_figure(records, title), folder, "distribution", formats)
@@ -86,14 +90,15 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None,
 
 
 def _config(run_dir: Path) -> dict[str, Any]:
+    """The run's saved configuration for the titles; empty where it is missing or unreadable (a run
+    copied without its config still plots)."""
     try:
-        return json.loads((run_dir / "config.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}  # titles only: a run copied without its config still plots
+        data = read_json_file(run_dir / CONFIG_FILE, PlotError, "nasplug run configuration")
+    except PlotError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
-def _describe(genotype: dict[str, Any]) -> str:
-    from nasplug.plugin.manager import load_plugins
-
-    entry = load_plugins().space_entry(genotype["space"])
+def _describe(genotype: dict[str, Any], hooks: Hooks) -> str:
+    entry = hooks.space_entry(genotype["space"])
     return entry.cls.describe(entry.cls.parse_genotype(genotype, "genotype.json"))

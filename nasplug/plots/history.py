@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from nasplug.search.history import uniform_entropy
+from nasplug.runs.history import uniform_entropy
 
 HEATMAP_COLUMNS = 7
 

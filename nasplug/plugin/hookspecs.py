@@ -20,14 +20,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pluggy
+from nasplug.core.markers import hookspec
 
 if TYPE_CHECKING:
     from nasplug.core.architecture import Architecture, Feedback, Step
     from nasplug.data.bundle import DataBundle, DatasetInfo, DatasetOptions
     from nasplug.core.space import DataShape, Genotype, SearchSpace
 
-hookspec = pluggy.HookspecMarker("nasplug")
 
 
 # --------------------------------------------------------------------------- spaces
@@ -53,6 +52,8 @@ def build_search_space(name: str, data: DataShape, options: Mapping[str, Any]) -
     :param name: the space name given on the command line (``--space``).
     :param data: classes, input channels and input size of the dataset.
     :param options: the space's options, already parsed against its declared ``options``.
+    :return: the space, or None to leave ``name`` to another plugin (or to the listed class, built as
+        ``cls(data, options)``).
     """
 
 
@@ -80,10 +81,12 @@ def build_dataset(name: str, data_dir: Path | None, options: DatasetOptions) -> 
 
     :param name: the dataset name given on the command line (``--dataset``).
     :param data_dir: the folder given with ``--data-dir`` (user-expanded), or None.
-    :param options: augmentation, Cutout, download and input size (:class:`~nasplug.data.DatasetOptions`).
+    :param options: augmentation, Cutout, download, input size and normalisation
+        (:class:`~nasplug.data.DatasetOptions`: ``augment``, ``cutout``, ``download``, ``input_size``,
+        ``normalisation``).
     :return: a :class:`~nasplug.data.DataBundle`, best with ``train_plain`` (the training images
         without augmentation, which a search evaluates its derived architecture on); problems raise
-        :class:`~nasplug.data.DatasetError`.
+        :class:`~nasplug.data.DatasetError`. None leaves ``name`` to another plugin.
     """
 
 
@@ -100,7 +103,8 @@ def sample_architecture(space: SearchSpace, step: Step) -> Sequence[Architecture
 
     :param space: the run's search space (its ``decisions()`` are what to sample).
     :param step: epoch, step index, steps per epoch and total epochs.
-    :return: a list of :class:`~nasplug.core.architecture.Architecture`.
+    :return: a list of :class:`~nasplug.core.architecture.Architecture`, or None to leave the step to
+        another plugin.
     """
 
 
@@ -119,6 +123,12 @@ def record_feedback(
     it here. Under distributed search every rank gets every sample's feedback,
     and ``loss_tensor`` is a first-order stand-in with the same value and the
     same gradient towards the gates (docs/distributed.md).
+
+    :param space: the run's search space.
+    :param samples: the K architectures :func:`sample_architecture` returned for this step.
+    :param feedback: one :class:`~nasplug.core.architecture.Feedback` per sample, in the same order.
+    :param step: the step the samples belong to.
+    :return: None (broadcast: every implementation is called, results are ignored).
     """
 
 
@@ -132,6 +142,10 @@ def sample_weights(
     implementation every sample weighs 1/K. PARSEC returns its normalised
     importance weights ω̃_k here.
 
+    :param space: the run's search space.
+    :param samples: this step's K samples.
+    :param feedback: their feedback, as :func:`record_feedback` received it.
+    :param step: the current step.
     :return: K non-negative floats, or None for the default.
     """
 
@@ -143,6 +157,10 @@ def update_distribution(space: SearchSpace, step: Step) -> None:
     Called after every step; ``step.epoch_end`` is True on the last step of an
     epoch, so a controller updates at its own cadence (MdeNAS per epoch, PARSEC
     and EoiNAS per step).
+
+    :param space: the run's search space.
+    :param step: the step just trained.
+    :return: None (broadcast).
     """
 
 
@@ -153,6 +171,9 @@ def derive_genotype(space: SearchSpace) -> Genotype | None:
     Called at every epoch end (for the history and the derived net's accuracy)
     and at the end of the search. Stops at first non-None result. Most
     controllers return ``space.genotype_from_scores(scores)``.
+
+    :param space: the run's search space.
+    :return: the space's :class:`~nasplug.core.space.Genotype`, or None to leave it to another plugin.
     """
 
 
@@ -162,6 +183,9 @@ def report_distribution(space: SearchSpace) -> Mapping[str, Sequence[float]] | N
 
     Called at epoch ends for the history (entropy, plots) and by progress
     output. Stops at first non-None result.
+
+    :param space: the run's search space.
+    :return: ``{decision key: [probability per choice]}``, or None to leave it to another plugin.
     """
 
 
@@ -173,7 +197,12 @@ def epoch_finished(record: Mapping[str, Any], run_dir: str) -> None:
     """Observe one epoch's history record (the line appended to ``history.jsonl``).
 
     Called on the main process after the epoch's checkpoint is written; for
-    loggers and dashboards. Broadcast.
+    loggers and dashboards. Broadcast; an observer that raises is reported as a warning and the
+    search goes on.
+
+    :param record: the history line: epoch, losses and accuracies, lr, entropy, genotype, distribution.
+    :param run_dir: the run directory.
+    :return: None (broadcast).
     """
 
 
@@ -186,4 +215,5 @@ def train_epoch_finished(record: Mapping[str, Any], out_dir: str) -> None:
 
     :param record: epoch, lr, drop_path, train loss/top-1, test loss/top-1/top-5, seconds.
     :param out_dir: the training directory.
+    :return: None (broadcast).
     """

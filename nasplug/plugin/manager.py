@@ -1,49 +1,42 @@
-"""Plugin discovery: the built-in spaces, the ``nasplug`` and ``nasplug.controllers`` entry points.
+"""The run's plugin manager: :func:`load_plugins` builds it, :class:`Hooks` answers every lookup and call.
 
-Everything that can go wrong while loading someone else's code becomes a
-:class:`PluginError` whose one-line message names the plugin and the
-distribution it came from, never a traceback.
+One ``Hooks`` per run: the entry point (``nasplug.api``, ``nasplug.cli``) builds it and
+passes it down, so a plugin registered on it through the Python API is the one a
+run's data, space, controller and loggers come from. Every call into plugin code goes
+through :meth:`Hooks._call` or :func:`~nasplug.plugin.errors.guard_plugin`: a plugin
+raising, or returning the wrong type, becomes a one-line PluginError naming the plugin,
+its distribution and the hook (as pytest names a failing plugin).
 """
 
 from __future__ import annotations
 
-import importlib
 import traceback
-from collections.abc import Callable, Mapping, Sequence
-from importlib import metadata
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import attrs
 import pluggy
 
-from nasplug.plugin import hookspecs
 from nasplug.core.architecture import Architecture, Feedback, Step
 from nasplug.core.controller import Controller
 from nasplug.core.errors import NasplugError
+from nasplug.core.markers import PROJECT
 from nasplug.core.options import resolve_options
 from nasplug.core.space import DataShape, Genotype, SearchSpace
-
-if TYPE_CHECKING:
-    from nasplug.data.bundle import DataBundle, DatasetInfo, DatasetOptions
-
-PROJECT = "nasplug"
-PLUGIN_GROUP = "nasplug"
-CONTROLLER_GROUP = "nasplug.controllers"
-BUILTIN_PLUGINS = ("nasplug.spaces", "nasplug.data.builtin")
-
-
-class PluginError(NasplugError, RuntimeError):
-    """A plugin is missing, broken or unknown; the message is meant for the user as is."""
-
-
-@attrs.frozen
-class Provider:
-    """Where something came from: plugin (or entry-point) name, distribution and its version."""
-
-    plugin: str
-    distribution: str
-    version: str
+from nasplug.data import DataBundle, DatasetError, DatasetInfo, DatasetOptions, dataset_options
+from nasplug.plugin import hookspecs
+from nasplug.plugin.discovery import (
+    CONTROLLER_GROUP,
+    LOGGER_GROUP,
+    PLUGIN_GROUP,
+    Discovered,
+    RecipeEntry,
+    discover,
+    discover_named,
+    discover_recipes,
+)
+from nasplug.plugin.errors import PluginError, Provider, describe, guard_plugin, one_per_name, unknown_name
 
 
 @attrs.frozen
@@ -64,170 +57,33 @@ class DatasetEntry:
     """As :attr:`SpaceEntry.conflict`."""
 
 
-@attrs.frozen
-class ControllerEntry:
-    name: str
-    entry_point: metadata.EntryPoint = attrs.field(eq=False)
-    provider: Provider
-    conflict: str | None = None  # set when several distributions register this name
-
-    def load(self) -> type[Controller]:
-        """Import the controller class; import failures, wrong types and name conflicts become PluginError."""
-        where = f"controller {self.name!r} ({self.provider.distribution} {self.provider.version})"
-        if self.conflict is not None:
-            raise PluginError(self.conflict)
-        try:
-            cls = self.entry_point.load()
-        except Exception as exc:  # any import-time failure of third-party code
-            raise PluginError(f"{where} failed to import: {type(exc).__name__}: {exc}") from exc
-        if not (isinstance(cls, type) and issubclass(cls, Controller)):
-            raise PluginError(f"{where}: {self.entry_point.value} is not a nasplug.Controller subclass")
-        return cls
-
-
-def _provider(entry_point: metadata.EntryPoint) -> Provider:
-    dist = entry_point.dist
-    if dist is None:
-        return Provider(entry_point.name, "unknown", "")
-    return Provider(entry_point.name, dist.metadata["Name"], dist.version)
-
-
-def _unique_entry_points(group: str) -> list[metadata.EntryPoint]:
-    """Entry points of ``group``, once per (name, value) even if a path lists a dist twice."""
-    seen = set()
-    result = []
-    for entry_point in metadata.entry_points(group=group):
-        if (entry_point.name, entry_point.value) not in seen:
-            seen.add((entry_point.name, entry_point.value))
-            result.append(entry_point)
-    return result
-
-
 def load_plugins(load_entry_points: bool = True) -> Hooks:
-    """A plugin manager with the hook specs, external plugin modules, then the built-ins.
+    """A plugin manager with the hook specs, the installed plugin modules, then the built-ins.
 
-    An external module that fails to import or to register (a bad or unknown
-    hook) is left out and recorded in ``Hooks.broken``: one broken distribution
-    never stops the others, and ``nasplug plugins`` lists it as BROKEN.
+    A plugin module that fails to import or to register (a bad or unknown hook), or
+    whose name several distributions claim, is left out and recorded in
+    ``Hooks.broken``: one broken distribution never stops the others, and
+    ``nasplug plugins`` lists it as BROKEN. ``load_entry_points=False``: built-ins only.
     """
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
-    providers: dict[str, Provider] = {}
-    broken: dict[str, str] = {}
-    if load_entry_points:
-        for entry_point in _unique_entry_points(PLUGIN_GROUP):
-            provider = _provider(entry_point)
-            try:
-                _register_module(pm, entry_point, describe(provider, "plugin"))
-            except PluginError as exc:
-                broken[entry_point.name] = str(exc)
-                continue
-            providers[entry_point.name] = provider
-    for module_name in BUILTIN_PLUGINS:
-        _register(pm, importlib.import_module(module_name), module_name, f"built-in {module_name}")
-        providers[module_name] = Provider(module_name, PROJECT, _version(PROJECT))
-    return Hooks(pm, providers, broken)
-
-
-def describe(provider: Provider, kind: str) -> str:
-    """``plugin 'name' (distribution version)``: how every message names a plugin."""
-    return f"{kind} {provider.plugin!r} ({provider.distribution} {provider.version})".replace(" )", ")")
-
-
-def _register_module(pm: pluggy.PluginManager, entry_point: metadata.EntryPoint, where: str) -> None:
-    try:
-        module = entry_point.load()
-    except Exception as exc:  # third-party import failure
-        raise PluginError(f"{where} failed to import: {type(exc).__name__}: {exc}") from exc
-    _register(pm, module, entry_point.name, where)
-    try:
-        _check_pending(pm, where)
-    except PluginError:
-        pm.unregister(name=entry_point.name)
-        raise
-
-
-def _version(distribution: str) -> str:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def _register(pm: pluggy.PluginManager, plugin: object, name: str, where: str) -> None:
-    try:
-        pm.register(plugin, name=name)
-    except pluggy.PluginValidationError as exc:
-        raise PluginError(f"{where} has a bad hook implementation: {exc}") from exc
-    except ValueError as exc:  # already registered under this name
-        raise PluginError(f"{where}: {exc}") from exc
-
-
-def _check_pending(pm: pluggy.PluginManager, where: str) -> None:
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        raise PluginError(f"{where} implements an unknown hook: {exc}") from exc
-
-
-def available_controllers() -> dict[str, ControllerEntry]:
-    """Every controller class installed in the ``nasplug.controllers`` group, by name (not imported).
-
-    A name that several distributions register is not silently shadowed: its
-    entry refuses to load with a message naming them all.
-    """
-    by_name: dict[str, list[metadata.EntryPoint]] = {}
-    for entry_point in _unique_entry_points(CONTROLLER_GROUP):
-        by_name.setdefault(entry_point.name, []).append(entry_point)
-    entries = {}
-    for name, points in by_name.items():
-        conflict = None
-        if len(points) > 1:
-            owners = ", ".join(f"{_provider(ep).distribution} ({ep.value})" for ep in points)
-            conflict = (f"controller {name!r} is registered by several distributions: {owners}; "
-                        f"uninstall all but one")
-        entries[name] = ControllerEntry(name, points[0], _provider(points[0]), conflict)
-    return entries
-
-
-Listed = TypeVar("Listed", SpaceEntry, DatasetEntry)
-
-
-def _one_per_name(entries: Sequence[Listed], kind: str) -> dict[str, Listed]:
-    """The entries by name; a name that several plugins list carries a conflict naming them all.
-
-    Without it the name would silently mean whichever plugin pluggy called last.
-    """
-    by_name: dict[str, list[Listed]] = {}
-    for entry in entries:
-        by_name.setdefault(entry.name, []).append(entry)
-    chosen = {}
-    for name, listed in by_name.items():
-        chosen[name] = listed[0]
-        if len(listed) > 1:
-            owners = ", ".join(describe(entry.provider, "plugin") for entry in listed)
-            chosen[name] = attrs.evolve(listed[0], conflict=f"{kind} {name!r} is listed by several plugins: "
-                                                            f"{owners}; uninstall all but one")
-    return chosen
-
-
-def _unknown(kind: str, name: str, available: Sequence[str]) -> PluginError:
-    listed = ", ".join(sorted(available)) or "none installed"
-    return PluginError(f"unknown {kind} {name!r}; available: {listed}")
-
-
-def controller_entry(name: str) -> ControllerEntry:
-    controllers = available_controllers()
-    if name not in controllers:
-        raise _unknown("controller", name, list(controllers))
-    return controllers[name]
+    hooks = Hooks(pm, {})
+    modules = one_per_name(discover(PLUGIN_GROUP, installed=load_entry_points), "plugin module")
+    for name, entry in modules.items():
+        try:
+            hooks.add_plugin(entry.load(), name, entry.provider)
+        except PluginError as exc:
+            hooks.broken[name] = str(exc)
+    return hooks
 
 
 class Hooks:
-    """Typed calls into the run's hooks, so the engine never passes untyped keywords around.
+    """Typed calls into the run's hooks and every lookup of the run, so no caller passes untyped keywords.
 
-    A plugin raising in a hook, or returning the wrong type, becomes a PluginError
-    naming the plugin, its distribution and the hook (as pytest names a failing plugin).
+    Spaces and datasets come from the registered plugins; controllers, recipes and
+    loggers from their entry-point groups. Each ``x_entry(name)`` lookup raises a
+    PluginError for an unknown name (listing the known ones) and for a name several
+    plugins claim (naming them all).
     """
 
     def __init__(
@@ -240,28 +96,89 @@ class Hooks:
         self.providers = dict(providers)
         self.broken = dict(broken or {})  # plugin name -> why it was left out
 
+    # ------------------------------------------------------------------ registration
+
+    def add_plugin(self, plugin: object, name: str, provider: Provider | None = None) -> None:
+        """Register ``plugin`` (a module or an object implementing hooks) for this run; check its hook names.
+
+        ``name`` may carry a kind (``controller:mdenas``, ``logger:csv``) that messages name it by;
+        ``provider`` names its distribution. A plugin that fails to register is a PluginError
+        and leaves the manager as it was.
+        """
+        where = _describe_plugin(name, provider)
+        try:
+            self.pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"{where} has a bad hook implementation: {exc}") from exc
+        except ValueError as exc:  # already registered under this name
+            raise PluginError(f"{where}: {exc}") from exc
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self.pm.unregister(name=name)
+            raise PluginError(f"{where} implements an unknown hook: {exc}") from exc
+        if provider is not None:
+            self.providers[name] = provider
+
+    def add_controller(self, controller: Controller, name: str, provider: Provider | None = None) -> None:
+        """Register the run's controller; ``provider`` names its distribution in error messages."""
+        own = provider or Provider(name, type(controller).__module__.partition(".")[0], "")
+        self.add_plugin(controller, f"controller:{name}", own)
+
+    # ------------------------------------------------------------------ lookups
+
     def spaces(self) -> dict[str, SpaceEntry]:
         """Every space any registered plugin lists, by name; a name listed twice carries a conflict."""
-        spaces: list[SpaceEntry] = []
-        for impl in self.pm.hook.list_search_spaces.get_hookimpls():
-            provider = self.providers.get(impl.plugin_name, Provider(impl.plugin_name, "unknown", ""))
-            listed = self._guarded(impl, "list_search_spaces")
-            if not isinstance(listed, Mapping):
-                raise PluginError(f"{self._who(impl)}: list_search_spaces returned {_kind(listed)}, "
-                                  f"expected a dict of name -> SearchSpace class")
-            spaces.extend(SpaceEntry(name, cls, provider) for name, cls in listed.items())
-        return _one_per_name(spaces, "space")
+        spaces = [SpaceEntry(name, cls, provider) for provider, listed in self._listings(
+            "list_search_spaces", "a dict of name -> SearchSpace class") for name, cls in listed.items()]
+        return one_per_name(spaces, "space")
 
     def space_entry(self, name: str) -> SpaceEntry:
         spaces = self.spaces()
         if name not in spaces:
-            error = _unknown("space", name, list(spaces))
+            error = unknown_name("space", name, spaces)
             if self.broken:
                 raise PluginError(f"{error}; left out as broken: {'; '.join(self.broken.values())}")
             raise error
-        if spaces[name].conflict:
-            raise PluginError(spaces[name].conflict)
-        return spaces[name]
+        return _usable(spaces[name])
+
+    def datasets(self) -> dict[str, DatasetEntry]:
+        """Every dataset any registered plugin lists, by name; a name listed twice carries a conflict."""
+        datasets = [DatasetEntry(name, info, provider) for provider, listed in self._listings(
+            "list_datasets", "a dict of name -> DatasetInfo") for name, info in listed.items()]
+        return one_per_name(datasets, "dataset")
+
+    def dataset_entry(self, name: str) -> DatasetEntry:
+        """The dataset called ``name`` (case-insensitive where no plugin lists the exact spelling)."""
+        datasets = self.datasets()
+        by_lower = {key.lower(): entry for key, entry in datasets.items()}
+        entry = datasets.get(name) or by_lower.get(name.lower())
+        if entry is None:
+            raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(datasets)}")
+        return _usable(entry)
+
+    def controllers(self) -> dict[str, Discovered]:
+        """Every controller class of the ``nasplug.controllers`` group, by name (not imported)."""
+        return discover_named(CONTROLLER_GROUP)
+
+    def controller_entry(self, name: str) -> Discovered:
+        return _pick(self.controllers(), "controller", name)
+
+    def recipes(self) -> dict[str, RecipeEntry]:
+        """Every named recipe: nasplug's own and those of the ``nasplug.recipes`` packages."""
+        return discover_recipes()
+
+    def recipe_entry(self, name: str) -> RecipeEntry:
+        return _pick(self.recipes(), "recipe", name)
+
+    def loggers(self) -> dict[str, Discovered]:
+        """Every logger class: the built-in csv and tensorboard, then the ``nasplug.loggers`` group."""
+        return discover_named(LOGGER_GROUP)
+
+    def logger_entry(self, name: str) -> Discovered:
+        return _pick(self.loggers(), "logger", name)
+
+    # ------------------------------------------------------------------ building
 
     def build_space(self, name: str, data: DataShape, given: Mapping[str, Any]) -> SearchSpace:
         """Resolve ``given`` against the space's declared options and build it."""
@@ -276,33 +193,39 @@ class Hooks:
                               f"{_kind(space)}, expected a nasplug.SearchSpace")
         return space
 
-    def datasets(self) -> dict[str, DatasetEntry]:
-        """Every dataset any registered plugin lists, by name."""
-        datasets: list[DatasetEntry] = []
-        for impl in self.pm.hook.list_datasets.get_hookimpls():
-            provider = self.providers.get(impl.plugin_name, Provider(impl.plugin_name, "unknown", ""))
-            datasets.extend(DatasetEntry(name, info, provider) for name, info in impl.function().items())
-        return _one_per_name(datasets, "dataset")
+    def load_dataset(
+        self,
+        name: str,
+        data_dir: str | Path | None = None,
+        *,
+        augment: bool = True,
+        cutout: int = 0,
+        download: bool = True,
+        input_size: int | None = None,
+        normalisation: str = "dataset",
+    ) -> DataBundle:
+        """Dataset ``name`` from the plugin providing it, files under ``data_dir``.
 
-    def dataset_entry(self, name: str) -> DatasetEntry:
-        """The dataset called ``name`` (case-insensitive where no plugin lists the exact spelling)."""
-        from nasplug.data.bundle import DatasetError
+        The options are checked by :func:`nasplug.data.dataset_options` (their meaning
+        is documented there); ``data_dir`` defaults to where each built-in keeps its files.
+        """
+        options = dataset_options(augment=augment, cutout=cutout, download=download, input_size=input_size,
+                                  normalisation=normalisation)
+        root = Path(data_dir).expanduser() if data_dir is not None else None
+        return self.build_dataset(name, root, options)
 
-        datasets = self.datasets()
-        by_lower = {key.lower(): entry for key, entry in datasets.items()}
-        entry = datasets.get(name) or by_lower.get(name.lower())
-        if entry is None:
-            raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(datasets)}")
-        if entry.conflict:
-            raise DatasetError(entry.conflict)
-        return entry
+    def dataset_shape(self, name: str, data_dir: str | Path | None = None) -> DataShape:
+        """The shape of dataset ``name``: its nominal one without reading a file where it has one
+        (ImageNet: 1000 classes at 224 px), otherwise that of the loaded files (a folder dataset)."""
+        entry = self.dataset_entry(name)
+        if entry.info.shape is not None:
+            return entry.info.shape
+        return self.load_dataset(entry.name, data_dir, augment=False, download=False).shape
 
     def build_dataset(self, name: str, data_dir: Path | None, options: DatasetOptions) -> DataBundle:
-        """Load dataset ``name`` from the first plugin that builds it; checks that it returned a bundle."""
-        from nasplug.data.bundle import DataBundle
-
+        """Dataset ``name`` from the first plugin that builds it with ``options``; checks it is a bundle."""
         entry = self.dataset_entry(name)
-        bundle = self.pm.hook.build_dataset(name=entry.name, data_dir=data_dir, options=options)
+        bundle = self._call("build_dataset", name=entry.name, data_dir=data_dir, options=options)
         where = f"dataset {entry.name!r} ({entry.provider.distribution} {entry.provider.version})"
         if bundle is None:
             raise PluginError(f"{where} is listed, but no plugin's build_dataset built it")
@@ -310,17 +233,7 @@ class Hooks:
             raise PluginError(f"{where}: build_dataset returned a {type(bundle).__name__}, not a DataBundle")
         return bundle
 
-    def add_controller(self, controller: Controller, name: str, provider: Provider | None = None) -> None:
-        """Register the run's controller; ``provider`` names its distribution in error messages."""
-        plugin = f"controller:{name}"
-        self.providers[plugin] = provider or Provider(name, type(controller).__module__.partition(".")[0], "")
-        _register(self.pm, controller, plugin, f"controller {name!r}")
-        _check_pending(self.pm, f"controller {name!r}")
-
-    def add_observer(self, observer: object, name: str) -> None:
-        """Register a logger (or any observer object) for this run."""
-        _register(self.pm, observer, name, name)
-        _check_pending(self.pm, name)
+    # ------------------------------------------------------------------ the controller's hooks
 
     def sample_architecture(self, space: SearchSpace, step: Step) -> list[Architecture]:
         samples = self._call("sample_architecture", space=space, step=step)
@@ -375,6 +288,8 @@ class Hooks:
                               f"{_kind(probabilities)}, expected a dict of decision -> list of probabilities")
         return {str(key): value for key, value in converted.items() if value is not None}
 
+    # ------------------------------------------------------------------ observers
+
     def epoch_finished(self, record: Mapping[str, Any], run_dir: str) -> list[str]:
         """Tell every observer; each one's failure is returned as a message instead of stopping the run.
 
@@ -395,7 +310,18 @@ class Hooks:
                 failures.append(str(exc))
         return failures
 
-    # ------------------------------------------------------------------ faults
+    # ------------------------------------------------------------------ blame
+
+    def _listings(self, hook: str, expected: str) -> list[tuple[Provider, Mapping[str, Any]]]:
+        """Each implementation of listing hook ``hook``, called guarded, with the provider of its plugin."""
+        listings = []
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            listed = self._guarded(impl, hook)
+            if not isinstance(listed, Mapping):
+                raise PluginError(f"{self._who(impl)}: {hook} returned {_kind(listed)}, expected {expected}")
+            listings.append((self.providers.get(impl.plugin_name, Provider(impl.plugin_name, "unknown", "")),
+                             listed))
+        return listings
 
     def _call(self, hook: str, **kwargs: Any) -> Any:
         caller = getattr(self.pm.hook, hook)
@@ -411,9 +337,7 @@ class Hooks:
         return guard_plugin(self._who(impl), hook, lambda: impl.function(**kwargs))
 
     def _who(self, impl: Any) -> str:
-        kind, _, name = impl.plugin_name.rpartition(":")
-        provider = self.providers.get(impl.plugin_name, Provider(name, "unknown", ""))
-        return describe(attrs.evolve(provider, plugin=name), kind or "plugin")
+        return _describe_plugin(impl.plugin_name, self.providers.get(impl.plugin_name))
 
     def _implementers(self, hook: str) -> str:
         impls = getattr(self.pm.hook, hook).get_hookimpls()
@@ -428,14 +352,23 @@ class Hooks:
         return self._implementers(hook)
 
 
-def guard_plugin(where: str, hook: str, call: Callable[[], Any]) -> Any:
-    """``call()``, any exception of third-party code becoming a PluginError naming ``where`` and ``hook``."""
-    try:
-        return call()
-    except NasplugError:
-        raise
-    except Exception as exc:  # third-party code
-        raise PluginError(f"{where} failed in {hook}: {type(exc).__name__}: {exc}") from exc
+def _describe_plugin(name: str, provider: Provider | None) -> str:
+    """``controller 'mdenas' (nasplug-mdenas 0.1.0)`` for plugin name ``controller:mdenas``."""
+    kind, _, short = name.rpartition(":")
+    return describe(attrs.evolve(provider or Provider(short, "unknown", ""), plugin=short), kind or "plugin")
+
+
+def _pick(entries: Mapping[str, Any], kind: str, name: str) -> Any:
+    """Entry ``name`` of ``entries``: unknown names list the known ones; a claimed-twice name is refused."""
+    if name not in entries:
+        raise unknown_name(kind, name, entries)
+    return _usable(entries[name])
+
+
+def _usable(entry: Any) -> Any:
+    if entry.conflict is not None:
+        raise PluginError(entry.conflict)
+    return entry
 
 
 def _code(function: Any) -> Any:
@@ -459,3 +392,8 @@ def _numbers(value: Any) -> list[float] | None:
         return [float(item) for item in value]
     except (TypeError, ValueError):
         return None
+
+
+# ---------------------------------------------------------------------- transitional (issue #23)
+# search/controller_choice.py, api.py and cli.py still import these; each switches to the run's
+# Hooks.controllers() / Hooks.controller_entry(name), then these two are deleted.

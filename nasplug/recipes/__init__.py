@@ -5,7 +5,8 @@ anything runs: an unknown key or a value of the wrong type is a
 :class:`RecipeError` naming the file, the key and the problem. Recipes come from
 this package's ``*.toml`` files (the built-in ones), from the packages that
 distributions list in the ``nasplug.recipes`` entry-point group (a plugin's
-recipes), or from any file path. docs/recipes.md describes the format.
+recipes), or from any file path; the run's ``Hooks.recipes()`` lists the named ones
+(found by :mod:`nasplug.plugin.discovery`). docs/recipes.md describes the format.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ import tomllib
 import types
 import typing
 from collections.abc import Mapping
-from importlib import metadata, resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from nasplug.core.errors import NasplugError
 from nasplug.core.options import Option, OptionError
 
-RECIPE_GROUP = "nasplug.recipes"
+if TYPE_CHECKING:
+    from nasplug.plugin import Hooks
+
 COMMANDS = ("run", "train")
 TABLES = {"run": ("space", "controller"), "train": ("network",)}
 """The option tables each kind of recipe may hold besides ``[settings]``."""
@@ -54,15 +56,6 @@ class Recipe:
     def table(self, name: str) -> dict[str, Any]:
         """A copy of option table ``name`` (``space``, ``controller``, ``network``); empty if absent."""
         return dict(self.tables.get(name, {}))
-
-
-@attrs.frozen
-class RecipeEntry:
-    """Where a named recipe lives and which distribution ships it."""
-
-    name: str
-    path: Any  # a Traversable: a file inside an installed package
-    distribution: str
 
 
 def parse_recipe(text: str, source: str, name: str) -> Recipe:
@@ -104,50 +97,21 @@ def read_recipe_file(path: str | Path) -> Recipe:
     return parse_recipe(text, str(path), path.stem)
 
 
-def available_recipes() -> dict[str, RecipeEntry]:
-    """Every named recipe: this package's files, then those of the ``nasplug.recipes`` entry points.
-
-    An entry point's value is an importable package whose ``*.toml`` files are
-    recipes named after the file. Two providers of one name are an error (which
-    one a user would get would depend on install order).
-    """
-    entries: dict[str, RecipeEntry] = {}
-    sources = [("nasplug", resources.files(__name__))]
-    for entry_point in metadata.entry_points(group=RECIPE_GROUP):
-        distribution = entry_point.dist.metadata["Name"] if entry_point.dist else "unknown"
-        try:
-            package = resources.files(entry_point.value)
-        except (ImportError, TypeError) as exc:
-            raise RecipeError(f"recipes {entry_point.name!r} of {distribution}: cannot open package "
-                              f"{entry_point.value!r} ({exc})") from None
-        sources.append((distribution, package))
-    for distribution, folder in sources:
-        for item in sorted(folder.iterdir(), key=lambda item: item.name):
-            if not item.name.endswith(".toml"):
-                continue
-            name = item.name[: -len(".toml")]
-            if name in entries and entries[name].distribution != distribution:
-                raise RecipeError(f"recipe {name!r} is shipped by both {entries[name].distribution} "
-                                  f"and {distribution}; uninstall one")
-            entries[name] = RecipeEntry(name, item, distribution)
-    return entries
-
-
-def load_recipe(reference: str) -> Recipe:
-    """A recipe by name (``nasplug recipes`` lists them) or by path to a ``.toml`` file."""
+def load_recipe(reference: str, hooks: Hooks) -> Recipe:
+    """A recipe by name (``hooks.recipes()`` lists them) or by path to a ``.toml`` file."""
     if reference.endswith(".toml") or "/" in reference or "\\" in reference:
         return read_recipe_file(reference)
-    entries = available_recipes()
-    if reference not in entries:
-        raise RecipeError(f"unknown recipe {reference!r}; available: {', '.join(sorted(entries)) or 'none'} "
+    recipes = hooks.recipes()
+    if reference not in recipes:
+        raise RecipeError(f"unknown recipe {reference!r}; available: {', '.join(sorted(recipes)) or 'none'} "
                           f"(or give the path of a .toml file)")
-    entry = entries[reference]
+    entry = hooks.recipe_entry(reference)  # a name several distributions ship is refused, naming them
     return parse_recipe(entry.path.read_text(encoding="utf-8"), f"recipe {reference}", reference)
 
 
-def recipe_for(reference: str, command: str) -> Recipe:
+def recipe_for(reference: str, command: str, hooks: Hooks) -> Recipe:
     """:func:`load_recipe`, refusing a recipe written for the other command."""
-    recipe = load_recipe(reference)
+    recipe = load_recipe(reference, hooks)
     if recipe.command != command:
         raise RecipeError(f"{recipe.source} is a recipe for `nasplug {recipe.command}`, not `nasplug {command}`")
     return recipe

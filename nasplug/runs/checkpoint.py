@@ -1,67 +1,68 @@
-"""Atomic checkpoint files: write to a temporary file, fsync, rename, fsync the folder.
+"""Epoch checkpoints: written atomically into a run's ``checkpoints/``, rotated, loaded safely.
 
 A run killed at any moment leaves either the previous checkpoint or the new one,
-never a torn file. Loading uses ``weights_only=True``: a checkpoint holds tensors
+never a torn file (nasplug.runs.files). Loading uses ``weights_only=True``: a checkpoint holds tensors
 and plain values only, never pickled code.
 """
 
 from __future__ import annotations
 
 import io
-import json
-import os
 import re
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import torch
 
-from nasplug.core.errors import NasplugError
+from nasplug.core.errors import CheckpointError
+from nasplug.runs.files import atomic_write
+from nasplug.runs.random_state import capture_random_state, restore_random_state
 
-
-class CheckpointError(NasplugError, RuntimeError):
-    """A checkpoint is missing, truncated or not one of ours; the message names the file."""
-
-
-def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Call ``write`` on a temporary file beside ``path``, then atomically replace ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results get the mode open() would give
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _umask() -> int:
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # some platforms cannot open folders; the rename is still atomic
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+CHECKPOINT_DIR = "checkpoints"
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     atomic_write(path, lambda handle: torch.save(state, handle))
+
+
+def optimisation_state(
+    fmt: str, config: Mapping[str, Any], epoch: int, optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler, device: torch.device,
+) -> dict[str, Any]:
+    """What every run's checkpoint holds besides its weights and records: its format, configuration,
+    epoch, optimiser and schedule, and the random state (nasplug.runs.random_state)."""
+    return {
+        "format": fmt,
+        "config": dict(config),
+        "epoch": epoch,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng": capture_random_state(device),
+    }
+
+
+def restore_optimisation(
+    state: Mapping[str, Any], optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler, device: torch.device,
+) -> None:
+    """Load :func:`optimisation_state`'s optimiser, schedule and random state back (KeyError if one is missing)."""
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    restore_random_state(state["rng"], device)
+
+
+def checkpoint_paths(folder: Path) -> list[Path]:
+    """The epoch checkpoints of the run in ``folder``, oldest first."""
+    return sorted((Path(folder) / CHECKPOINT_DIR).glob("epoch-*.pt"))
+
+
+def save_epoch_checkpoint(folder: Path, epoch: int, state: dict[str, Any], keep: int) -> None:
+    """Write the checkpoint after ``epoch``, then delete all but the newest ``keep`` (0 keeps all)."""
+    save_checkpoint(Path(folder) / CHECKPOINT_DIR / f"epoch-{epoch:04d}.pt", state)
+    if keep:
+        for old in checkpoint_paths(folder)[:-keep]:
+            old.unlink()
 
 
 def _loads_back(value: Any) -> bool:
@@ -129,9 +130,3 @@ def _load_failure(exc: Exception) -> str:
         detail = re.search(r"WeightsUnpickler error:\s*([^\n]+)", text)
         return f"refused by the safe loader: {detail.group(1).strip() if detail else 'unknown content'}"
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (results and genotypes are never half-written)."""
-    text = json.dumps(data, indent=2, sort_keys=False) + "\n"
-    atomic_write(path, lambda handle: handle.write(text.encode()))

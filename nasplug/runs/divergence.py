@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from nasplug.core.errors import NasplugError
+from nasplug.runs.checkpoint import checkpoint_paths
 
 
 class DivergenceError(NasplugError, ArithmeticError):
@@ -44,3 +46,11 @@ def check_finite(values: Mapping[str, Any], where: str, advice: Callable[[], str
     if found is not None:
         key, value = found
         raise DivergenceError(f"{where}: {key} is {value} (the run diverged); {advice()}")
+
+
+def divergence_advice(folder: Path, lr: float, controller: str | None = None) -> str:
+    """What to change after a divergence, and which checkpoint of ``folder`` is the last good one."""
+    kept = checkpoint_paths(folder)
+    where = f"; the last good checkpoint, {kept[-1].name}, is kept" if kept else ""
+    step_size = f" or the step size of controller {controller!r}" if controller is not None else ""
+    return f"lower --lr (now {lr:g}){step_size}{where}"

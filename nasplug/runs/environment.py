@@ -86,3 +86,15 @@ def describe(record: Mapping[str, Any]) -> str:
     """One line for the start of a run."""
     return (f"threads {record['threads']}, device {record['device']}, torch {record['torch']}, "
             f"nasplug {record['versions'].get('nasplug', 'unknown')}")
+
+
+def start_threads(asked: int | None, recorded: Mapping[str, Any] | None) -> tuple[int, str | None]:
+    """Set torch's threads for a run and return them with a warning or None.
+
+    ``recorded`` is the environment record of the run being resumed (None for a fresh run): a
+    resume takes the run's own count unless ``asked``, and warns where ``asked`` differs from it.
+    """
+    warning = None
+    if recorded is not None:
+        asked, warning = resume_threads(recorded, asked)
+    return use_threads(asked), warning

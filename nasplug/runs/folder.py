@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from nasplug.core.errors import NasplugError
+from nasplug.runs.lock import contents, remove_temporary_files
 
 
 def default_run_dir(space: str, controller: str) -> Path:
@@ -32,11 +33,19 @@ def fresh_output_dir(path: Path, *, out: str = "--out", resume: str | None = "--
     the caller's ways to choose another folder and to continue this one: the CLI's options, or the
     Python API's.
     """
-    from nasplug.runs.lock import contents
-
     if path.exists() and not path.is_dir():
         raise NasplugError(f"{path} is a file, not a folder; choose another {out}")
     if contents(path):
         hint = f" or continue it with {resume.format(path=path)}" if resume else ""
         raise NasplugError(f"{path} exists and is not empty; choose another {out}{hint}")
     return path
+
+
+def claim_folder(folder: Path, *, resume: bool, error: type[Exception], choose: str) -> None:
+    """Under the run's lock: a fresh run needs ``folder`` empty; a resumed one loses the temporary files
+    an interrupted atomic write left. ``choose`` names what the user picks instead ("folder")."""
+    if not resume:
+        if contents(folder):
+            raise error(f"{folder} exists and is not empty; choose another {choose} or resume it")
+        return
+    remove_temporary_files(folder)

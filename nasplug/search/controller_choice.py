@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Union
 from nasplug.core.controller import Controller
 from nasplug.core.errors import NasplugError
 from nasplug.core.options import resolve_options
-from nasplug.plugin.manager import Hooks, Provider, available_controllers, controller_entry, describe, guard_plugin
+from nasplug.plugin import Hooks, Provider, describe, guard_plugin
 from nasplug.core.space import DataShape, SearchSpace
 
 if TYPE_CHECKING:
@@ -25,12 +25,12 @@ class ControllerChoiceError(NasplugError, TypeError):
     """The given controller is not a name, a Controller subclass or an instance, or does not fit the run."""
 
 
-def controller_name(controller: ControllerLike) -> str:
-    """The name a run records for ``controller``."""
+def controller_name(controller: ControllerLike, hooks: Hooks) -> str:
+    """The name a run records for ``controller``: its installed name in ``hooks`` where it has one."""
     if isinstance(controller, str):
         return controller
     cls = controller_class(controller)
-    for name, entry in available_controllers().items():
+    for name, entry in hooks.controllers().items():
         try:
             if entry.load() is cls:
                 return name
@@ -68,7 +68,7 @@ def build_space_and_controller(
         return space, given, _own_provider(config.controller, type(given))
     space = hooks.build_space(config.space, data, config.space_options)
     if given is None:
-        entry = controller_entry(config.controller)
+        entry = hooks.controller_entry(config.controller)
         cls, provider = entry.load(), entry.provider
     else:
         cls = controller_class(given)

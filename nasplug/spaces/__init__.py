@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from nasplug import hookimpl
+from nasplug.core.markers import hookimpl
 from nasplug.core.space import SearchSpace
 from nasplug.spaces.darts_cell import DartsCellSpace
 from nasplug.spaces.proxyless import ProxylessSpace

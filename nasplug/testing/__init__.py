@@ -5,8 +5,8 @@
   through the real engine;
 * :mod:`nasplug.testing.feedback`: :func:`feedback` and :func:`feedback_favouring` made by hand,
   :func:`evaluate` measured on :func:`tiny_batch` as the engine measures it;
-* :mod:`nasplug.testing.driver`: :func:`controller_hooks` and :func:`run_steps`, the engine's step
-  loop over a controller's hooks without an engine;
+* :mod:`nasplug.testing.driver`: :func:`controller_hooks` and :func:`run_steps`, the real search
+  engine over a controller for a few epochs, on feedback a test gives each sample;
 * :mod:`nasplug.testing.cli`: :func:`run_cli`, :func:`assert_one_line_error` and :func:`search_args`
   for end-to-end runs of the command line;
 * :mod:`nasplug.testing.cifar`: :func:`~nasplug.testing.cifar.write_cifar10` and ``write_cifar100``,

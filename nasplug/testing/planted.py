@@ -29,7 +29,7 @@ from nasplug import hookimpl
 from nasplug.core.architecture import Architecture, ArchitectureError, Decision
 from nasplug.data.bundle import DataBundle, TensorImages
 from nasplug.core.options import Option
-from nasplug.plugin.manager import Hooks
+from nasplug.plugin import Hooks
 from nasplug.core.space import DataShape, Genotype, SearchSpace
 
 SPACE_NAME = "planted"

@@ -20,17 +20,18 @@ from typing import Any
 import attrs
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from nasplug.core.architecture import Architecture
-from nasplug.runs.checkpoint import atomic_write, write_json
-from nasplug.data import load_dataset, make_loader
 from nasplug.core.errors import NasplugError
-from nasplug.plugin.manager import load_plugins
-from nasplug.runs.progress import Progress
-from nasplug.runs.lock import contents, run_lock
-from nasplug.search.engine import resolve_device
 from nasplug.core.space import SearchSpace
+from nasplug.data import make_loader
+from nasplug.plugin import Hooks
+from nasplug.runs.device import Precision, resolve_device
+from nasplug.runs.files import atomic_write, write_json
+from nasplug.runs.lock import contents, run_lock
+from nasplug.runs.optimiser import DARTS_SGD, SgdSettings, cosine_schedule, sgd
+from nasplug.runs.progress import Progress
+from nasplug.train.loop import evaluate, train_epoch
 
 RESULT_FILE = "ranking.json"
 PLOT_FILE = "ranking.png"
@@ -42,15 +43,11 @@ class RankingError(NasplugError, ValueError):
 
 @attrs.frozen
 class TrainingSettings:
-    """How every sampled child is trained (the DARTS/MdeNAS search recipe)."""
+    """How every sampled child is trained: DARTS's search optimiser (MdeNAS §5.2 keeps it)."""
 
     epochs: int
     batch_size: int
-    lr: float = 0.025
-    lr_min: float = 0.001
-    momentum: float = 0.9
-    weight_decay: float = 3e-4
-    grad_clip: float = 5.0
+    optimiser: SgdSettings = DARTS_SGD
 
 
 @attrs.frozen
@@ -140,6 +137,7 @@ def run_ranking_experiment(
     space_name: str,
     dataset: str,
     *,
+    hooks: Hooks,
     architectures: int,
     epochs: int,
     batch_size: int = 64,
@@ -170,7 +168,7 @@ def run_ranking_experiment(
         target = resolve_device(device)
 
         # MdeNAS §5.2 trains on the training set and ranks by test accuracy (Fig. 4's curves)
-        data = load_dataset(dataset, data_dir, augment=True)
+        data = hooks.load_dataset(dataset, data_dir, augment=True)
         train_set, test_set = data.train, data.test
         if len(train_set) < batch_size:
             raise RankingError(
@@ -178,7 +176,7 @@ def run_ranking_experiment(
                 f"({len(train_set)} images)"
             )
 
-        space = load_plugins().build_space(space_name, data.shape, dict(space_options or {}))
+        space = hooks.build_space(space_name, data.shape, dict(space_options or {}))
         samples = sample_architectures(space, architectures, torch.Generator().manual_seed(seed))
         decisions = space.decisions()
 
@@ -219,50 +217,24 @@ def train_child(
     device: torch.device,
 ) -> tuple[list[float], list[float]]:
     """Train ``child`` by SGD with a cosine schedule; its (test accuracies, test losses) after every epoch."""
-    optimizer = torch.optim.SGD(
-        child.parameters(), lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay
-    )
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-        optimizer, T_max=settings.epochs, eta_min=settings.lr_min
-    )
+    sgd_settings = settings.optimiser
+    optimizer = sgd(child.parameters(), sgd_settings.lr, sgd_settings.momentum, sgd_settings.weight_decay)
+    scheduler = cosine_schedule(optimizer, settings.epochs, sgd_settings.lr_min)
+    precision = Precision(device, amp=False, channels_last=False)
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return child(x, architecture)
+
     curve, losses = [], []
     for epoch in range(settings.epochs):
-        child.train()
-        for x, y in make_loader(
-            train_set, settings.batch_size, shuffle=True, seed=seed, epoch=epoch, drop_last=True
-        ):
-            x, y = x.to(device), y.to(device)
-            optimizer.zero_grad(set_to_none=True)
-            F.cross_entropy(child(x, architecture), y).backward()
-            nn.utils.clip_grad_norm_(child.parameters(), settings.grad_clip)
-            optimizer.step()
+        batches = make_loader(train_set, settings.batch_size, shuffle=True, seed=seed, epoch=epoch, drop_last=True)
+        train_epoch(child, batches, optimizer, precision, grad_clip=sgd_settings.grad_clip, forward=forward)
         scheduler.step()
-        accuracy, loss = evaluate(child, architecture, test_set, settings.batch_size, seed, device)
-        curve.append(accuracy)
-        losses.append(loss)
+        test = evaluate(child, make_loader(test_set, settings.batch_size, shuffle=False, seed=seed, epoch=0),
+                        precision, forward)
+        curve.append(test["test_top1"])
+        losses.append(test["test_loss"])
     return curve, losses
-
-
-@torch.no_grad()
-def evaluate(
-    child: nn.Module,
-    architecture: Architecture,
-    dataset: torch.utils.data.Dataset,
-    batch_size: int,
-    seed: int,
-    device: torch.device,
-) -> tuple[float, float]:
-    """(accuracy, mean cross-entropy) of ``child`` over ``dataset``, in eval mode."""
-    child.eval()
-    correct = total = 0
-    loss_sum = 0.0
-    for x, y in make_loader(dataset, batch_size, shuffle=False, seed=seed, epoch=0):
-        x, y = x.to(device), y.to(device)
-        logits = child(x, architecture)
-        correct += int((logits.argmax(1) == y).sum())
-        loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
-        total += len(y)
-    return correct / total, loss_sum / total
 
 
 def write_ranking(result: RankingResult, out_dir: Path) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import nn
 
-from nasplug.core.architecture import Architecture, ArchitectureError, Decision, Path
+from nasplug.core.architecture import Architecture, ArchitectureError, Decision, GatedChoice
 from nasplug.core.options import Option, OptionError, resolve_options
 from nasplug.core.space import DataShape, Genotype, SearchSpace
 from nasplug.spaces.darts_cell import derive, genotypes
@@ -81,12 +81,12 @@ class DartsCellSpace(SearchSpace):
     def architecture_from_genotype(self, genotype: Genotype) -> Architecture:
         """Edge keys: each edge the genotype uses runs its op(s); all other edges are absent."""
         genotype = _darts_genotype(genotype)
-        paths: dict[str, list[Path]] = {}
+        paths: dict[str, list[GatedChoice]] = {}
         for cell in CELL_TYPES:
             entries, _ = genotype.cell(cell)
             for position, (op, source) in enumerate(entries):
                 node = NODES[position // ENTRIES_PER_NODE]
-                paths.setdefault(edge_key(cell, node, source), []).append(Path(PRIMITIVES.index(op)))
+                paths.setdefault(edge_key(cell, node, source), []).append(GatedChoice(PRIMITIVES.index(op)))
         return Architecture(paths)
 
     @classmethod

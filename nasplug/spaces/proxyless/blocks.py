@@ -14,7 +14,7 @@ import attrs
 import torch
 from torch import nn
 
-from nasplug.core.architecture import ArchitectureError, Path
+from nasplug.core.architecture import ArchitectureError, GatedChoice
 from nasplug.spaces.proxyless.skeleton import BlockSpec, Layout
 
 ZERO = "zero"
@@ -119,7 +119,7 @@ class ChoiceBlock(nn.Module):
             if candidate is not None:
                 self.candidates[name] = mbconv(candidate, spec.in_chs, spec.out_chs, spec.stride, skip=False)
 
-    def forward(self, x: torch.Tensor, paths: Sequence[Path]) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, paths: Sequence[GatedChoice]) -> torch.Tensor:
         out = x if self.has_shortcut else None
         for path in paths:
             name = self._name(path.choice)

@@ -7,7 +7,9 @@ import shutil
 
 import pytest
 
-from nasplug.search.engine import checkpoint_paths, read_config, run_search
+from nasplug.search import read_config, run_search
+from nasplug.runs.checkpoint import checkpoint_paths
+from nasplug.plugin import load_plugins
 from nasplug.spaces.darts_cell.ops import PRIMITIVES
 from nasplug.testing import run_cli
 
@@ -48,7 +50,7 @@ def test_darts_cell_search_prunes_one_op_per_edge_per_interval_and_resumes_exact
     shutil.copytree(out, cut)
     for path in checkpoint_paths(cut)[1:]:
         path.unlink()
-    resumed = run_search(read_config(cut), cut, resume_from=checkpoint_paths(cut)[0])
+    resumed = run_search(read_config(cut), cut, resume_from=checkpoint_paths(cut)[0], hooks=load_plugins())
     assert history(cut) == records
     assert resumed.genotype.to_json() == genotype
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from nasplug import Decision, Step
-from nasplug.runs.checkpoint import CheckpointError
+from nasplug import CheckpointError
 from nasplug.core.options import resolve_options
 from nasplug.testing import evaluate, tiny_space
 from nasplug_eoinas import EoiNAS

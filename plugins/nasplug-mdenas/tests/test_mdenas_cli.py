@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from nasplug.runs.checkpoint import load_checkpoint
-from nasplug.plugin.manager import load_plugins
+from nasplug.plugin import load_plugins
 from nasplug.testing import run_cli
 
 pytestmark = pytest.mark.slow

@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from nasplug import Architecture, OptionError
-from nasplug.runs.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from nasplug import CheckpointError
+from nasplug.runs.checkpoint import load_checkpoint, save_checkpoint
 from nasplug.core.controller import TransferError
 from nasplug.core.options import resolve_options
-from nasplug.plugin.manager import controller_entry
+from nasplug.plugin import load_plugins
 from nasplug.testing import feedback as made_feedback
 from nasplug.testing import tiny_space
 from nasplug_parsec import PARSEC
@@ -48,7 +49,7 @@ def run_steps(parsec, steps, table_seed=0):
 
 
 def test_entry_point_and_options():
-    assert controller_entry("parsec").load() is PARSEC
+    assert load_plugins().controller_entry("parsec").load() is PARSEC
     parsec = controller()
     assert parsec.config == {"samples": 8, "arch_lr": 0.02}
     assert parsec.optimizer.param_groups[0]["betas"] == (0.5, 0.999)

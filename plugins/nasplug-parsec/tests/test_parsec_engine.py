@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from nasplug.runs.checkpoint import load_checkpoint
-from nasplug.plugin.manager import load_plugins
-from nasplug.search.engine import SearchConfig, checkpoint_paths, run_search
+from nasplug.plugin import load_plugins
+from nasplug.search import SearchConfig, run_search
+from nasplug.runs.checkpoint import checkpoint_paths
 from nasplug.testing import TinySpacePlugin, run_cli
 
 pytestmark = pytest.mark.slow

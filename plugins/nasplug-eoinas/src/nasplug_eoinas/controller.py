@@ -16,19 +16,19 @@ import torch
 
 from nasplug import (
     Architecture,
+    CheckpointError,
     Controller,
     Feedback,
+    GatedChoice,
     Genotype,
+    NasplugError,
     Option,
-    Path,
+    OptionError,
     PendingValues,
     SearchSpace,
     Step,
     hookimpl,
 )
-from nasplug.runs.checkpoint import CheckpointError
-from nasplug.core.errors import NasplugError
-from nasplug.core.options import OptionError
 from nasplug_eoinas import importance
 from nasplug_eoinas.gumbel import hard_gumbel_sample
 from nasplug_eoinas.schedule import anneal_progress, is_prune_epoch, temperature
@@ -163,7 +163,7 @@ class EoiNAS(Controller):
         for row, decision in enumerate(self.decisions):
             choice = int(index[row])
             # Warm-up trains weights only (Alg. 1): no gate, no graph to α.
-            paths[decision.key] = (Path(choice, hard[row, choice] if learning else None),)
+            paths[decision.key] = (GatedChoice(choice, hard[row, choice] if learning else None),)
         return [Architecture(paths)]
 
     @hookimpl

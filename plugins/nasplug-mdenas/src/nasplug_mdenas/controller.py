@@ -9,6 +9,7 @@ import torch
 
 from nasplug import (
     Architecture,
+    CheckpointError,
     Controller,
     Feedback,
     Genotype,
@@ -19,7 +20,6 @@ from nasplug import (
     Step,
     hookimpl,
 )
-from nasplug.runs.checkpoint import CheckpointError
 from nasplug_mdenas.table import DecisionTable
 from nasplug_mdenas.update import update_probabilities
 

@@ -11,17 +11,17 @@ import torch
 
 from nasplug import (
     Architecture,
+    CheckpointError,
     Controller,
     Feedback,
     Genotype,
     Option,
     OptionError,
     SearchSpace,
+    TransferError,
     feedback_values,
     hookimpl,
 )
-from nasplug.runs.checkpoint import CheckpointError
-from nasplug.core.controller import TransferError
 from nasplug_parsec.estimator import FeedbackError, importance_weights, log_prior_gradient
 from nasplug_parsec.prior import CategoricalPrior
 

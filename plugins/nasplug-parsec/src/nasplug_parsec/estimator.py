@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import torch
 
-from nasplug.core.errors import NasplugError
+from nasplug import NasplugError
 
 
 class FeedbackError(NasplugError, ValueError):

@@ -1,0 +1,63 @@
+"""The network a ``nasplug train`` folder holds: its genotype, built, with the latest trained weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from nasplug.networks.build import BuiltNetwork, build_network, genotype_network
+from nasplug.networks.weights import WEIGHTS_FILE, load_weights_into, read_weights
+from nasplug.plugin import Hooks
+from nasplug.runs.checkpoint import checkpoint_paths, load_checkpoint
+from nasplug.runs.run_config import CONFIG_FILE
+from nasplug.train.config import TrainError, read_config
+
+
+def is_training_dir(path: Path) -> bool:
+    """A ``nasplug train`` output: a folder whose config.json is a training configuration."""
+    config = path / CONFIG_FILE
+    if not (path.is_dir() and config.is_file()):
+        return False
+    try:
+        data = json.loads(config.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and "network_options" in data and "genotype" in data
+
+
+def trained_network(out_dir: Path, hooks: Hooks) -> BuiltNetwork:
+    """The network of training directory ``out_dir`` with its latest weights.
+
+    The weights are ``model.safetensors`` if present, else the latest checkpoint's.
+    """
+    config = read_config(out_dir)
+    entry = hooks.space_entry(config.space)
+    genotype = entry.cls.parse_genotype(config.genotype, f"the genotype of {out_dir / CONFIG_FILE}")
+    data = hooks.dataset_shape(config.dataset)
+    if config.input_size is not None:
+        data = attrs.evolve(data, input_size=config.input_size)
+    module = genotype_network(entry, genotype, data, config.network_options)
+    if (out_dir / WEIGHTS_FILE).is_file():
+        state = read_weights(out_dir / WEIGHTS_FILE)
+    elif checkpoint_paths(out_dir):
+        state = load_checkpoint(checkpoint_paths(out_dir)[-1])["model"]
+    else:
+        raise TrainError(f"{out_dir}: no trained weights yet (no {WEIGHTS_FILE}, no checkpoint)")
+    load_weights_into(module, state, str(out_dir))
+    return BuiltNetwork(module, entry, genotype, config.dataset, data, dict(config.network_options))
+
+
+def network_for(reference: str, *, hooks: Hooks, **build: Any) -> BuiltNetwork:
+    """A training directory's trained network, or a genotype reference's freshly built one (``build`` are
+    :func:`~nasplug.networks.build.build_network`'s keywords, refused for a training directory)."""
+    path = Path(reference)
+    if is_training_dir(path):
+        given = [name for name, value in build.items() if value not in (None, {})]
+        if given:
+            raise TrainError(f"{reference} is a training directory: its network is fixed; drop "
+                             f"{', '.join('--' + name.replace('_', '-') for name in given)}")
+        return trained_network(path, hooks)
+    return build_network(reference, hooks=hooks, **build)
