@@ -33,7 +33,11 @@ from nasplug.search.distributed import World
 from nasplug.core.options import parse_assignments, resolve_options
 from nasplug.plugin import Hooks, load_plugins
 from nasplug.train.ranking import sample_architectures
-from nasplug.search import SearchConfig, SearchEngine
+from nasplug.runs.device import Precision as RunPrecision
+from nasplug.runs.device import resolve_device
+from nasplug.runs.optimiser import sgd
+from nasplug.search import SearchConfig
+from nasplug.search.step import SearchStep
 from nasplug.core.space import DataShape
 
 DARTS = "darts"
@@ -356,16 +360,38 @@ class TimedHooks(Hooks):
         self._timed("update_distribution", super().update_distribution, space, step)
 
 
-class StepHarness(SearchEngine):
+@attrs.define
+class TimedStep(SearchStep):
+    """The engine's step, with the seconds of its feedback forwards and weight update accumulated."""
+
+    compute: dict[str, float] = attrs.field(factory=dict)
+
+    def feedback(self, sample: Architecture, x: torch.Tensor, y: torch.Tensor) -> Feedback:
+        started = time.perf_counter()
+        result = super().feedback(sample, x, y)
+        self._add("feedback", started)
+        return result
+
+    def train_weights(
+        self, samples: Sequence[Architecture], weights: Sequence[float], x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        started = time.perf_counter()
+        result = super().train_weights(samples, weights, x, y)
+        self._add("train_weights", started)
+        return result
+
+    def _add(self, name: str, started: float) -> None:
+        synchronize(self.precision.device)
+        self.compute[name] = self.compute.get(name, 0.0) + time.perf_counter() - started
+
+
+class StepHarness:
     """The search engine's own step, on a space of any data shape, without a dataset or run folder.
 
-    Only the construction differs from :class:`~nasplug.search.SearchEngine`:
-    the step (sample → feedback per sample → record_feedback → sample_weights →
-    train the weights → update_distribution) is the engine's ``_step``, so
-    the benchmarks measure exactly what a search runs. It sets the attributes
-    ``_step`` reads (a single-process ``world``, ``model`` = ``supernet``).
-    ``compute`` accumulates the seconds of the feedback forwards and of the
-    weight update.
+    The step (sample → feedback per sample → record_feedback → sample_weights → train the weights →
+    update_distribution) is :class:`~nasplug.search.step.SearchStep`, the one a search runs, so the
+    benchmarks measure exactly that, on one process, the supernet training itself. ``compute``
+    holds the seconds of the last step's feedback forwards and weight update.
     """
 
     def __init__(
@@ -376,11 +402,10 @@ class StepHarness(SearchEngine):
         device: torch.device,
         hooks: Hooks | None = None,
         precision: Precision | None = None,
-    ) -> None:  # the engine's constructor loads a dataset; this one takes a built space instead
+    ) -> None:
         precision = precision or Precision()
-        self.config = SearchConfig(space=space.name, controller=name, device=str(device), amp=precision.amp,
-                                   channels_last=precision.channels_last)
-        self.world = World()  # one process: the step's distributed branches stay off
+        config = SearchConfig(space=space.name, controller=name, device=str(device), amp=precision.amp,
+                              channels_last=precision.channels_last)
         self.device = device
         self.space = space
         self.controller = controller
@@ -389,38 +414,20 @@ class StepHarness(SearchEngine):
         self.supernet: nn.Module = space.build_supernet().to(device)
         if precision.channels_last:
             self.supernet.to(memory_format=torch.channels_last)
-        self.model = self.supernet
-        self.optimizer = torch.optim.SGD(
-            self.supernet.parameters(),
-            lr=self.config.lr,
-            momentum=self.config.momentum,
-            weight_decay=self.config.weight_decay,
-        )
-        self.compute: dict[str, float] = {}
+        self.optimizer = sgd(self.supernet.parameters(), config.lr, config.momentum, config.weight_decay)
+        self.precision = RunPrecision.choose(device, config.amp, config.channels_last)
+        self._step = TimedStep(self.hooks, space, name, self.supernet, self.supernet, self.optimizer,
+                               config.grad_clip, self.precision, World(), lambda: "the benchmark diverged")
 
-    def _feedback(self, sample: Architecture, x: torch.Tensor, y: torch.Tensor) -> Feedback:
-        started = time.perf_counter()
-        result = super()._feedback(sample, x, y)
-        self._add("feedback", started)
-        return result
+    @property
+    def compute(self) -> dict[str, float]:
+        return self._step.compute
 
-    def _train_weights(
-        self, samples: Sequence[Architecture], weights: Sequence[float], x: torch.Tensor, y: torch.Tensor
-    ) -> tuple[float, float]:
-        started = time.perf_counter()
-        result = super()._train_weights(samples, weights, x, y)
-        self._add("train_weights", started)
-        return result
-
-    def _add(self, name: str, started: float) -> None:
-        synchronize(self.device)
-        self.compute[name] = self.compute.get(name, 0.0) + time.perf_counter() - started
-
-    def step(self, step: Step, train: tuple, search: tuple) -> dict[str, float]:
+    def step(self, step: Step, train: tuple, search: tuple) -> dict[str, torch.Tensor]:
         """One engine step; resets the per-step timings first."""
         self.hooks.reset()
-        self.compute = {}
-        return self._step(step, train, search)
+        self._step.compute = {}
+        return self._step(step, self.precision.batch(train), self.precision.batch(search))
 
 
 def make_step(index: int, steps_per_epoch: int) -> Step:

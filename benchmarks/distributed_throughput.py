@@ -60,8 +60,7 @@ def rank_worker(rank: int, processes: int, port: int, settings: dict[str, Any], 
             engine._train_epoch(epoch)
             wall.append(time.perf_counter() - started)
             cpu.append(time.process_time() - started_cpu)
-        train, search = engine._loaders(0)
-        steps = min(len(train), len(search))
+        steps = len(engine.batches.train_epoch(0))  # the search split's batches cycle alongside
     result = {"rank": rank, "steps": steps, "wall": wall[1:], "cpu": cpu[1:]}
     (Path(folder) / f"rank{rank}.json").write_text(json.dumps(result))
 

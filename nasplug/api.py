@@ -121,23 +121,23 @@ def search(
     from nasplug.search.distributed import from_main
 
     _check_settings(search, settings, SEARCH_SETTINGS)
-    hooks = _run_hooks(hooks, loggers)
-    bundle = as_bundle(data) if data is not None else None
-    if bundle is not None:
-        settings = {**settings, "dataset": bundle.name}
-    config = search_config(space, controller, recipe=recipe, options=options, hooks=hooks,
-                           given_data=bundle is not None, **settings)
-    instance = None if controller is None or isinstance(controller, str) else controller
-    with _joined(world, config.device) as world:
-        shown = _progress(progress, world.is_main)
-        run_dir = from_main(world, lambda: fresh_output_dir(
-            Path(out) if out is not None else default_run_dir(config.space, config.controller),
-            out=spelling.out, resume=spelling.resume))
-        shown.message(f"searching {config.space} with {config.controller} on {config.dataset}; "
-                      f"writing {run_dir}")
-        with _interruptible(run_dir, shown):
-            return run_search(config, run_dir, progress=shown, hooks=hooks, world=world, data=bundle,
-                              controller=instance, threads=threads)
+    with _run_plugins(hooks, loggers) as hooks:
+        bundle = as_bundle(data) if data is not None else None
+        if bundle is not None:
+            settings = {**settings, "dataset": bundle.name}
+        config = search_config(space, controller, recipe=recipe, options=options, hooks=hooks,
+                               given_data=bundle is not None, **settings)
+        instance = None if controller is None or isinstance(controller, str) else controller
+        with _joined(world, config.device) as world:
+            shown = _progress(progress, world.is_main)
+            run_dir = from_main(world, lambda: fresh_output_dir(
+                Path(out) if out is not None else default_run_dir(config.space, config.controller),
+                out=spelling.out, resume=spelling.resume))
+            shown.message(f"searching {config.space} with {config.controller} on {config.dataset}; "
+                          f"writing {run_dir}")
+            with _interruptible(run_dir, shown):
+                return run_search(config, run_dir, progress=shown, hooks=hooks, world=world, data=bundle,
+                                  controller=instance, threads=threads)
 
 
 def resume_search(
@@ -165,17 +165,17 @@ def resume_search(
     target = Path(run_dir)
     folder = resume_target(target)
     config = read_config(folder)
-    hooks = _run_hooks(hooks, loggers)
-    if controller is not None and controller_name(controller, hooks) != config.controller:
-        raise NasplugError(f"{folder} was searched with controller {config.controller!r}, "
-                           f"not {controller_name(controller, hooks)!r}")
-    bundle = as_bundle(data) if data is not None else None
-    with _joined(world, config.device) as world:
-        shown = _progress(progress, world.is_main)
-        shown.message(f"resuming {target}")
-        with _interruptible(folder, shown):
-            return run_search(config, folder, resume_from=target, progress=shown, hooks=hooks, world=world,
-                              data=bundle, controller=controller, threads=threads)
+    with _run_plugins(hooks, loggers) as hooks:
+        if controller is not None and controller_name(controller, hooks) != config.controller:
+            raise NasplugError(f"{folder} was searched with controller {config.controller!r}, "
+                               f"not {controller_name(controller, hooks)!r}")
+        bundle = as_bundle(data) if data is not None else None
+        with _joined(world, config.device) as world:
+            shown = _progress(progress, world.is_main)
+            shown.message(f"resuming {target}")
+            with _interruptible(folder, shown):
+                return run_search(config, folder, resume_from=target, progress=shown, hooks=hooks, world=world,
+                                  data=bundle, controller=controller, threads=threads)
 
 
 def search_config(
@@ -199,7 +199,7 @@ def search_config(
     from nasplug.search import SearchConfig
 
     _check_settings(search_config, settings, SEARCH_SETTINGS)
-    hooks = hooks if hooks is not None else load_plugins()
+    hooks = _plugins(hooks)
     if recipe is not None and not isinstance(recipe, Recipe):
         recipe = recipe_for(str(recipe), "run", hooks)
     values: dict[str, Any] = {}
@@ -316,14 +316,14 @@ def train(
     from nasplug.train import train_network
 
     _check_settings(train, settings, TRAIN_SETTINGS)
-    hooks = _run_hooks(hooks, loggers)
-    config = train_config(genotype, recipe=recipe, space=space, options=options, hooks=hooks, **settings)
-    out_dir = Path(out) if out is not None else default_run_dir(config.space, "train")
-    shown = _progress(progress)
-    shown.message(f"training {genotype or config.space} ({config.space}) on {config.dataset} for "
-                  f"{config.epochs} epochs; writing {out_dir}")
-    with _interruptible(out_dir, shown):
-        return train_network(config, out_dir, progress=shown, hooks=hooks, threads=threads)
+    with _run_plugins(hooks, loggers) as hooks:
+        config = train_config(genotype, recipe=recipe, space=space, options=options, hooks=hooks, **settings)
+        out_dir = Path(out) if out is not None else default_run_dir(config.space, "train")
+        shown = _progress(progress)
+        shown.message(f"training {genotype or config.space} ({config.space}) on {config.dataset} for "
+                      f"{config.epochs} epochs; writing {out_dir}")
+        with _interruptible(out_dir, shown):
+            return train_network(config, out_dir, progress=shown, hooks=hooks, threads=threads)
 
 
 def resume_training(
@@ -341,10 +341,10 @@ def resume_training(
     from nasplug.train import train_network
 
     out_dir = Path(out)
-    hooks = _run_hooks(hooks, loggers)
-    shown = _progress(progress)
-    with _interruptible(out_dir, shown):
-        return train_network(None, out_dir, resume=True, progress=shown, hooks=hooks, threads=threads)
+    with _run_plugins(hooks, loggers) as hooks:
+        shown = _progress(progress)
+        with _interruptible(out_dir, shown):
+            return train_network(None, out_dir, resume=True, progress=shown, hooks=hooks, threads=threads)
 
 
 def train_config(
@@ -362,7 +362,7 @@ def train_config(
     from nasplug.train import TrainConfig, training_config
 
     _check_settings(train_config, settings, TRAIN_SETTINGS)
-    hooks = hooks if hooks is not None else load_plugins()
+    hooks = _plugins(hooks)
     values: dict[str, Any] = {}
     network: dict[str, Any] = {}
     if recipe is not None:
@@ -394,7 +394,7 @@ def show(genotype: str | Path, *, space: str | None = None, hooks: Hooks | None 
     """A genotype rendered readably, as ``nasplug show`` prints it; ``hooks``: the plugins to ask."""
     from nasplug.networks.genotypes import load_genotype
 
-    entry, loaded = load_genotype(str(genotype), hooks if hooks is not None else load_plugins(), space)
+    entry, loaded = load_genotype(str(genotype), _plugins(hooks), space)
     return entry.cls.describe(loaded)
 
 
@@ -416,7 +416,7 @@ def info(
     from nasplug.networks.cost import model_cost
     from nasplug.networks.build import build_network
 
-    built = build_network(str(genotype), hooks=hooks if hooks is not None else load_plugins(),
+    built = build_network(str(genotype), hooks=_plugins(hooks),
                           dataset=dataset, data_dir=data_dir, input_size=input_size, space=space,
                           options=dict(options or {}))
     return model_cost(built.module, built.data)
@@ -451,13 +451,21 @@ def _config_fields(settings: Mapping[str, Any], table: Sequence[Setting]) -> dic
             for value in [settings.get(setting.name)] if value is not None}
 
 
-def _run_hooks(hooks: Hooks | None, loggers: str | Sequence[str]) -> Hooks:
-    """The run's one plugin manager (``hooks``, else the installed plugins) with the named loggers added."""
+def _plugins(hooks: Hooks | None) -> Hooks:
+    """The caller's plugin manager, else the installed plugins: where a run's one manager is made."""
+    return hooks if hooks is not None else load_plugins()
+
+
+@contextlib.contextmanager
+def _run_plugins(hooks: Hooks | None, loggers: str | Sequence[str]) -> Iterator[Hooks]:
+    """The run's one plugin manager (``hooks``, else the installed plugins) with the named loggers added
+    for the run only: the caller's manager is as it was once the run ends."""
     from nasplug.loggers import add_loggers, parse_logger_names
 
-    hooks = hooks if hooks is not None else load_plugins()
-    add_loggers(hooks, parse_logger_names(loggers, hooks))
-    return hooks
+    hooks = _plugins(hooks)
+    with hooks.run_scope():
+        add_loggers(hooks, parse_logger_names(loggers, hooks))
+        yield hooks
 
 
 @contextlib.contextmanager

@@ -13,7 +13,6 @@ import shutil
 import socket
 import subprocess
 import sys
-from importlib.metadata import entry_points
 
 import pytest
 import torch
@@ -56,7 +55,7 @@ def tiny_config(controller, **overrides):
 
 
 def installed(controller):
-    return any(ep.name == controller for ep in entry_points(group="nasplug.controllers"))
+    return controller in load_plugins().controllers()
 
 
 # --------------------------------------------------------------------------- one process

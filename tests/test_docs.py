@@ -118,3 +118,22 @@ def test_tutorial_controller_runs(fake_dist, tmp_path):
                           controller_options={"floor": "0.1"})
     result = run_search(config, tmp_path / "run", hooks=load_plugins())
     assert len(result.genotype.normal) == 8
+
+
+def python_blocks():
+    for path in sorted([*DOCS.rglob("*.md"), DOCS.parent / "README.md"]):
+        for number, block in enumerate(re.findall(r"```python\n(.*?)```", path.read_text(), re.S), start=1):
+            yield pytest.param(block, id=f"{path.name}#{number}")
+
+
+@pytest.mark.parametrize("block", list(python_blocks()))
+def test_every_python_example_in_the_docs_compiles_and_imports_what_exists(block):
+    """An example that names a moved or renamed function fails here, without running a search: each block
+    must compile, and each of its imports from nasplug must resolve."""
+    import ast
+
+    tree = ast.parse(block)
+    imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+               and (getattr(node, "module", None) or node.names[0].name).startswith("nasplug")
+               and not (getattr(node, "module", None) or "").startswith("nasplug_")]
+    exec(compile(ast.Module(body=imports, type_ignores=[]), "<docs>", "exec"), {})

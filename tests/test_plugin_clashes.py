@@ -93,3 +93,27 @@ def test_one_distribution_listed_twice_on_the_path_is_no_clash(fake_dist, monkey
     assert hooks.loggers()["mine"].conflict is None
     add_loggers(hooks, ["mine"])
     assert hooks.pm.get_plugin("logger:mine") is not None
+
+
+def test_a_recipe_package_that_fails_to_import_is_listed_as_broken_and_hides_no_other_recipe(fake_dist):
+    from click.testing import CliRunner
+
+    from nasplug.cli import main
+
+    fake_dist("nasplug-gone", {"nasplug.recipes": {"gone": "no_such_recipe_package"}}, {})
+    recipes = load_plugins().recipes()
+    assert "no_such_recipe_package" in recipes["gone"].conflict
+    assert recipes["mdenas-cifar10"].conflict is None
+    listed = CliRunner().invoke(main, ["recipes"])
+    assert listed.exit_code == 0, listed.output
+    assert "gone" in listed.output and "BROKEN" in listed.output and "mdenas-cifar10" in listed.output
+
+
+def test_without_entry_points_only_the_builtin_controllers_recipes_and_loggers_are_listed(fake_dist):
+    fake_dist("nasplug-extra", {"nasplug.controllers": {"extra": "extra_controller:Extra"},
+                                "nasplug.loggers": {"extra": "extra_logger:Extra"}}, {})
+    builtins = load_plugins(load_entry_points=False)
+    assert set(builtins.controllers()) == {"random"}
+    assert set(builtins.loggers()) == {"csv", "tensorboard"}
+    assert {entry.provider.distribution for entry in builtins.recipes().values()} == {"nasplug"}
+    assert {"extra", "mdenas"} <= set(load_plugins().controllers())

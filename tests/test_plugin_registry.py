@@ -122,3 +122,39 @@ def test_a_plugin_that_fails_to_register_leaves_the_manager_as_it_was():
     with pytest.raises(PluginError, match="plugin 'typo' .* implements an unknown hook"):
         hooks.add_plugin(Misspelled(), "typo")
     assert hooks.pm.get_plugin("typo") is None and "typo" not in hooks.providers
+
+
+def registered_names(hooks):
+    return {name for name, _ in hooks.pm.list_name_plugin()}
+
+
+@pytest.mark.slow
+def test_the_python_api_searches_a_dataset_registered_on_the_callers_manager_and_hands_it_back(tmp_path):
+    """The regression behind #23: the check and the load used different managers. And one manager serves
+    several runs: each run's controller and loggers leave with it, even when the run is refused."""
+    from nasplug import api
+
+    stripes = Stripes()
+    hooks = run_hooks(stripes)
+    before = registered_names(hooks)
+    tiny = dict(dataset="stripes", epochs=1, batch_size=2, layers=2, channels=4, progress=False, hooks=hooks)
+    with pytest.raises(nasplug.NasplugError, match="batch size 100"):
+        api.search("darts-cell", "random", **{**tiny, "batch_size": 100}, out=tmp_path / "refused", loggers="csv")
+    assert registered_names(hooks) == before
+    for name in ("a", "b"):
+        result = api.search("darts-cell", "random", **tiny, out=tmp_path / name, loggers="csv")
+        assert result.history[0]["epoch"] == 1 and (tmp_path / name / "history.csv").is_file()
+        assert registered_names(hooks) == before
+    assert len(stripes.loads) == 3 and all(options.augment for options in stripes.loads)
+
+
+def test_a_manager_holds_one_controller_at_a_time():
+    from nasplug.controllers.random import RandomController
+    from nasplug.testing import tiny_space
+
+    hooks = load_plugins(load_entry_points=False)
+    space = tiny_space()
+    hooks.add_controller(RandomController(space, {}, 0), "random")
+    with pytest.raises(PluginError, match="already holds 'controller random'") as refused:
+        hooks.add_controller(RandomController(space, {}, 1), "other")
+    assert "\n" not in str(refused.value)

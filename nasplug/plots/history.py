@@ -1,6 +1,6 @@
 """A search's history as pictures: choice probabilities over epochs, entropy and accuracy curves.
 
-Read from ``history.jsonl`` records (see :mod:`nasplug.search.history`). A pruning
+Read from ``history.jsonl`` records (see :mod:`nasplug.runs.history`). A pruning
 event (EoiNAS) is a choice whose probability drops to exactly 0 after being
 positive; both pictures mark them.
 """

@@ -33,7 +33,7 @@ KINDS = {PLUGIN_GROUP: "plugin", CONTROLLER_GROUP: "controller", RECIPE_GROUP: "
 
 BUILTINS: dict[str, dict[str, str]] = {
     PLUGIN_GROUP: {"nasplug.spaces": "nasplug.spaces", "nasplug.data.builtin": "nasplug.data.builtin"},
-    CONTROLLER_GROUP: {},  # random is an entry point of nasplug's own distribution (pyproject.toml)
+    CONTROLLER_GROUP: {"random": "nasplug.controllers.random:RandomController"},
     RECIPE_GROUP: {"nasplug": "nasplug.recipes"},
     LOGGER_GROUP: {"csv": "nasplug.loggers.csv:CsvLogger",
                    "tensorboard": "nasplug.loggers.tensorboard:TensorBoardLogger"},
@@ -76,7 +76,8 @@ class RecipeEntry:
     """A named recipe: a ``*.toml`` file of a recipe package, and the distribution shipping it."""
 
     name: str
-    path: Traversable = attrs.field(eq=False)
+    path: Traversable | None = attrs.field(eq=False)
+    """None for a recipe package that failed to import (its ``conflict`` says why)."""
     provider: Provider
     conflict: str | None = None
 
@@ -96,19 +97,25 @@ def discover(group: str, *, installed: bool = True) -> list[Discovered]:
     return found
 
 
-def discover_named(group: str) -> dict[str, Discovered]:
+def discover_named(group: str, *, installed: bool = True) -> dict[str, Discovered]:
     """The members of ``group`` by the name each claims, under the one clash rule."""
-    return one_per_name(discover(group), KINDS[group])
+    return one_per_name(discover(group, installed=installed), KINDS[group])
 
 
-def discover_recipes() -> dict[str, RecipeEntry]:
+def discover_recipes(*, installed: bool = True) -> dict[str, RecipeEntry]:
     """Every named recipe, by name: the ``*.toml`` files of each recipe package, under the one clash rule.
 
-    A recipe package's entry-point name only labels it; the names a user types are its file names.
+    A recipe package's entry-point name only labels it; the names a user types are its file names. A
+    package that fails to import is listed under its entry-point name with the failure as its conflict:
+    one broken distribution never hides the others' recipes.
     """
     files = []
-    for package in discover(RECIPE_GROUP):
-        folder = _recipe_folder(package)
+    for package in discover(RECIPE_GROUP, installed=installed):
+        try:
+            folder = _recipe_folder(package)
+        except PluginError as exc:
+            files.append(RecipeEntry(package.name, None, package.provider, conflict=str(exc)))
+            continue
         for item in sorted(folder.iterdir(), key=lambda item: item.name):
             if item.name.endswith(".toml"):
                 files.append(RecipeEntry(item.name[: -len(".toml")], item, package.provider))

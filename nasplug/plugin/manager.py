@@ -10,8 +10,9 @@ its distribution and the hook (as pytest names a failing plugin).
 
 from __future__ import annotations
 
+import contextlib
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ def load_plugins(load_entry_points: bool = True) -> Hooks:
     """
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
-    hooks = Hooks(pm, {})
+    hooks = Hooks(pm, {}, installed=load_entry_points)
     modules = one_per_name(discover(PLUGIN_GROUP, installed=load_entry_points), "plugin module")
     for name, entry in modules.items():
         try:
@@ -91,10 +92,14 @@ class Hooks:
         pm: pluggy.PluginManager,
         providers: Mapping[str, Provider],
         broken: Mapping[str, str] | None = None,
+        *,
+        installed: bool = True,
     ) -> None:
         self.pm = pm
         self.providers = dict(providers)
         self.broken = dict(broken or {})  # plugin name -> why it was left out
+        self.installed = installed
+        """Whether the installed distributions' entry points count, or only nasplug's built-ins."""
 
     # ------------------------------------------------------------------ registration
 
@@ -110,8 +115,8 @@ class Hooks:
             self.pm.register(plugin, name=name)
         except pluggy.PluginValidationError as exc:
             raise PluginError(f"{where} has a bad hook implementation: {exc}") from exc
-        except ValueError as exc:  # already registered under this name
-            raise PluginError(f"{where}: {exc}") from exc
+        except ValueError as exc:  # already registered under this name; pluggy lists every plugin after line 1
+            raise PluginError(f"{where}: {str(exc).splitlines()[0]}") from exc
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
@@ -121,9 +126,29 @@ class Hooks:
             self.providers[name] = provider
 
     def add_controller(self, controller: Controller, name: str, provider: Provider | None = None) -> None:
-        """Register the run's controller; ``provider`` names its distribution in error messages."""
+        """Register the run's controller; ``provider`` names its distribution in error messages.
+
+        A manager holds one controller at a time: two would both receive the broadcast hooks.
+        """
+        held = [plugin for plugin, _ in self.pm.list_name_plugin() if plugin.startswith("controller:")]
+        if held:
+            raise PluginError(f"this plugin manager already holds {held[0].replace(':', ' ', 1)!r} for a run; "
+                              f"a run registers its own controller, so pass a manager without one")
         own = provider or Provider(name, type(controller).__module__.partition(".")[0], "")
         self.add_plugin(controller, f"controller:{name}", own)
+
+    @contextlib.contextmanager
+    def run_scope(self) -> Iterator[Hooks]:
+        """Everything registered inside (a run's controller, its loggers) is removed at the end, however
+        the run ends, so the same manager serves the caller's next run."""
+        before = {name for name, _ in self.pm.list_name_plugin()}
+        try:
+            yield self
+        finally:
+            for name, _ in list(self.pm.list_name_plugin()):
+                if name not in before:
+                    self.pm.unregister(name=name)
+                    self.providers.pop(name, None)
 
     # ------------------------------------------------------------------ lookups
 
@@ -159,21 +184,21 @@ class Hooks:
 
     def controllers(self) -> dict[str, Discovered]:
         """Every controller class of the ``nasplug.controllers`` group, by name (not imported)."""
-        return discover_named(CONTROLLER_GROUP)
+        return discover_named(CONTROLLER_GROUP, installed=self.installed)
 
     def controller_entry(self, name: str) -> Discovered:
         return _pick(self.controllers(), "controller", name)
 
     def recipes(self) -> dict[str, RecipeEntry]:
         """Every named recipe: nasplug's own and those of the ``nasplug.recipes`` packages."""
-        return discover_recipes()
+        return discover_recipes(installed=self.installed)
 
     def recipe_entry(self, name: str) -> RecipeEntry:
         return _pick(self.recipes(), "recipe", name)
 
     def loggers(self) -> dict[str, Discovered]:
         """Every logger class: the built-in csv and tensorboard, then the ``nasplug.loggers`` group."""
-        return discover_named(LOGGER_GROUP)
+        return discover_named(LOGGER_GROUP, installed=self.installed)
 
     def logger_entry(self, name: str) -> Discovered:
         return _pick(self.loggers(), "logger", name)
@@ -392,8 +417,3 @@ def _numbers(value: Any) -> list[float] | None:
         return [float(item) for item in value]
     except (TypeError, ValueError):
         return None
-
-
-# ---------------------------------------------------------------------- transitional (issue #23)
-# search/controller_choice.py, api.py and cli.py still import these; each switches to the run's
-# Hooks.controllers() / Hooks.controller_entry(name), then these two are deleted.

@@ -48,7 +48,8 @@ def run_search(
     world = world or current_world()
     progress = progress or Progress(False)
     resume = resume_from is not None
-    with run_lock(run_dir, "nasplug run") if world.is_main else contextlib.nullcontext():
+    lock = run_lock(run_dir, "nasplug run") if world.is_main else contextlib.nullcontext()
+    with lock, hooks.run_scope():  # the controller the engine registers leaves with the run
         recorded = None
         if resume:
             saved, recorded = read_saved_config(run_dir, SearchConfig)

@@ -13,7 +13,7 @@ resume does not.
 
 Use :func:`planted_plugin` to register the space with a run's hooks and
 :func:`planted_data` for the matching :class:`~nasplug.data.DataBundle`, then
-pass both to :func:`nasplug.search.engine.run_search` (``hooks=``, ``data=``).
+pass both to :func:`nasplug.search.run_search` (``hooks=``, ``data=``).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ class TrainConfig(SavedConfig):
     """Everything that defines a training run; saved as ``config.json`` so a resume needs only the folder.
 
     The protocol fields default to DARTS's CIFAR evaluation protocol;
-    :func:`training_config` applies the recipe of the dataset and space.
+    :func:`training_config` applies the evaluation protocol of the dataset and space.
     ``genotype`` is the genotype's JSON (the folder is self-contained);
     ``network_options`` are the space's resolved network options, where a
     darts-cell network's ``drop_path`` is the final drop-path probability.
@@ -96,7 +96,11 @@ class TrainConfig(SavedConfig):
 
 @attrs.frozen
 class Protocol:
-    """An evaluation protocol (not a paper's recipe file, nasplug.recipes): TrainConfig fields, and network options for spaces that declare them."""
+    """An evaluation protocol: TrainConfig fields, and network options for spaces that declare them.
+
+    The defaults ``nasplug train`` starts from for a dataset and space; a paper's recipe file
+    (nasplug.recipes) may override them.
+    """
 
     settings: Mapping[str, Any] = attrs.field(factory=dict)
     network: Mapping[str, Any] = attrs.field(factory=dict)
@@ -120,7 +124,7 @@ DATASET_PROTOCOLS: dict[str, Protocol] = {
 }  # fmt: skip
 
 MOBILENET_SPACES = frozenset({"proxyless-mbv2"})
-"""Spaces whose networks train with the MobileNet-style recipe instead of DARTS's."""
+"""Spaces whose networks train with the MobileNet-style protocol instead of DARTS's."""
 
 MOBILENET_PROTOCOL = Protocol(
     {"nesterov": True, "weight_decay": 4e-5, "label_smoothing": 0.1, "auxiliary_weight": 0.0,
@@ -142,7 +146,7 @@ def protocol_for(space: str, dataset: str, data_dir: str | Path | None = None) -
     if dataset == "folder":
         dataset = "cifar10" if folder_dataset.is_small(None if data_dir is None else Path(data_dir)) else "imagenet"
     if dataset not in DATASET_PROTOCOLS:
-        raise TrainError(f"no training recipe for dataset {dataset!r}; recipes exist for: "
+        raise TrainError(f"no training protocol for dataset {dataset!r}; protocols exist for: "
                          f"{', '.join(sorted(DATASET_PROTOCOLS))} and folder")
     base = DATASET_PROTOCOLS[dataset]
     if space not in MOBILENET_SPACES:
@@ -160,17 +164,17 @@ def _default(field: str) -> Any:
 def training_config(
     reference: str,
     *,
-    dataset: str = "cifar10",
+    dataset: str,
     space: str | None = None,
     network_options: Mapping[str, Any] | None = None,
     hooks: Hooks,
     **settings: Any,
 ) -> TrainConfig:
-    """The TrainConfig of training genotype ``reference`` on ``dataset``: the recipe, then the overrides.
+    """The TrainConfig of training genotype ``reference`` on ``dataset``: the evaluation protocol, then the overrides.
 
     ``network_options`` (``-o key=value``, ``--layers``, ``--drop-path``...) are
     checked against the space's declared network options; ``settings`` are
-    TrainConfig fields, None meaning "the recipe's value". Where the space
+    TrainConfig fields, None meaning "the protocol's value". Where the space
     declares an ``auxiliary`` option, the head is built iff the auxiliary weight
     is positive, unless given explicitly.
     """
