@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -20,6 +21,7 @@ from nasplug.recipes import load_recipe
 from nasplug.runs.folder import default_run_dir, fresh_output_dir
 from nasplug.runs.progress import Progress, resume_hint
 from nasplug.search.settings import SEARCH_SETTINGS
+from nasplug.train.ranking import PLOT_FILE, RESULT_FILE, run_ranking_experiment
 from nasplug.train.settings import TRAIN_SETTINGS
 
 Command = TypeVar("Command", bound=Callable[..., Any])
@@ -317,6 +319,10 @@ def train_arguments(ctx: click.Context) -> dict[str, Any]:
             "options": parse_assignments(ctx.params["assignments"]), **given_settings(ctx, TRAIN_SETTINGS)}
 
 
+RANKING_DEFAULTS = {name: parameter.default for name, parameter in inspect.signature(run_ranking_experiment).parameters.items()}
+"""``nasplug ranking``'s defaults: those of :func:`~nasplug.train.ranking.run_ranking_experiment`, written there once."""
+
+
 @main.command()
 @click.option("--space", required=True, help="Search space to sample from (`nasplug plugins` lists them).")
 @click.option("--dataset", default="digits", show_default=True,
@@ -326,19 +332,18 @@ def train_arguments(ctx: click.Context) -> dict[str, Any]:
               help="How many architectures to sample and train (N).")
 @click.option("--epochs", type=click.IntRange(min=2), default=10, show_default=True,
               help="Epochs to train each one (E).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=RANKING_DEFAULTS["batch_size"], show_default=True)
 @click.option("--layers", type=click.IntRange(min=1), help="Cells of each network (spaces that have cells).")
 @click.option("--channels", type=click.IntRange(min=1), help="Initial channels of each network.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the sampling, weights and data.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--seed", type=int, default=RANKING_DEFAULTS["seed"], show_default=True,
+              help="Seeds the sampling, weights and data.")
+@click.option("--device", default=RANKING_DEFAULTS["device"], show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--out", type=click.Path(), help="Output directory (default: a new folder under runs/).")
 @click.option("--quiet", is_flag=True, help="Print only the result.")
 @click.option("-o", "--option", "assignments", multiple=True, metavar="KEY=VALUE",
               help="A space option (see `nasplug plugins`). Repeatable.")
 def ranking(**params: Any) -> None:
     """MdeNAS's ranking-hypothesis experiment: Kendall τ of each epoch's ranking with the final one."""
-    from nasplug.train.ranking import PLOT_FILE, RESULT_FILE, run_ranking_experiment
-
     hooks = load_plugins()
     space_cls = hooks.space_entry(params["space"]).cls
     given = parse_assignments(params["assignments"])
