@@ -34,7 +34,6 @@ from nasplug.core.options import parse_assignments, resolve_options
 from nasplug.plugin import Hooks, load_plugins
 from nasplug.train.ranking import sample_architectures
 from nasplug.runs.device import Precision as RunPrecision
-from nasplug.runs.device import resolve_device
 from nasplug.runs.optimiser import sgd
 from nasplug.search import SearchConfig
 from nasplug.search.step import SearchStep

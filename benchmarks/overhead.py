@@ -42,13 +42,13 @@ from _common import (
     load_average,
     make_step,
     markdown_table,
-    resolve_device,
     save,
     setup_torch,
     space_options,
     synchronize,
     synthetic_batches,
 )
+from nasplug.runs.device import resolve_device
 from nasplug.core.controller import Controller
 from nasplug.plugin import load_plugins
 

@@ -45,12 +45,12 @@ from _common import (
     load_average,
     make_step,
     markdown_table,
-    resolve_device,
     save,
     setup_torch,
     timed,
     ungated,
 )
+from nasplug.runs.device import resolve_device
 from nasplug.data.bundle import TensorImages, TensorSource
 from nasplug.data.cifar import RELEASES
 from nasplug.data.device import DeviceSplit, cycling_device_batches

@@ -46,7 +46,6 @@ from _common import (
     load_average,
     make_step,
     markdown_table,
-    resolve_device,
     save,
     setup_torch,
     space_options,
@@ -57,6 +56,7 @@ from _common import (
     warm_up,
     worker_result,
 )
+from nasplug.runs.device import resolve_device
 from nasplug.plugin import load_plugins
 from nasplug.core.space import DataShape
 

@@ -23,7 +23,6 @@ from nasplug.core.markers import hookimpl
 from nasplug.core.options import Option, OptionError
 from nasplug.core.space import DataShape, Genotype, SearchSpace
 
-
 __all__ = [
     "Architecture",
     "ArchitectureError",
@@ -32,10 +31,11 @@ __all__ = [
     "DataShape",
     "Decision",
     "Feedback",
+    "GatedChoice",
     "Genotype",
+    "NasplugError",
     "Option",
     "OptionError",
-    "GatedChoice",
     "PendingValues",
     "SearchSpace",
     "Step",

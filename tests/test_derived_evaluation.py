@@ -6,7 +6,6 @@ from test_folder_dataset import write_folder
 
 from nasplug import Architecture
 from nasplug.data import DataBundle, TensorImages, with_transform
-from nasplug.plugin import load_plugins
 from nasplug.data.user import as_bundle
 from nasplug.plugin import load_plugins
 from nasplug.runs.progress import Progress
