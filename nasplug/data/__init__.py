@@ -10,6 +10,8 @@ describes each dataset, where its files go and the choices made.
 
 from __future__ import annotations
 
+from typing import Any
+
 from nasplug.data.bundle import (
     DataBundle,
     DatasetError,
@@ -44,15 +46,9 @@ DATASETS: tuple[str, ...] = tuple(BUILTIN_DATASETS)
 """The datasets nasplug itself provides; plugins add more (``nasplug plugins`` lists them all)."""
 
 
-def dataset_options(
-    *,
-    augment: bool = True,
-    cutout: int = 0,
-    download: bool = True,
-    input_size: int | None = None,
-    normalisation: str = "dataset",
-) -> DatasetOptions:
-    """The checked options of a dataset load; a value out of range is a one-line DatasetError.
+def dataset_options(**options: Any) -> DatasetOptions:
+    """:class:`DatasetOptions` from keywords (its defaults for the rest), checked: a value out of range is
+    a one-line DatasetError.
 
     ``augment`` turns on the dataset's training augmentation and ``cutout`` (a
     square side in pixels, 0 for none) adds Cutout to it; the test set is never
@@ -60,13 +56,14 @@ def dataset_options(
     ``input_size`` resizes the images (default: the dataset's own size).
     ``normalisation`` is one of :data:`NORMALISATIONS` (``symmetric``: CIFAR and ImageNet only).
     """
-    if cutout < 0:
-        raise DatasetError(f"the cutout length cannot be negative, got {cutout}")
-    if cutout and not augment:
+    checked = DatasetOptions(**options)
+    if checked.cutout < 0:
+        raise DatasetError(f"the cutout length cannot be negative, got {checked.cutout}")
+    if checked.cutout and not checked.augment:
         raise DatasetError("cutout is a training augmentation; it needs augmentation turned on")
-    if input_size is not None and input_size < 1:
-        raise DatasetError(f"the input size must be a positive number of pixels, got {input_size}")
-    if normalisation not in NORMALISATIONS:
-        raise DatasetError(f"unknown normalisation {normalisation!r}; choose one of {', '.join(NORMALISATIONS)}")
-    return DatasetOptions(augment=augment, cutout=cutout, download=download, input_size=input_size,
-                          normalisation=normalisation)
+    if checked.input_size is not None and checked.input_size < 1:
+        raise DatasetError(f"the input size must be a positive number of pixels, got {checked.input_size}")
+    if checked.normalisation not in NORMALISATIONS:
+        raise DatasetError(f"unknown normalisation {checked.normalisation!r}; choose one of "
+                           f"{', '.join(NORMALISATIONS)}")
+    return checked

@@ -218,26 +218,16 @@ class Hooks:
                               f"{_kind(space)}, expected a nasplug.SearchSpace")
         return space
 
-    def load_dataset(
-        self,
-        name: str,
-        data_dir: str | Path | None = None,
-        *,
-        augment: bool = True,
-        cutout: int = 0,
-        download: bool = True,
-        input_size: int | None = None,
-        normalisation: str = "dataset",
-    ) -> DataBundle:
+    def load_dataset(self, name: str, data_dir: str | Path | None = None, **options: Any) -> DataBundle:
         """Dataset ``name`` from the plugin providing it, files under ``data_dir``.
 
-        The options are checked by :func:`nasplug.data.dataset_options` (their meaning
-        is documented there); ``data_dir`` defaults to where each built-in keeps its files.
+        ``options`` are :class:`~nasplug.data.DatasetOptions` fields (``augment``, ``cutout``,
+        ``download``, ``input_size``, ``normalisation``), checked by :func:`nasplug.data.dataset_options`
+        before any plugin is called; ``data_dir`` defaults to where each built-in keeps its files.
         """
-        options = dataset_options(augment=augment, cutout=cutout, download=download, input_size=input_size,
-                                  normalisation=normalisation)
+        checked = dataset_options(**options)
         root = Path(data_dir).expanduser() if data_dir is not None else None
-        return self.build_dataset(name, root, options)
+        return self.build_dataset(name, root, checked)
 
     def dataset_shape(self, name: str, data_dir: str | Path | None = None) -> DataShape:
         """The shape of dataset ``name``: its nominal one without reading a file where it has one
