@@ -11,7 +11,11 @@
 # 4. one epoch of the mdenas-cifar10 recipe on synthetic CIFAR-10 files (50,000 + 10,000 images),
 #    both splits held on the GPU (--data-on-device on);
 # 5. one epoch of `nasplug train` (DARTS_V2, CIFAR-10 recipe) with bf16 autocast;
-# 6. the epoch of 4 again through the DataLoader (--data-on-device off, 8 workers), for the ratio.
+# 6. the epoch of 4 again through the DataLoader (--data-on-device off, 8 workers), for the ratio;
+# 7. only where GPU_CHECK_NB201_DATA names a folder holding real CIFAR-10 (cifar-10-batches-py/, e.g.
+#    written by ../shared/data/cifar10/make.py): benchmarks/nb201_quality.py at the NAS-Bench-201 paper's
+#    scale (N = 5, C = 16, 32x32, 100 epochs, 5 methods x 3 seeds; hours, not minutes: GPU_CHECK_NB201_EPOCHS
+#    shortens it), its table to OUTDIR/nb201_quality.json.
 #
 # It writes each part's log and tables to OUTDIR and a summary.md of what passed and how long it
 # took; it goes on after a failed part and exits 1 if any failed. Environment:
@@ -110,6 +114,14 @@ part mdenas_epoch_loader nasplug run --recipe mdenas-cifar10 --epochs 1 --data-d
     --data-on-device off --workers "$workers" --out "$OUT/mdenas-run-loader" --quiet "${run_args[@]}"
 
 rm -rf "$DATA"  # 180 MB of random pixels: not worth bringing back
+
+if [ -n "${GPU_CHECK_NB201_DATA:-}" ]; then
+    nb201_epochs=()
+    [ -n "${GPU_CHECK_NB201_EPOCHS:-}" ] && nb201_epochs=(--epochs "$GPU_CHECK_NB201_EPOCHS")
+    part nb201_paper_scale python benchmarks/nb201_quality.py --paper-scale --device "$DEVICE" --workers 1 \
+        --threads 8 --data-dir "$GPU_CHECK_NB201_DATA" --out "$OUT/nb201_quality.json" \
+        --work "$OUT/nb201-runs" "${nb201_epochs[@]}"
+fi
 {
     echo
     echo "total: $SECONDS s"

@@ -20,7 +20,7 @@ from nasplug.core.architecture import (
 from nasplug.core.controller import Controller, TransferError
 from nasplug.core.errors import CheckpointError, NasplugError
 from nasplug.core.markers import hookimpl
-from nasplug.core.options import Option, OptionError
+from nasplug.core.options import Option, OptionError, resolve_options
 from nasplug.core.space import DataShape, Genotype, SearchSpace
 
 __all__ = [
@@ -44,4 +44,5 @@ __all__ = [
     "feedback_values",
     "hookimpl",
     "host_floats",
+    "resolve_options",
 ]

@@ -238,6 +238,16 @@ def show(genotype: str, space: str | None) -> None:
     entry, loaded = load_genotype(genotype, load_plugins(), space)
     click.echo(f"{genotype} ({entry.name})")
     click.echo(entry.cls.describe(loaded))
+    _echo_benchmark(entry.cls.benchmark_results(loaded))
+
+
+def _echo_benchmark(results: Mapping[str, float]) -> None:
+    """A tabular benchmark's numbers for a genotype (nothing for a space without a table)."""
+    if results:
+        click.echo("benchmark:")
+        width = max(map(len, results))
+        for name, value in results.items():
+            click.echo(f"  {name:<{width}}  {value:.4g}")
 
 
 @main.command()
@@ -273,6 +283,7 @@ def info(reference: str, space: str | None, dataset: str | None, data_dir: str |
     click.echo(f"parameters     {cost.parameters / 1e6:.6f} M  (auxiliary head excluded: "
                f"{cost.auxiliary_parameters / 1e6:.6f} M)")
     click.echo(f"multiply-adds  {cost.macs / 1e6:.2f} M")
+    _echo_benchmark(built.space.cls.benchmark_results(built.genotype))
 
 
 @main.command(cls=HelpWithExamples, examples=(

@@ -63,3 +63,19 @@ def test_a_folder_without_history_is_a_clear_error(tmp_path):
         plot_run(tmp_path, hooks=load_plugins())
     result = CliRunner().invoke(main, ["plot", str(tmp_path)])
     assert result.exit_code == 1 and result.output.startswith("Error: ") and "Traceback" not in result.output
+
+
+def test_curves_draw_the_derived_genotypes_tabulated_accuracy_where_the_space_has_a_table():
+    from nasplug.plots.history import curves_figure
+
+    records = [{"epoch": epoch, "train_accuracy": 0.5, "entropy": 1.0, "entropy_max": 2.0,
+                "distribution": {"e": [0.5, 0.5]},
+                "benchmark": {"CIFAR-10 test accuracy (%)": value, "parameters (M)": 1.0}}
+               for epoch, value in ((1, 80.0), (2, 93.5))]
+    axes = curves_figure(records, "t").axes
+    assert len(axes) == 3
+    lines = axes[2].get_lines()
+    assert [line.get_label() for line in lines] == ["CIFAR-10 test accuracy (%)"]
+    assert list(lines[0].get_ydata()) == [80.0, 93.5]
+    del records[0]["benchmark"], records[1]["benchmark"]
+    assert len(curves_figure(records, "t").axes) == 2

@@ -69,6 +69,19 @@ PAPER = {
         "settings.auxiliary_weight": 0.4, "network.layers": 20, "network.channels": 36,
         "network.drop_path": 0.3,
     },
+    "nb201-cifar10-search": {  # NAS-Bench-201 §5, the authors' weight-sharing configuration
+        "settings.space": "nas-bench-201", "settings.controller": "mdenas", "settings.dataset": "cifar10",
+        "settings.train_fraction": 0.5, "settings.epochs": 100, "settings.batch_size": 64, "settings.lr": 0.025,
+        "settings.lr_min": 0.001, "settings.momentum": 0.9, "settings.nesterov": True,
+        "settings.weight_decay": 5e-4, "settings.grad_clip": 5.0, "space.cells": 5, "space.channels": 16,
+    },
+    "nb201-cifar10-train": {  # NAS-Bench-201 §2.3, the authors' 200-epoch configuration
+        "settings.genotype": "NB201_OPTIMUM", "settings.dataset": "cifar10", "settings.epochs": 200,
+        "settings.batch_size": 256, "settings.lr": 0.1, "settings.lr_min": 0.0, "settings.momentum": 0.9,
+        "settings.nesterov": True, "settings.weight_decay": 5e-4, "settings.grad_clip": 0.0,
+        "settings.cutout": 0, "settings.label_smoothing": 0.0, "settings.auxiliary_weight": 0.0,
+        "network.cells": 5, "network.channels": 16,
+    },
 }
 
 

@@ -28,3 +28,22 @@ def test_symmetric_normalisation_maps_pixels_onto_minus_one_one(tmp_path):
         hooks.load_dataset("cifar10", tmp_path, normalisation="unit", download=False)
     with pytest.raises(DatasetError, match="applies to CIFAR and ImageNet"):
         hooks.load_dataset("digits", normalisation="symmetric")
+
+
+def test_a_search_can_run_on_resized_images_with_nesterov_momentum(tmp_path):
+    """``input_size`` (a cheaper proxy, e.g. NAS-Bench-201 at 16×16 on a CPU) and ``nesterov`` (its search
+    protocol) reach the data and the weight optimiser."""
+    from nasplug.runs.progress import Progress
+    from nasplug.search import SearchConfig, SearchEngine
+
+    write_cifar10(tmp_path / "data", per_batch=8)
+    config = SearchConfig(space="darts-cell", controller="random", dataset="cifar10",
+                          data_dir=str(tmp_path / "data"), input_size=16, nesterov=True, batch_size=8,
+                          space_options={"layers": 2, "channels": 4}, device="cpu")
+    engine = SearchEngine(config, tmp_path / "run", load_plugins(), Progress(False))
+    assert engine.data.shape.input_size == 16
+    image, _ = engine.data.train_plain[0]
+    assert image.shape == (3, 16, 16)
+    assert engine.optimizer.defaults["nesterov"] is True
+    with pytest.raises(Exception, match="input_size"):
+        SearchConfig(space="darts-cell", controller="random", input_size=0)

@@ -93,6 +93,21 @@ class SearchSpace(abc.ABC):
     def published_genotypes(cls) -> Mapping[str, Genotype]:
         """Genotypes from the literature, by name (for ``--genotype NAME``)."""
 
+    @classmethod
+    def genotype_from_text(cls, text: str) -> Genotype | None:
+        """A genotype written in the space's own notation (a benchmark's cell string), or None when
+        ``text`` is not in that notation; malformed text in it is an ArchitectureError. Lets
+        ``--genotype``, ``show`` and ``info`` take such text directly. By default a space has none."""
+        return None
+
+    @classmethod
+    def benchmark_results(cls, genotype: Genotype) -> Mapping[str, float]:
+        """What a tabular benchmark knows of ``genotype``: readable name → number (accuracies, its
+        percentile, costs). ``show`` and ``info`` print them and every search epoch records them for the
+        derived genotype in ``history.jsonl``, where ``plot`` draws each name containing "accuracy".
+        Empty (the default) for a space without a table."""
+        return {}
+
     @abc.abstractmethod
     def build_network(self, genotype: Genotype, options: Mapping[str, Any]) -> nn.Module:
         """The standalone network of ``genotype`` with resolved ``network_options``.

@@ -18,8 +18,8 @@ def load_genotype(reference: str, hooks: Hooks, space: str | None = None) -> tup
     """Resolve ``reference`` to its space and genotype.
 
     ``reference`` is a genotype JSON file, a run or training directory holding
-    ``genotype.json``, or the name of a published genotype (searched in
-    ``space`` if given, else in every installed space).
+    ``genotype.json``, a genotype in a space's own notation (a benchmark's cell string), or the name of
+    a published genotype (searched in ``space`` if given, else in every installed space).
     """
     path = Path(reference)
     if path.is_dir():
@@ -53,6 +53,10 @@ def _from_file(path: Path, hooks: Hooks, space: str | None) -> tuple[SpaceEntry,
 
 def _from_name(name: str, hooks: Hooks, space: str | None) -> tuple[SpaceEntry, Genotype]:
     entries = [hooks.space_entry(space)] if space is not None else list(hooks.spaces().values())
+    for entry in entries:
+        written = entry.cls.genotype_from_text(name)
+        if written is not None:
+            return entry, written
     known = []
     for entry in entries:
         published = entry.cls.published_genotypes()

@@ -98,11 +98,24 @@ def _same_labels(records: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> b
     return len(labels) == 1
 
 
+def _benchmark_curves(records: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
+    """Each tabulated accuracy of the derived genotype (``record["benchmark"]``) per epoch; NaN where absent."""
+    names = [name for name in records[-1].get("benchmark", {}) if "accuracy" in name]
+    return {name: [float(record.get("benchmark", {}).get(name, math.nan)) for record in records]
+            for name in names}
+
+
 def curves_figure(records: Sequence[Mapping[str, Any]], title: str) -> Figure:
-    """Entropy over its uniform maximum, and the accuracies, per epoch; pruning epochs marked (red lines)."""
+    """Entropy over its uniform maximum, and the accuracies, per epoch; pruning epochs marked (red lines).
+
+    Where the space has a tabular benchmark, a third panel draws the derived genotype's tabulated
+    accuracies per epoch: the true quality of what the search would return at that epoch.
+    """
     epochs = [int(record["epoch"]) for record in records]
-    figure = Figure(figsize=(11, 4.2), layout="constrained")
-    left, right = figure.subplots(1, 2)
+    benchmark = _benchmark_curves(records)
+    figure = Figure(figsize=(16 if benchmark else 11, 4.2), layout="constrained")
+    panels = figure.subplots(1, 3 if benchmark else 2)
+    left, right = panels[0], panels[1]
     if all(record.get("distribution") for record in records):
         ceiling = uniform_entropy(records[-1]["distribution"])
         normalised = [record["entropy"] / ceiling if ceiling else 0.0 for record in records]
@@ -124,14 +137,20 @@ def curves_figure(records: Sequence[Mapping[str, Any]], title: str) -> Figure:
     right.set_ylabel("accuracy")
     right.set_ylim(0, 1)
     right.set_title("accuracy")
+    if benchmark:
+        for name, values in benchmark.items():
+            panels[2].plot(epochs, values, marker="o", markersize=3, label=name)
+        panels[2].set_xlabel("epoch")
+        panels[2].set_ylabel("tabulated value")
+        panels[2].set_title("derived genotype in the benchmark's table")
     events = prunings(records)
     for epoch in sorted({event.epoch for event in events}):
         count = sum(event.epoch == epoch for event in events)
-        for ax in (left, right):
+        for ax in panels:
             ax.axvline(epoch, color="red", alpha=0.4, linewidth=1)
         left.annotate(f"{count} choices fell to p = 0", (epoch, 0.5), fontsize=7, color="red", rotation=90,
                       va="center", ha="right")
-    for ax in (left, right):
+    for ax in panels:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="best")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

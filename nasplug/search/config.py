@@ -46,10 +46,12 @@ class SearchConfig(SavedConfig):
     lr: float = DARTS_SGD.lr
     lr_min: float = DARTS_SGD.lr_min
     momentum: float = DARTS_SGD.momentum
+    nesterov: bool = False
     weight_decay: float = DARTS_SGD.weight_decay
     grad_clip: float = DARTS_SGD.grad_clip
     train_fraction: float = 0.5
     search_images: int | None = None
+    input_size: int | None = None
     normalisation: str = "dataset"
     cutout: int = 0
     space_options: dict[str, Any] = attrs.field(factory=dict)
@@ -69,6 +71,7 @@ class SearchConfig(SavedConfig):
             "batch_size": self.batch_size >= 1,
             "train_fraction": 0.0 < self.train_fraction < 1.0,
             "search_images": self.search_images is None or self.search_images >= 1,
+            "input_size": self.input_size is None or self.input_size >= 1,
             "normalisation": self.normalisation in NORMALISATIONS,
             "cutout": self.cutout >= 0,
             "data_on_device": self.data_on_device in DEVICE_DATA_CHOICES,

@@ -103,7 +103,7 @@ class SearchEngine:
         with local_main_first(self.world):  # one download per machine
             self.data: DataBundle = data if data is not None else hooks.load_dataset(
                 config.dataset, config.data_dir, augment=True, cutout=config.cutout,
-                normalisation=config.normalisation,
+                normalisation=config.normalisation, input_size=config.input_size,
             )
         self.batches = SearchBatches(self.data, config, self.device, self.world, self.progress)
 
@@ -120,7 +120,8 @@ class SearchEngine:
         if self.precision.channels_last:
             self.supernet.to(memory_format=torch.channels_last)
         model = data_parallel(self.supernet, self.device) if self.world.is_distributed else self.supernet
-        self.optimizer = sgd(self.supernet.parameters(), config.lr, config.momentum, config.weight_decay)
+        self.optimizer = sgd(self.supernet.parameters(), config.lr, config.momentum, config.weight_decay,
+                             nesterov=config.nesterov)
         self.scheduler = cosine_schedule(self.optimizer, config.epochs, config.lr_min)
         self.step = SearchStep(self.hooks, self.space, config.controller, self.supernet, model, self.optimizer,
                                config.grad_clip, self.precision, self.world, self._divergence_advice)
@@ -291,6 +292,9 @@ class SearchEngine:
         record["entropy_max"] = uniform_entropy(distribution) if distribution else None
         if self.config.eval_derived:
             record["derived_accuracy"] = self.evaluate(self.space.architecture_from_genotype(genotype))
+        benchmark = self.space.benchmark_results(genotype)
+        if benchmark:  # a tabular benchmark's truth about the derived genotype
+            record["benchmark"] = dict(benchmark)
         record["seconds"] = round(seconds, 3)
         record["genotype"] = genotype.to_json()
         record["distribution"] = distribution
@@ -313,5 +317,8 @@ def _summary(record: Mapping[str, Any], epochs: int) -> str:
             parts.append(f"{key} {record[key]:.4f}")
     if record.get("entropy") is not None:
         parts.append(f"entropy {record['entropy']:.3f} of max {record['entropy_max']:.3f}")
+    headline = next((item for item in record.get("benchmark", {}).items() if "accuracy" in item[0]), None)
+    if headline is not None:
+        parts.append(f"benchmark {headline[0]} {headline[1]:.2f}")
     parts.append(f"{record['seconds']:.1f}s")
     return "  ".join(parts)

@@ -48,6 +48,8 @@ SEARCH_SETTINGS: tuple[Setting, ...] = (
     Setting("search_split", int | float | str, "The search (validation) split: N training images, or a "
             f"fraction F in (0, 1). Default: {1 - _default('train_fraction'):g}.",  # type: ignore[operator]
             field=None, flag={"metavar": "N|F"}),
+    Setting("input_size", int, "Resize the images to this side for the search (a cheaper proxy); "
+            "default: the dataset's own.", flag={"type": click.IntRange(min=1)}),
     Setting("normalisation", str, "dataset: per-channel mean/std; symmetric: pixels to [-1, 1].",
             _default("normalisation"), flag={"type": click.Choice(NORMALISATIONS)}),
     Setting("cutout", int, "Cutout square side in pixels for both splits; 0 = off.", _default("cutout"),
