@@ -291,6 +291,24 @@ class DartsMixture(Controller):
         return {key: torch.softmax(alpha.detach(), 0).tolist() for key, alpha in self.alpha.items()}
 
 
+@attrs.frozen
+class Method:
+    """One search method of a quality comparison: an installed controller (or the DARTS mixture) and its budget."""
+
+    label: str
+    controller: str
+    options: dict[str, Any]
+    epochs: int
+
+
+def pick_methods(every: Mapping[str, Method], names: Sequence[str]) -> list[Method]:
+    """The methods called ``names`` (command-line names), in that order; an unknown name exits listing them."""
+    unknown = sorted(set(names) - set(every))
+    if unknown:
+        raise SystemExit(f"unknown methods {', '.join(unknown)}; choose from {', '.join(every)}")
+    return [every[name] for name in names]
+
+
 def build_controller(name: str, space: SearchSpace, given: Mapping[str, Any], seed: int) -> Controller:
     """An installed controller by entry-point name, or the DARTS mixture for ``darts``."""
     cls = DartsMixture if name == DARTS else load_plugins().controller_entry(name).load()

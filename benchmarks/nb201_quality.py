@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from _common import DARTS, DartsMixture, environment, load_average, markdown_table, save, setup_torch
+from _common import DARTS, DartsMixture, Method, pick_methods, environment, load_average, markdown_table, save, setup_torch
 from nasplug import Architecture
 from nasplug.plugin import load_plugins
 from nasplug.runs.checkpoint import checkpoint_paths, load_checkpoint
@@ -74,14 +74,6 @@ PUBLISHED = {
 over 3 runs of the paper's protocol (N = 5, C = 16, full 32×32 images, GPU)."""
 
 
-@attrs.frozen
-class Method:
-    label: str
-    controller: str
-    options: dict[str, Any]
-    epochs: int
-
-
 def methods(args: argparse.Namespace) -> list[Method]:
     epochs = args.epochs
     # EoiNAS Alg. 1 spaces its prunes so the last falls on the last epoch, after a warm-up as long as one
@@ -95,10 +87,7 @@ def methods(args: argparse.Namespace) -> list[Method]:
         "eoinas": Method("EoiNAS", "eoinas", {"warmup": fifth, "interval": fifth, "keep": ""}, epochs),
         DARTS: Method("DARTS mixture (1st order)", DARTS, {}, args.darts_epochs or max(1, round(epochs / 3))),
     }
-    unknown = sorted(set(args.methods) - set(every))
-    if unknown:
-        raise SystemExit(f"unknown methods {', '.join(unknown)}; choose from {', '.join(every)}")
-    return [every[name] for name in args.methods]
+    return pick_methods(every, args.methods)
 
 
 def search_config(method: Method, seed: int, args: argparse.Namespace) -> SearchConfig:

@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from _common import DARTS, DartsMixture, environment, load_average, markdown_table, save, setup_torch
+from _common import DARTS, DartsMixture, Method, pick_methods, environment, load_average, markdown_table, save, setup_torch
 from nasplug.core.architecture import Architecture, Decision
 from nasplug.runs.files import write_json
 from nasplug.runs.checkpoint import load_checkpoint
@@ -67,16 +67,6 @@ MDENAS_FREQUENCY = "mdenas, derive=frequency"
 """Not a search of its own: the MdeNAS searches' final state derived by the H^e share."""
 
 
-@attrs.frozen
-class Method:
-    """One search method of the comparison: an installed controller (or the DARTS mixture) and its budget."""
-
-    label: str
-    controller: str
-    options: dict[str, Any]
-    epochs: int
-
-
 def methods(args: argparse.Namespace) -> list[Method]:
     epochs = args.search_epochs
     eighth = max(1, epochs // 8)  # EoiNAS Alg. 1: 20 warm-up epochs and a prune every 20 of 160
@@ -88,10 +78,7 @@ def methods(args: argparse.Namespace) -> list[Method]:
                          max(1, epochs // args.parsec_k)),
         DARTS: Method("darts (first order)", DARTS, {}, args.darts_epochs),
     }
-    unknown = sorted(set(args.methods) - set(every))
-    if unknown:
-        raise SystemExit(f"unknown methods {', '.join(unknown)}; choose from {', '.join(every)}")
-    return [every[name] for name in args.methods]
+    return pick_methods(every, args.methods)
 
 
 # ---------------------------------------------------------------------------- jobs (worker processes)
