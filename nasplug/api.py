@@ -320,7 +320,7 @@ def train(
         config = train_config(genotype, recipe=recipe, space=space, options=options, hooks=hooks, **settings)
         out_dir = Path(out) if out is not None else default_run_dir(config.space, "train")
         shown = _progress(progress)
-        shown.message(f"training {genotype or config.space} ({config.space}) on {config.dataset} for "
+        shown.message(f"training {config.genotype_source or config.space} ({config.space}) on {config.dataset} for "
                       f"{config.epochs} epochs; writing {out_dir}")
         with _interruptible(out_dir, shown):
             return train_network(config, out_dir, progress=shown, hooks=hooks, threads=threads)
@@ -356,8 +356,9 @@ def train_config(
     hooks: Hooks | None = None,
     **settings: Any,
 ) -> TrainConfig:
-    """The TrainConfig of :func:`train`: the evaluation protocol (the dataset's, or ``recipe``), then the
-    settings given; takes :func:`train`'s arguments and is checked before any data is loaded."""
+    """The TrainConfig of :func:`train`: the evaluation protocol (``recipe``, else the space's own training
+    recipe where it names one, else the dataset's), then the settings given; takes :func:`train`'s
+    arguments and is checked before any data is loaded."""
     from nasplug.networks.genotypes import load_genotype
     from nasplug.train import TrainConfig, training_config
 
@@ -365,6 +366,9 @@ def train_config(
     hooks = _plugins(hooks)
     values: dict[str, Any] = {}
     network: dict[str, Any] = {}
+    if recipe is None and genotype:
+        entry, _ = load_genotype(str(genotype), hooks, space)
+        recipe = entry.cls.training_recipe  # a space's own protocol, e.g. a tabular benchmark's
     if recipe is not None:
         if not isinstance(recipe, Recipe):
             recipe = recipe_for(str(recipe), "train", hooks)

@@ -45,7 +45,9 @@ class SearchSpace(abc.ABC):
     ``options`` declares the space's options (``-o key=value`` on the CLI,
     ``--layers``/``--channels`` where declared); ``network_options`` those of the
     standalone network built from a genotype (``nasplug train``/``info``);
-    ``default_dataset`` the dataset ``nasplug info`` sizes networks for by default.
+    ``default_dataset`` the dataset ``nasplug info`` sizes networks for by default;
+    ``training_recipe`` the recipe ``nasplug train`` follows for this space's genotypes when none is
+    given (a benchmark's own protocol; None: the dataset's protocol, docs/train.md).
     """
 
     name: ClassVar[str]
@@ -54,6 +56,7 @@ class SearchSpace(abc.ABC):
     network_options: ClassVar[Mapping[str, Option]] = {}
     factorisations: ClassVar[tuple[str, ...]] = ("edge",)
     default_dataset: ClassVar[str] = "cifar10"
+    training_recipe: ClassVar[str | None] = None
 
     def __init__(self, data: DataShape, options: Mapping[str, Any]) -> None:
         self.data = data

@@ -61,11 +61,13 @@ def test_the_training_recipe_follows_the_benchmarks_protocol():
     assert search.settings["batch_size"] == 64 and search.settings["nesterov"] is True
 
 
-def test_train_runs_a_cell_string_with_the_recipe(tmp_path):
+def test_train_follows_the_benchmarks_protocol_without_being_asked(tmp_path):
+    """No --recipe: the space names nb201-cifar10-train as its own, so a cell string trains as the table's did."""
     out = tmp_path / "train"
-    run_cli("train", "--recipe", "nb201-cifar10-train", "--genotype", OPTIMUM, "--dataset", "digits",
+    run_cli("train", "--genotype", OPTIMUM, "--dataset", "digits",
             "--epochs", "1", "--batch-size", "64", "-o", "cells=1", "-o", "channels=4", "--device", "cpu",
             "--quiet", "--out", out)
     config = json.loads((out / "config.json").read_text())
     assert config["nesterov"] is True and config["network_options"] == {"cells": 1, "channels": 4}
+    assert (config["lr"], config["weight_decay"], config["cutout"], config["auxiliary_weight"]) == (0.1, 5e-4, 0, 0)
     assert json.loads((out / "results.json").read_text())["top1"] > 0.1

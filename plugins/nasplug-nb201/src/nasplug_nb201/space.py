@@ -44,6 +44,7 @@ class Nb201Space(SearchSpace):
     }
     factorisations = ("edge",)
     default_dataset = "cifar10"
+    training_recipe = "nb201-cifar10-train"  # the protocol behind the table's accuracies
 
     def __init__(self, data: DataShape, options: Mapping[str, Any]) -> None:
         super().__init__(data, resolve_options(self.options, options, f"space {self.name!r}"))
