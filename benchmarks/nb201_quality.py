@@ -25,7 +25,7 @@ epochs (5 for PARSEC, which trains K = 2 architectures per step; 3 for the DARTS
 costs about three single-path epochs); τ on 2,560 search images; 3 seeds; two worker processes of one
 thread each. Every search uses all 25,000 + 25,000 images. The paper's scale
 (``--paper-scale``): N = 5, C = 16, 32×32, 100 epochs (the authors' weight-sharing configuration),
-τ on the whole search split — for a GPU.
+PARSEC with K = 8 for 100 / 8 epochs, τ on the whole search split — for a GPU.
 
     python ../shared/data/cifar10/make.py /tmp/cifar
     python benchmarks/nb201_quality.py --data-dir /tmp/cifar --out benchmarks/results/nb201_quality.json
@@ -47,16 +47,27 @@ import numpy as np
 import torch
 from scipy import stats
 
-from _common import DARTS, DartsMixture, Method, pick_methods, environment, load_average, markdown_table, save, setup_torch
+from _common import (
+    DARTS,
+    DartsMixture,
+    Method,
+    environment,
+    load_average,
+    markdown_table,
+    pick_methods,
+    save,
+    setup_torch,
+)
 from nasplug import Architecture
 from nasplug.plugin import load_plugins
 from nasplug.runs.checkpoint import checkpoint_paths, load_checkpoint
 from nasplug.runs.progress import Progress
 from nasplug.search import SearchConfig, SearchEngine, run_search
 from nasplug_nb201 import Nb201Genotype
+from nasplug_nb201.genotype import CELLS
 from nasplug_nb201.decisions import DECISIONS
 from nasplug_nb201.ops import OPS
-from nasplug_nb201.table import load_table
+from nasplug_nb201.table import ACCURACIES, load_table
 
 SPACE = "nas-bench-201"
 DATASET = "cifar10"
@@ -103,7 +114,7 @@ def search_config(method: Method, seed: int, args: argparse.Namespace) -> Search
 def tau_cells(count: int, seed: int) -> list[Nb201Genotype]:
     """``count`` cells drawn uniformly (the same cells for every search of one run)."""
     generator = np.random.default_rng(seed)
-    return [Nb201Genotype.from_code(int(code)) for code in generator.choice(5**6, size=count, replace=False)]
+    return [Nb201Genotype.from_code(int(code)) for code in generator.choice(CELLS, size=count, replace=False)]
 
 
 def supernet_accuracy(engine: SearchEngine, arch: Architecture, images: int | None) -> float:
@@ -123,7 +134,7 @@ def supernet_accuracy(engine: SearchEngine, arch: Architecture, images: int | No
 def op_marginals() -> dict[str, list[float]]:
     """Per edge, the mean table accuracy of all cells with each op on it (the benchmark's per-op quality)."""
     column = load_table().columns[TRUTH]
-    codes = np.arange(5**6)
+    codes = np.arange(CELLS)
     marginals = {}
     for position, decision in enumerate(DECISIONS):
         digit = codes // 5**position % 5
@@ -170,7 +181,7 @@ def search_job(method: Method, seed: int, args: argparse.Namespace, work: Path) 
         "distribution": distribution,
         "curve": [{key: record.get(key) for key in ("epoch", "train_accuracy", "search_accuracy",
                                                      "derived_accuracy")}
-                  | {"benchmark": record["benchmark"]["CIFAR-10 test accuracy (%)"]}
+                  | {"benchmark": record["benchmark"][f"{ACCURACIES[TRUTH]} (%)"]}
                   for record in result.history],
     }
 

@@ -366,8 +366,9 @@ def train_config(
     hooks = _plugins(hooks)
     values: dict[str, Any] = {}
     network: dict[str, Any] = {}
-    if recipe is None and genotype:
-        entry, _ = load_genotype(str(genotype), hooks, space)
+    entry = load_genotype(str(genotype), hooks, space)[0] if genotype else None  # loaded once if given
+    looked_up_in = space
+    if recipe is None and entry is not None:
         recipe = entry.cls.training_recipe  # a space's own protocol, e.g. a tabular benchmark's
     if recipe is not None:
         if not isinstance(recipe, Recipe):
@@ -385,7 +386,8 @@ def train_config(
     values.update(_config_fields(settings, TRAIN_SETTINGS))
     dataset = values.pop("dataset", _declared(TRAIN_SETTINGS)["dataset"].default)
     if recipe is not None:
-        entry, _ = load_genotype(str(genotype), hooks, space)
+        if entry is None or space != looked_up_in:  # the recipe named the genotype or its space
+            entry = load_genotype(str(genotype), hooks, space)[0]
         network = check_options(recipe, "network", entry.cls.network_options, f"the {entry.name} network")
     network.update(options or {})
     network.update({setting.name: settings[setting.name] for setting in TRAIN_SETTINGS
@@ -395,7 +397,8 @@ def train_config(
 
 
 def show(genotype: str | Path, *, space: str | None = None, hooks: Hooks | None = None) -> str:
-    """A genotype rendered readably, as ``nasplug show`` prints it; ``hooks``: the plugins to ask."""
+    """A genotype rendered readably, as ``nasplug show`` prints it before any benchmark lines (those are
+    ``SearchSpace.benchmark_results``); ``hooks``: the plugins to ask."""
     from nasplug.networks.genotypes import load_genotype
 
     entry, loaded = load_genotype(str(genotype), _plugins(hooks), space)

@@ -68,7 +68,7 @@ def test_info_reproduces_published_darts_v2_counts():
         (["run", "--space", "darts-cell", "--controller", "rnd"], "unknown controller 'rnd'; available:"),
         (["run", *TINY_DARTS, "--controller", "random", "-o", "temperature=3"], "unknown option 'temperature'"),
         (["run", *TINY_DARTS, "--controller", "random", "-o", "derive=best"], "must be one of accuracy, random"),
-        (["show", "NO_SUCH_NET"], "is neither a genotype file nor a published genotype"),
+        (["show", "NO_SUCH_NET"], "own notation nor a published genotype"),
         (["info", "--genotype", "DARTS_V2", "-o", "colour=red"], "unknown option colour"),
     ],
 )

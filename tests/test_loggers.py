@@ -107,3 +107,12 @@ def test_csv_rows_from_a_resumed_epoch_replace_the_old_ones(tmp_path):
         append_row(path, {"epoch": epoch, "train_loss": loss, "derived_accuracy": None, "genotype": {}})
     append_row(path, {"epoch": 2, "train_loss": 0.5, "derived_accuracy": 0.25})  # resumed after epoch 1
     assert path.read_text() == "epoch,train_loss,derived_accuracy\n1,0.9,\n2,0.5,0.25\n"
+
+
+def test_a_tabular_benchmarks_numbers_become_columns():
+    from nasplug.loggers.csv import scalar_fields
+
+    record = {"epoch": 2, "train_loss": 1.5, "genotype": {"arch": "x"},
+              "benchmark": {"CIFAR-10 test accuracy (%)": 93.5, "parameters, CIFAR-10 network (M)": 1.07}}
+    assert scalar_fields(record) == {"epoch": 2, "train_loss": 1.5, "benchmark/CIFAR-10 test accuracy (%)": 93.5,
+                                     "benchmark/parameters, CIFAR-10 network (M)": 1.07}

@@ -97,7 +97,7 @@ def test_overrides_win_and_are_checked():
         training_config("DARTS_V2", hooks=HOOKS, dataset="digits", network_options={"auxiliary": "false"})
     with pytest.raises(TrainError, match="needs an auxiliary head"):
         training_config("proxyless_gpu", hooks=HOOKS, dataset="digits", auxiliary_weight=0.4)
-    with pytest.raises(GenotypeError, match="neither a genotype file nor a published genotype"):
+    with pytest.raises(GenotypeError, match="own notation nor a published genotype"):
         training_config("DARTS_V9", hooks=HOOKS, dataset="digits")
     with pytest.raises(TrainError, match="invalid training configuration: label_smoothing=1.5"):
         training_config("DARTS_V2", hooks=HOOKS, dataset="digits", label_smoothing=1.5)

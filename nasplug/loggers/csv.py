@@ -23,8 +23,10 @@ TRAIN_FILE = "metrics.csv"
 
 
 def scalar_fields(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The record's numbers (and None, written as an empty cell); nested values are left out."""
-    return {key: value for key, value in record.items()
+    """The record's numbers (and None, written as an empty cell), with a tabular benchmark's numbers as
+    ``benchmark/<name>``; other nested values are left out."""
+    flat = {**record, **{f"benchmark/{name}": value for name, value in record.get("benchmark", {}).items()}}
+    return {key: value for key, value in flat.items()
             if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))}
 
 

@@ -1,4 +1,4 @@
-"""Finding a genotype by reference: a JSON file, a run directory, or a published name."""
+"""Finding a genotype by reference: a JSON file, a run directory, a space's own notation, or a published name."""
 
 from __future__ import annotations
 
@@ -22,11 +22,15 @@ def load_genotype(reference: str, hooks: Hooks, space: str | None = None) -> tup
     a published genotype (searched in ``space`` if given, else in every installed space).
     """
     path = Path(reference)
-    if path.is_dir():
+    try:
+        is_dir, is_file = path.is_dir(), path.is_file()
+    except OSError:  # not a path this system can name (too long, say): a name or a space's notation
+        is_dir = is_file = False
+    if is_dir:
         path = path / "genotype.json"
         if not path.is_file():
             raise GenotypeError(f"{reference}: directory has no genotype.json")
-    if path.is_file():
+    if is_dir or is_file:
         return _from_file(path, hooks, space)
     return _from_name(reference, hooks, space)
 
@@ -64,4 +68,5 @@ def _from_name(name: str, hooks: Hooks, space: str | None) -> tuple[SpaceEntry, 
             return entry, published[name]
         known.extend(published)
     listed = ", ".join(sorted(known)) or "none"
-    raise GenotypeError(f"{name!r} is neither a genotype file nor a published genotype; published: {listed}")
+    raise GenotypeError(f"{name!r} is neither a genotype file, a genotype in a space's own notation nor a "
+                        f"published genotype; published: {listed}")

@@ -72,6 +72,7 @@ class SearchConfig(SavedConfig):
             "train_fraction": 0.0 < self.train_fraction < 1.0,
             "search_images": self.search_images is None or self.search_images >= 1,
             "input_size": self.input_size is None or self.input_size >= 1,
+            "nesterov": not self.nesterov or self.momentum > 0,
             "normalisation": self.normalisation in NORMALISATIONS,
             "cutout": self.cutout >= 0,
             "data_on_device": self.data_on_device in DEVICE_DATA_CHOICES,

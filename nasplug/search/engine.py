@@ -26,7 +26,7 @@ from torch import nn
 
 from nasplug.core.architecture import Architecture, Step, entropy
 from nasplug.core.controller import Controller
-from nasplug.core.errors import CheckpointError
+from nasplug.core.errors import CheckpointError, NasplugError
 from nasplug.core.space import Genotype
 from nasplug.data import DataBundle
 from nasplug.plugin import Hooks, describe
@@ -221,7 +221,8 @@ class SearchEngine:
             started = time.perf_counter()
             metrics = self._train_epoch(epoch)
             record = self._epoch_record(epoch, metrics, time.perf_counter() - started)
-            check_finite(record, f"epoch {epoch + 1}", self._divergence_advice)  # before its checkpoint
+            trained = {key: value for key, value in record.items() if key != "benchmark"}  # table values may be NaN
+            check_finite(trained, f"epoch {epoch + 1}", self._divergence_advice)  # before its checkpoint
             self.epoch = epoch + 1
             self.history.append(record)
             self._save_checkpoint()
@@ -292,14 +293,22 @@ class SearchEngine:
         record["entropy_max"] = uniform_entropy(distribution) if distribution else None
         if self.config.eval_derived:
             record["derived_accuracy"] = self.evaluate(self.space.architecture_from_genotype(genotype))
-        benchmark = self.space.benchmark_results(genotype)
+        benchmark = self._benchmark_results(genotype)
         if benchmark:  # a tabular benchmark's truth about the derived genotype
-            record["benchmark"] = dict(benchmark)
+            record["benchmark"] = benchmark
         record["seconds"] = round(seconds, 3)
         record["genotype"] = genotype.to_json()
         record["distribution"] = distribution
         record["choices"] = choice_names(self.space, list(distribution))
         return record
+
+    def _benchmark_results(self, genotype: Genotype) -> dict[str, float]:
+        """The space's table lookup; a failing table is a warning, never the end of the search."""
+        try:
+            return dict(self.space.benchmark_results(genotype))
+        except NasplugError as exc:
+            self.progress.message(f"warning: no benchmark numbers for the derived genotype: {exc}")
+            return {}
 
 
 def latest_checkpoint(run_dir: Path) -> Path:

@@ -8,7 +8,7 @@ import torch
 
 from nasplug import Architecture, ArchitectureError, DataShape
 from nasplug_nb201 import Nb201Genotype, Nb201Space
-from nasplug_nb201.genotype import EDGES, PUBLISHED
+from nasplug_nb201.genotype import CELLS, EDGES, PUBLISHED
 from nasplug_nb201.network import Cell
 from nasplug_nb201.table import load_table
 
@@ -72,7 +72,7 @@ def test_parameters_match_the_tables_params_for_sampled_cells():
     at most one of 40 sampled cells may be one of them."""
     table = load_table()
     space = Nb201Space(CIFAR, {})
-    sampled = [Nb201Genotype.from_code(code) for code in random.Random(201).sample(range(5**6), 40)]
+    sampled = [Nb201Genotype.from_code(code) for code in random.Random(201).sample(range(CELLS), 40)]
     cells = [*PUBLISHED.values(), Nb201Genotype(("nor_conv_3x3",) * 6), *sampled]
     mismatched = []
     for genotype in cells:
@@ -99,6 +99,12 @@ def test_supernet_runs_any_cell_and_its_standalone_child_computes_the_same():
     assert supernet(x, gates).shape == (4, 10)  # the DARTS mixture runs too
     with pytest.raises(ArchitectureError, match="not in this network"):
         child(x, space.architecture_from_genotype(PUBLISHED["NB201_DARTS"]))
+    with pytest.raises(ArchitectureError, match="one op per edge"):
+        space.build_supernet(only=gates)
+    with pytest.raises(ArchitectureError, match="out of range"):
+        space.build_supernet(only=Architecture.single_path({"edge 1<-0": 7}))
+    with pytest.raises(ArchitectureError, match="not a nas-bench-201 decision"):
+        space.build_supernet(only=Architecture.single_path({"normal/edge 2<-0": 1}))
 
 
 def test_derivation_takes_each_edges_best_op_none_included_ties_to_the_earlier():
@@ -110,3 +116,7 @@ def test_derivation_takes_each_edges_best_op_none_included_ties_to_the_earlier()
     assert genotype.ops[0] == "none" and genotype.ops[5] == "nor_conv_3x3" and genotype.ops[1] == "none"
     with pytest.raises(ArchitectureError, match="missing"):
         space.genotype_from_scores({"edge 1<-0": [1, 0, 0, 0, 0]})
+    with pytest.raises(ArchitectureError, match="needs 5 numbers"):
+        space.genotype_from_scores({**scores, "edge 2<-1": ["a", 1, 2, 3, 4]})
+    with pytest.raises(ArchitectureError, match="outside 0..15624"):
+        Nb201Genotype.from_code(5**6)

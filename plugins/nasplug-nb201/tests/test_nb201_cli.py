@@ -32,6 +32,10 @@ def test_every_controller_searches_the_space_and_each_epoch_records_the_true_acc
         assert record["benchmark"] == pytest.approx(dict(space.benchmark_results(genotype)))
     shown = run_cli("show", out).output
     assert "CIFAR-10 test accuracy (%)" in shown and "ImageNet16-120 test accuracy (%)" in shown
+    if controller == "mdenas":  # plot draws the true-quality curve
+        pytest.importorskip("matplotlib")
+        run_cli("plot", out, "--format", "png")
+        assert (out / "plots" / "curves.png").stat().st_size > 10_000
 
 
 def test_show_and_info_take_the_benchmarks_cell_string(tmp_path):
@@ -47,6 +51,9 @@ def test_show_and_info_take_the_benchmarks_cell_string(tmp_path):
     assert_one_line_error(error, "'sep_conv_3x3' is not a NAS-Bench-201 op", "nor_conv_3x3")
     error = run_cli("show", "|nor_conv_3x3~0|+|none~0|", exit_code=None)
     assert_one_line_error(error, "node groups", "expected 3")
+    assert "94.37" in run_cli("show", f"  {OPTIMUM} ").output  # pasted with spaces
+    error = run_cli("show", "nor_conv_3x3~0|+" * 30, exit_code=None)  # longer than any file name
+    assert_one_line_error(error, "cell string")
 
 
 def test_the_training_recipe_follows_the_benchmarks_protocol():

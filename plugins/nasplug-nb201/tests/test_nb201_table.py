@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from nasplug_nb201 import Nb201Genotype, Nb201Space
-from nasplug_nb201.table import FIELDS, load_table
+from nasplug_nb201.genotype import CELLS
+from nasplug_nb201 import table as table_module
+from nasplug_nb201.table import FIELDS, TableError, load_table
 
 SHARED_TABLE = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "nb201" / "nb201.json.gz"
 
@@ -24,14 +26,14 @@ def test_known_cells_and_the_space_statistics():
     assert round(float(column.max()), 2) == 94.37 and round(float(column.mean()), 2) == 87.06
     assert round(float(np.median(column)), 2) == 90.75
     assert table.percentile(best) == 100.0
-    assert (table.index >= 0).all() and len(set(table.index.tolist())) == 5**6
+    assert (table.index >= 0).all() and len(set(table.index.tolist())) == CELLS
 
 
 def test_benchmark_results_name_the_three_datasets_percentile_and_costs():
     results = Nb201Space.benchmark_results(Nb201Genotype(("nor_conv_3x3",) * 6))
     assert round(results["CIFAR-10 test accuracy (%)"], 2) == 93.76
-    assert {"CIFAR-100 test accuracy (%)", "ImageNet16-120 test accuracy (%)", "parameters (M)",
-            "FLOPs (M)", "CIFAR-10 percentile in the space (%)"} <= set(results)
+    assert {"CIFAR-100 test accuracy (%)", "ImageNet16-120 test accuracy (%)", "parameters, CIFAR-10 network (M)",
+            "FLOPs, CIFAR-10 network (M)", "CIFAR-10 percentile in the space (%)"} <= set(results)
 
 
 def test_a_lookup_is_fast():
@@ -40,6 +42,29 @@ def test_a_lookup_is_fast():
     table = load_table()
     table.value(Nb201Genotype(("none",) * 6), "cifar10_test")
     assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "short column"])
+def test_a_damaged_table_is_a_clear_error(tmp_path, monkeypatch, damage):
+    good = (Path(table_module.__file__).parent / "data" / "nb201.npz").read_bytes()
+    (tmp_path / "data").mkdir()
+    path = tmp_path / "data" / "nb201.npz"
+    if damage == "truncated":
+        path.write_bytes(good[: len(good) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    else:
+        with np.load(Path(table_module.__file__).parent / "data" / "nb201.npz") as data:
+            arrays = {name: data[name] for name in data.files}
+        arrays["cifar100"] = arrays["cifar100"][:10]
+        np.savez(path, **arrays)
+    monkeypatch.setattr(table_module.resources, "files", lambda package: tmp_path)
+    load_table.cache_clear()
+    try:
+        with pytest.raises(TableError, match="reinstall the package"):
+            load_table()
+    finally:
+        load_table.cache_clear()
 
 
 @pytest.mark.skipif(not SHARED_TABLE.is_file(), reason="the shared NAS-Bench-201 table is not on this machine")

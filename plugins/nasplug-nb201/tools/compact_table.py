@@ -1,6 +1,6 @@
 """Write the distribution's compact table from the full NAS-Bench-201 JSON (run by maintainers only).
 
-    python tools/compact_table.py ../../../shared/data/nb201/nb201.json.gz
+    python tools/compact_table.py ../../../shared/data/nb201/nb201.json.gz   # from plugins/nasplug-nb201
 
 reads ``{arch_string: {field: value}}`` (the format described in the project's shared data README)
 and writes ``src/nasplug_nb201/data/nb201.npz``: one float32 array per field, indexed by the cell's
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from nasplug_nb201.genotype import Nb201Genotype
-from nasplug_nb201.table import FIELDS, TABLE_FILE
+from nasplug_nb201.genotype import CELLS, Nb201Genotype
+from nasplug_nb201.table import FIELDS
 
-CELLS = 5**6
+TABLE_FILE = Path(__file__).resolve().parents[1] / "src" / "nasplug_nb201" / "data" / "nb201.npz"
 
 
 def main() -> None:

@@ -20,6 +20,8 @@ NODES = (1, 2, 3)
 """The computed nodes; node 0 is the cell's input and node 3 its output."""
 EDGES = tuple((node, source) for node in NODES for source in range(node))
 """(node, source) of the six edges: (1←0), (2←0), (2←1), (3←0), (3←1), (3←2)."""
+CELLS = len(OPS) ** len(EDGES)
+"""15,625: every cell of the space, each with its row in the table."""
 
 
 def _check_ops(_instance: Any, _attribute: attrs.Attribute, ops: tuple[str, ...]) -> None:
@@ -46,6 +48,9 @@ class Nb201Genotype(Genotype):
 
     @classmethod
     def from_code(cls, code: int) -> Nb201Genotype:
+        """The cell at position ``code`` (0 to 15,624) of the table: the inverse of :attr:`code`."""
+        if not 0 <= code < CELLS:
+            raise ArchitectureError(f"cell code {code} is outside 0..{CELLS - 1}")
         return cls(tuple(OPS[code // len(OPS) ** i % len(OPS)] for i in range(len(EDGES))))
 
     def to_string(self) -> str:
@@ -112,6 +117,6 @@ PUBLISHED = {
         "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
     ),
 }
-"""The table's best CIFAR-10 cell (94.37), the cell of a ResNet basic block (two 3×3 convs and the identity
-shortcut; the paper's ResNet baseline, Table 5) and the all-skip cell DARTS collapses to in the paper's
-weight-sharing experiments (Table 5: 54.30)."""
+"""One of the table's two best CIFAR-10 cells (94.37), the cell of a ResNet basic block (two 3×3 convs and
+the identity shortcut; the paper's ResNet baseline, Table 5) and the all-skip cell DARTS collapses to in
+the paper's weight-sharing experiments (Table 5: 54.30)."""

@@ -59,8 +59,8 @@ class Cell(nn.Module):
 class Nb201Network(nn.Module):
     """The macro skeleton around ``cells_per_stage`` cells per stage at ``channels``, 2×, 4× channels.
 
-    ``search`` builds the weight-sharing form (BN without running statistics, cell-op BN without
-    affine parameters); ``edge_ops`` restricts the ops built (None: all of them).
+    ``search`` builds the weight-sharing form (the cell ops' BN without running statistics or affine
+    parameters); ``edge_ops`` restricts the ops built (None: all of them).
     """
 
     def __init__(
@@ -74,17 +74,15 @@ class Nb201Network(nn.Module):
     ) -> None:
         super().__init__()
         edge_ops = {edge: OPS for edge in EDGES} if edge_ops is None else edge_ops
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, channels, 3, padding=1, bias=False), batch_norm(channels, search=search)
-        )
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, channels, 3, padding=1, bias=False), batch_norm(channels))
         self.cells = nn.ModuleList()
         width = channels
         for stage in range(STAGES):
             if stage:
-                self.cells.append(ResidualReduction(width, 2 * width, search))
+                self.cells.append(ResidualReduction(width, 2 * width))
                 width *= 2
             self.cells.extend(Cell(width, edge_ops, search) for _ in range(cells_per_stage))
-        self.head = nn.Sequential(batch_norm(width, search=search), nn.ReLU())
+        self.head = nn.Sequential(batch_norm(width), nn.ReLU())
         self.global_pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(width, num_classes)
 

@@ -1,9 +1,10 @@
 """The NAS-Bench-201 operations and the residual block between stages (Dong & Yang, ICLR 2020, §2.1).
 
 Every cell op maps ``channels`` to ``channels`` at stride 1. A standalone network (the benchmark's
-trained networks) uses ordinary BN. The search network, as in the paper's weight-sharing experiments
-(§5), keeps no running statistics anywhere (each sampled path is normalised with its own batch's),
-and its cell ops' BN learns no affine transform while ops compete (``affine=False``, as in DARTS).
+trained networks) uses ordinary BN. In the search network the cell ops' BN keeps no running
+statistics (each sampled path is normalised with its own batch's, the paper's §5 setting for its
+weight-sharing runs) and learns no affine transform while ops compete (``affine=False``, as in DARTS);
+the stem, the residual blocks and the last BN are ordinary, as in the authors' search networks.
 """
 
 from __future__ import annotations
@@ -15,21 +16,19 @@ OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 """The five choices of an edge, in the benchmark's order (the indices of every score table)."""
 
 
-def batch_norm(channels: int, affine: bool = True, search: bool = False) -> nn.BatchNorm2d:
-    """BN with running statistics in a standalone network; with batch statistics only in the search network."""
-    return nn.BatchNorm2d(channels, affine=affine, track_running_stats=not search)
+def batch_norm(channels: int, search: bool = False) -> nn.BatchNorm2d:
+    """Ordinary BN, or a search-network cell op's: batch statistics only, no affine transform."""
+    return nn.BatchNorm2d(channels, affine=not search, track_running_stats=not search)
 
 
 class ReLUConvBN(nn.Sequential):
     """ReLU → k×k conv (no bias) → BN: ``nor_conv_1x1`` and ``nor_conv_3x3``."""
 
-    def __init__(
-        self, c_in: int, c_out: int, kernel_size: int, stride: int, search: bool, affine: bool = True
-    ) -> None:
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int, search: bool = False) -> None:
         super().__init__(
             nn.ReLU(),
             nn.Conv2d(c_in, c_out, kernel_size, stride=stride, padding=kernel_size // 2, bias=False),
-            batch_norm(c_out, affine, search),
+            batch_norm(c_out, search),
         )
 
 
@@ -40,9 +39,9 @@ def cell_op(name: str, channels: int, search: bool) -> nn.Module | None:
     if name == "skip_connect":
         return nn.Identity()
     if name == "nor_conv_1x1":
-        return ReLUConvBN(channels, channels, 1, 1, search, affine=not search)
+        return ReLUConvBN(channels, channels, 1, 1, search)
     if name == "nor_conv_3x3":
-        return ReLUConvBN(channels, channels, 3, 1, search, affine=not search)
+        return ReLUConvBN(channels, channels, 3, 1, search)
     if name == "avg_pool_3x3":
         return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
     raise ValueError(f"unknown NAS-Bench-201 op {name!r}; ops: {', '.join(OPS)}")
@@ -55,10 +54,10 @@ class ResidualReduction(nn.Module):
     1×1 conv (no BN), as in the benchmark's macro skeleton (paper Fig. 1).
     """
 
-    def __init__(self, c_in: int, c_out: int, search: bool) -> None:
+    def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__()
-        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2, search)
-        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, search)
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1)
         self.shortcut = nn.Sequential(
             nn.AvgPool2d(2, stride=2),
             nn.Conv2d(c_in, c_out, 1, bias=False),

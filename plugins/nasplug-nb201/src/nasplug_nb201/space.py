@@ -19,14 +19,14 @@ from nasplug import (
     SearchSpace,
     resolve_options,
 )
-from nasplug_nb201.decisions import DECISIONS, KEYS, edge_key
-from nasplug_nb201.genotype import EDGES, PUBLISHED, SPACE_NAME, Nb201Genotype
+from nasplug_nb201.decisions import DECISIONS, KEYS, edge_key, edge_paths
+from nasplug_nb201.genotype import EDGES, NODES, PUBLISHED, SPACE_NAME, Nb201Genotype
 from nasplug_nb201.network import CellNetwork, SearchNetwork
 from nasplug_nb201.ops import OPS
 from nasplug_nb201.table import ACCURACIES, load_table
 
-BENCHMARK_SHAPE = (5, 16)
-"""(N, C) of the networks the benchmark trained (paper §2.1); its numbers are for these."""
+BENCHMARK_CELLS, BENCHMARK_CHANNELS = 5, 16
+"""N and C of the networks the benchmark trained (paper §2.1); its numbers are for these."""
 
 
 class Nb201Space(SearchSpace):
@@ -35,12 +35,12 @@ class Nb201Space(SearchSpace):
     name = SPACE_NAME
     description = "NAS-Bench-201 cell (6 edges × 5 ops, 15,625 cells), every cell's accuracy tabulated"
     options = {
-        "cells": Option(int, 5, "cells per stage N of the search network (benchmark: 5)"),
-        "channels": Option(int, 16, "channels C of the first stage (benchmark: 16)"),
+        "cells": Option(int, BENCHMARK_CELLS, "cells per stage N of the search network (benchmark: 5)"),
+        "channels": Option(int, BENCHMARK_CHANNELS, "channels C of the first stage (benchmark: 16)"),
     }
     network_options = {
-        "cells": Option(int, 5, "cells per stage N (the benchmark trained N = 5)"),
-        "channels": Option(int, 16, "channels C of the first stage (the benchmark trained C = 16)"),
+        "cells": Option(int, BENCHMARK_CELLS, "cells per stage N (the benchmark trained N = 5)"),
+        "channels": Option(int, BENCHMARK_CHANNELS, "channels C of the first stage (the benchmark trained C = 16)"),
     }
     factorisations = ("edge",)
     default_dataset = "cifar10"
@@ -57,9 +57,13 @@ class Nb201Space(SearchSpace):
 
     def build_supernet(self, only: Architecture | None = None) -> nn.Module:
         edge_ops = None
-        if only is not None:
-            genotype_ops = _single_ops(only)
-            edge_ops = {edge: (op,) for edge, op in zip(EDGES, genotype_ops) if op != "none"}
+        if only is not None:  # the standalone child: the one op of each edge ``only`` runs
+            edge_ops = {}
+            for edge, entries in edge_paths(only).items():
+                if len(entries) > 1:
+                    raise ArchitectureError(f"a standalone child runs one op per edge; {edge_key(*edge)!r} "
+                                            f"has {len(entries)}")
+                edge_ops[edge] = (entries[0][0],)
         return SearchNetwork(self.data.in_channels, self.data.num_classes, self.config["cells"],
                              self.config["channels"], edge_ops)
 
@@ -74,9 +78,14 @@ class Nb201Space(SearchSpace):
             )
         ops = []
         for key in KEYS:
-            row = [float(value) for value in scores[key]]
+            try:
+                row = [float(value) for value in scores[key]]
+            except (TypeError, ValueError):
+                row = []
             if len(row) != len(OPS) or any(math.isnan(value) for value in row):
-                raise ArchitectureError(f"score table for {self.name!r}: {key!r} needs {len(OPS)} numbers, got {row}")
+                raise ArchitectureError(
+                    f"score table for {self.name!r}: {key!r} needs {len(OPS)} numbers, got {scores[key]!r}"
+                )
             ops.append(OPS[row.index(max(row))])
         return Nb201Genotype(tuple(ops))
 
@@ -91,9 +100,9 @@ class Nb201Space(SearchSpace):
     @classmethod
     def genotype_from_text(cls, text: str) -> Nb201Genotype | None:
         """A cell in the benchmark's string notation (``|op~0|+|op~0|op~1|+|...|``); None for other text."""
-        if not (text.startswith("|") and "~" in text):
+        if "~" not in text or "|" not in text:
             return None
-        return Nb201Genotype.from_string(text, "cell string")
+        return Nb201Genotype.from_string(text.strip(), "cell string")
 
     @classmethod
     def published_genotypes(cls) -> Mapping[str, Nb201Genotype]:
@@ -110,7 +119,7 @@ class Nb201Space(SearchSpace):
     def describe(cls, genotype: Genotype) -> str:
         genotype = _nb201(genotype)
         lines = [genotype.to_string()]
-        for node in (1, 2, 3):
+        for node in NODES:
             terms = [f"{op}(node {source})" for (target, source), op in zip(EDGES, genotype.ops)
                      if target == node and op != "none"]
             lines.append(f"  node {node} = {' + '.join(terms) if terms else 'zero'}")
@@ -123,20 +132,9 @@ class Nb201Space(SearchSpace):
         table = load_table()
         results = {f"{label} (%)": table.value(genotype, field) for field, label in ACCURACIES.items()}
         results["CIFAR-10 percentile in the space (%)"] = table.percentile(genotype)
-        results["parameters (M)"] = table.value(genotype, "params_M")
-        results["FLOPs (M)"] = table.value(genotype, "flops_M")
+        results["parameters, CIFAR-10 network (M)"] = table.value(genotype, "params_M")
+        results["FLOPs, CIFAR-10 network (M)"] = table.value(genotype, "flops_M")
         return results
-
-
-def _single_ops(arch: Architecture) -> tuple[str, ...]:
-    choices = arch.choices()
-    ops = []
-    for key in KEYS:
-        picked = choices.get(key, ())
-        if len(picked) > 1:
-            raise ArchitectureError(f"a standalone child runs one op per edge; {key!r} has {len(picked)}")
-        ops.append(OPS[picked[0]] if picked else "none")
-    return tuple(ops)
 
 
 def _nb201(genotype: Genotype) -> Nb201Genotype:

@@ -1,24 +1,22 @@
 """The benchmark's facts about every cell, shipped with this distribution and read offline.
 
-``data/nb201.npz`` (about 2 MB) holds, per cell, the 200-epoch test accuracies on CIFAR-10,
+``data/nb201.npz`` (1.6 MB) holds, per cell, the 200-epoch test accuracies on CIFAR-10,
 CIFAR-100 and ImageNet16-120 (means over the benchmark's seeds), the 12-epoch schedule's
-valid/test accuracies, params, FLOPs and latencies on 27 devices, indexed by the cell's code
-(:attr:`Nb201Genotype.code`). Loading it takes a few milliseconds and a few MB.
+valid/test accuracies, params, FLOPs (of the CIFAR-10 network) and latencies on 27 devices, indexed
+by the cell's code (:attr:`Nb201Genotype.code`). Loading it takes about 20 ms and a few MB.
 """
 
 from __future__ import annotations
 
 import functools
+import zipfile
 from importlib import resources
-from pathlib import Path
 
 import attrs
 import numpy as np
 
 from nasplug import NasplugError
-from nasplug_nb201.genotype import Nb201Genotype
-
-TABLE_FILE = Path(__file__).parent / "data" / "nb201.npz"
+from nasplug_nb201.genotype import CELLS, Nb201Genotype
 
 FIELDS = (
     "cifar10_test", "cifar100", "imagenet16",
@@ -68,8 +66,13 @@ def load_table() -> Nb201Table:
     try:
         with resources.as_file(source) as path, np.load(path) as data:
             columns = {field: data[field] for field in FIELDS}
-            return Nb201Table(columns, data["index"], data["latency_ms"], tuple(map(str, data["devices"])))
-    except (OSError, KeyError, ValueError) as exc:
-        raise TableError(
-            f"the NAS-Bench-201 table shipped with nasplug-nb201 cannot be read ({exc}); reinstall the package"
-        ) from None
+            table = Nb201Table(columns, data["index"], data["latency_ms"], tuple(map(str, data["devices"])))
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise TableError(f"the NAS-Bench-201 table shipped with nasplug-nb201 ({source}) cannot be read "
+                         f"({exc}); reinstall the package") from None
+    short = [name for name, column in (*columns.items(), ("index", table.index), ("latency_ms", table.latency_ms))
+             if len(column) != CELLS]
+    if short:
+        raise TableError(f"the NAS-Bench-201 table shipped with nasplug-nb201 ({source}) is damaged: "
+                         f"{', '.join(short)} do not hold {CELLS} cells; reinstall the package")
+    return table
