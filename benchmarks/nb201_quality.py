@@ -283,6 +283,7 @@ def main() -> None:
     if args.paper_scale:
         args.cells, args.channels, args.input_size, args.tau_images, args.parsec_k = 5, 16, 32, None, 8
     args.epochs = args.epochs or (100 if args.paper_scale else 10)
+    setup_torch(args.threads, 0)  # the environment record states the workers' thread count
     work = args.work or args.out.with_suffix("")
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
