@@ -16,7 +16,8 @@ fewer epochs cost the same).
 
 Does the feedback mean anything? After each search, ``--tau-cells`` cells drawn uniformly are evaluated
 on the final shared weights (the engine's deterministic evaluation, on the first ``--tau-images``
-images of the search split): Kendall τ between that supernet accuracy and the table's accuracy. And
+images of the search split): Kendall τ between that supernet accuracy and the table's accuracy
+(``--tau-every K``: also after every K epochs, the curve of the supernet's ranking). And
 per controller: Kendall τ, per edge, between its final probabilities and the benchmark's per-op
 marginal quality (the mean table accuracy of all cells with that op on that edge), averaged over edges.
 
@@ -145,25 +146,28 @@ def op_marginals() -> dict[str, list[float]]:
 def search_job(method: Method, seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     setup_torch(args.threads, seed)
     config = search_config(method, seed, args)
+    if args.tau_every:
+        config = attrs.evolve(config, keep_checkpoints=0)  # every epoch's weights, for the τ curve
     controller = DartsMixture if method.controller == DARTS else None
     run_dir = work / f"search-{method.controller}-{seed}"
-    hooks = load_plugins()
     started = time.perf_counter()
-    result = run_search(config, run_dir, controller=controller, threads=args.threads, hooks=hooks,
+    result = run_search(config, run_dir, controller=controller, threads=args.threads, hooks=load_plugins(),
                         progress=Progress(False))
     seconds = time.perf_counter() - started
     table = load_table()
     genotype = result.genotype
     assert isinstance(genotype, Nb201Genotype)
 
-    engine = SearchEngine(config, run_dir, load_plugins(), Progress(False), controller=controller)
-    engine.restore(load_checkpoint(checkpoint_paths(run_dir)[-1]))
     cells = tau_cells(args.tau_cells, args.tau_seed)
-    started_tau = time.perf_counter()
-    accuracies = [supernet_accuracy(engine, engine.space.architecture_from_genotype(cell), args.tau_images)
-                  for cell in cells]
     truth = [table.value(cell, TRUTH) for cell in cells]
-    supernet_tau = float(stats.kendalltau(accuracies, truth).statistic)
+    started_tau = time.perf_counter()
+    checkpoints = checkpoint_paths(run_dir)
+    curve = {}
+    for path in checkpoints:
+        epoch = int(path.stem.split("-")[-1])
+        if path == checkpoints[-1] or (args.tau_every and epoch % args.tau_every == 0):
+            accuracies = supernet_accuracies(config, run_dir, controller, path, cells, args.tau_images)
+            curve[epoch] = float(stats.kendalltau(accuracies, truth).statistic)
     distribution = result.history[-1]["distribution"]
     marginals = op_marginals()
     edge_taus = [stats.kendalltau(distribution[key], marginals[key]).statistic for key in marginals]
@@ -175,8 +179,9 @@ def search_job(method: Method, seed: int, args: argparse.Namespace, work: Path) 
         "percentile": table.percentile(genotype),
         "search_seconds": seconds,
         "tau_seconds": time.perf_counter() - started_tau,
-        "supernet_tau": supernet_tau,
+        "supernet_tau": curve[max(curve)],
         "supernet_accuracy_range": [min(accuracies), max(accuracies)],
+        "supernet_tau_by_epoch": curve,
         "probability_tau": statistics.fmean(edge_taus) if edge_taus else None,
         "distribution": distribution,
         "curve": [{key: record.get(key) for key in ("epoch", "train_accuracy", "search_accuracy",
@@ -184,6 +189,14 @@ def search_job(method: Method, seed: int, args: argparse.Namespace, work: Path) 
                   | {"benchmark": record["benchmark"][f"{ACCURACIES[TRUTH]} (%)"]}
                   for record in result.history],
     }
+
+
+def supernet_accuracies(config: SearchConfig, run_dir: Path, controller: type | None, checkpoint: Path,
+                        cells: Sequence[Nb201Genotype], images: int | None) -> list[float]:
+    """Each cell's accuracy on the supernet weights of ``checkpoint`` (the engine's evaluation)."""
+    engine = SearchEngine(config, run_dir, load_plugins(), Progress(False), controller=controller)
+    engine.restore(load_checkpoint(checkpoint))
+    return [supernet_accuracy(engine, engine.space.architecture_from_genotype(cell), images) for cell in cells]
 
 
 def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -273,6 +286,8 @@ def main() -> None:
     parser.add_argument("--tau-cells", type=int, default=100)
     parser.add_argument("--tau-images", type=int, default=2560, help="search images per τ evaluation")
     parser.add_argument("--tau-seed", type=int, default=201)
+    parser.add_argument("--tau-every", type=int, default=0,
+                        help="also measure the supernet's τ every K epochs (keeps every checkpoint)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
