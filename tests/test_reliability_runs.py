@@ -117,6 +117,27 @@ def test_a_run_stopped_before_its_first_checkpoint_resumes_from_its_config(finis
     assert not list(dead.rglob("*.tmp"))
 
 
+def test_a_run_from_before_a_new_setting_resumes(finished, tmp_path):
+    """A setting added since the run started (here nesterov and input_size) is absent from its config.json
+    and checkpoint: the run resumes at that setting's default, exactly."""
+    from nasplug.runs.checkpoint import load_checkpoint, save_checkpoint
+
+    older = tmp_path / "older"
+    shutil.copytree(finished, older)
+    (older / "checkpoints" / "epoch-0002.pt").unlink()
+    (older / "genotype.json").unlink()
+    config = json.loads((older / "config.json").read_text())
+    for key in ("nesterov", "input_size"):
+        del config[key]
+    (older / "config.json").write_text(json.dumps(config))
+    state = load_checkpoint(older / "checkpoints" / "epoch-0001.pt")
+    state["config"] = {k: v for k, v in state["config"].items() if k not in ("nesterov", "input_size")}
+    save_checkpoint(older / "checkpoints" / "epoch-0001.pt", state)
+    result = cli("run", "--resume", older, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert _history(older) == _history(finished)
+
+
 def test_stray_temporary_files_go_on_resume(finished, tmp_path):
     copy = tmp_path / "run"
     shutil.copytree(finished, copy)

@@ -173,7 +173,9 @@ class SearchEngine:
         missing = [key for key in SEARCH_STATE_KEYS if key not in state]
         if missing:
             raise CheckpointError(f"damaged: it has no {', '.join(map(repr, missing))} entry")
-        if state["config"] != self.config.to_json():
+        current = self.config.to_json()
+        # A setting newer than the checkpoint is absent from it and at its default in config.json too.
+        if not isinstance(state["config"], dict) or {**current, **state["config"]} != current:
             raise RunError("the checkpoint was written by a run with a different configuration")
         try:
             if not isinstance(state["epoch"], int) or not isinstance(state["history"], list):
