@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from torch.utils.data import Dataset
 
     from nasplug.data import DataBundle
+    from nasplug.networks.build import BuiltNetwork
     from nasplug.networks.cost import ModelCost
     from nasplug.search import SearchConfig, SearchResult
     from nasplug.search.distributed import World
@@ -47,6 +48,8 @@ __all__ = [
     "RunInterrupted",
     "Spelling",
     "info",
+    "info_network",
+    "exportable_network",
     "resume_search",
     "resume_training",
     "search",
@@ -294,6 +297,7 @@ def train(
     *,
     recipe: str | Path | Recipe | None = None,
     space: str | None = None,
+    data: DataBundle | Dataset | tuple[Dataset, Dataset] | None = None,
     out: str | Path | None = None,
     options: Mapping[str, Any] | None = None,
     progress: bool | Progress = True,
@@ -311,24 +315,32 @@ def train(
     ``layers``, ``channels``, ``drop_path``, ``lr``, ``workers``, ...); one left out or None takes
     the recipe's value, else the protocol's. ``out``: the output folder (default: a new one under
     ``runs/``); ``options`` the network's ``-o`` options; ``progress``, ``threads``, ``hooks`` and
-    ``loggers`` are :func:`search`'s. Ctrl-C raises :class:`RunInterrupted`.
+    ``loggers`` are :func:`search`'s. A run folder's dataset, data folder and input size are the
+    defaults (:mod:`nasplug.runs.origin`). ``data``, a user's own data as :func:`search` takes it,
+    trains on it instead of ``dataset``: a ``(train, test)`` pair of Datasets or a DataBundle (a
+    single Dataset has no test split to report on; the protocol is CIFAR's for images up to 64 px,
+    ImageNet's above). Ctrl-C raises :class:`RunInterrupted`.
     """
+    from nasplug.data.user import training_bundle
     from nasplug.train import train_network
 
     _check_settings(train, settings, TRAIN_SETTINGS)
     with _run_plugins(hooks, loggers) as hooks:
-        config = train_config(genotype, recipe=recipe, space=space, options=options, hooks=hooks, **settings)
+        bundle = training_bundle(data) if data is not None else None
+        config = train_config(genotype, recipe=recipe, space=space, options=options, hooks=hooks,
+                              data=bundle, **settings)
         out_dir = Path(out) if out is not None else default_run_dir(config.space, "train")
         shown = _progress(progress)
         shown.message(f"training {config.genotype_source or config.space} ({config.space}) on {config.dataset} for "
                       f"{config.epochs} epochs; writing {out_dir}")
         with _interruptible(out_dir, shown):
-            return train_network(config, out_dir, progress=shown, hooks=hooks, threads=threads)
+            return train_network(config, out_dir, progress=shown, hooks=hooks, threads=threads, data=bundle)
 
 
 def resume_training(
     out: str | Path,
     *,
+    data: DataBundle | Dataset | tuple[Dataset, Dataset] | None = None,
     progress: bool | Progress = True,
     threads: int | None = None,
     hooks: Hooks | None = None,
@@ -336,15 +348,18 @@ def resume_training(
 ) -> TrainResult:
     """Continue the training in ``out`` from its latest checkpoint, as ``nasplug train --resume`` does.
 
-    ``threads`` defaults to the run's own count; ``progress``, ``hooks`` and ``loggers`` are :func:`train`'s.
+    ``threads`` defaults to the run's own count; ``data`` (the same data the training started with, if
+    it started with a user's own), ``progress``, ``hooks`` and ``loggers`` are :func:`train`'s.
     """
+    from nasplug.data.user import training_bundle
     from nasplug.train import train_network
 
     out_dir = Path(out)
     with _run_plugins(hooks, loggers) as hooks:
         shown = _progress(progress)
         with _interruptible(out_dir, shown):
-            return train_network(None, out_dir, resume=True, progress=shown, hooks=hooks, threads=threads)
+            return train_network(None, out_dir, resume=True, progress=shown, hooks=hooks, threads=threads,
+                                 data=training_bundle(data) if data is not None else None)
 
 
 def train_config(
@@ -354,12 +369,14 @@ def train_config(
     space: str | None = None,
     options: Mapping[str, Any] | None = None,
     hooks: Hooks | None = None,
+    data: DataBundle | None = None,
     **settings: Any,
 ) -> TrainConfig:
     """The TrainConfig of :func:`train`: the evaluation protocol (``recipe``, else the space's own training
-    recipe where it names one, else the dataset's), then the settings given; takes :func:`train`'s
-    arguments and is checked before any data is loaded."""
+    recipe where it names one, else the dataset's), then the settings given, then a run folder's data;
+    takes :func:`train`'s arguments and is checked before any data is loaded (but ``data``'s)."""
     from nasplug.networks.genotypes import load_genotype
+    from nasplug.runs.origin import run_origin
     from nasplug.train import TrainConfig, training_config
 
     _check_settings(train_config, settings, TRAIN_SETTINGS)
@@ -384,6 +401,12 @@ def train_config(
     named_space = values.pop("space", None)
     space = space or named_space
     values.update(_config_fields(settings, TRAIN_SETTINGS))
+    if data is not None:
+        values["dataset"] = data.name
+    origin = run_origin(genotype)
+    if origin is not None:  # a run folder: its data unless told otherwise
+        for key, value in origin.data_settings(values.get("dataset")).items():
+            values.setdefault(key, value)
     dataset = values.pop("dataset", _declared(TRAIN_SETTINGS)["dataset"].default)
     if recipe is not None:
         if entry is None or space != looked_up_in:  # the recipe named the genotype or its space
@@ -393,7 +416,7 @@ def train_config(
     network.update({setting.name: settings[setting.name] for setting in TRAIN_SETTINGS
                     if setting.field is None and settings.get(setting.name) is not None})
     return training_config(str(genotype), dataset=dataset, space=space, network_options=network, hooks=hooks,
-                           **values)
+                           shape=None if data is None else data.shape, **values)
 
 
 def show(genotype: str | Path, *, space: str | None = None, hooks: Hooks | None = None) -> str:
@@ -413,20 +436,104 @@ def info(
     data_dir: str | Path | None = None,
     input_size: int | None = None,
     options: Mapping[str, Any] | None = None,
+    data: DataBundle | Dataset | None = None,
     hooks: Hooks | None = None,
 ) -> ModelCost:
     """Parameters and multiply-adds of a genotype's standalone network, as ``nasplug info`` reports them.
 
+    The network is the one :func:`train` would build with the same arguments (:func:`info_network`).
     ``options`` are the network's options (``layers``, ``channels``, ...); ``data_dir`` is
-    needed where the dataset's shape comes from its files (``folder``); ``hooks`` as for :func:`show`.
+    needed where the dataset's shape comes from its files (``folder``); ``data`` is a user's own
+    Dataset (or DataBundle) whose shape sizes the network; ``hooks`` as for :func:`show`.
     """
     from nasplug.networks.cost import model_cost
-    from nasplug.networks.build import build_network
 
-    built = build_network(str(genotype), hooks=_plugins(hooks),
-                          dataset=dataset, data_dir=data_dir, input_size=input_size, space=space,
-                          options=dict(options or {}))
+    built = info_network(genotype, space=space, dataset=dataset, data_dir=data_dir, input_size=input_size,
+                         options=options, data=data, hooks=hooks)
     return model_cost(built.module, built.data)
+
+
+def info_network(
+    genotype: str | Path,
+    *,
+    space: str | None = None,
+    dataset: str | None = None,
+    data_dir: str | Path | None = None,
+    input_size: int | None = None,
+    options: Mapping[str, Any] | None = None,
+    data: DataBundle | Dataset | None = None,
+    hooks: Hooks | None = None,
+) -> BuiltNetwork:
+    """The network :func:`info` sizes: what ``nasplug train`` would build from the same arguments.
+
+    A training folder's network is the one it trained; otherwise the evaluation protocol's network
+    options (``nasplug train``'s defaults for the dataset, e.g. 8 cells of 16 channels on digits), then
+    ``options``. A run folder's dataset, data folder and input size are the defaults, else the
+    space's ``default_dataset``. A dataset without a training protocol (a plugin's) keeps the space's
+    own network defaults.
+    """
+    from nasplug.data.user import as_bundle
+    from nasplug.networks.build import build_network
+    from nasplug.networks.genotypes import load_genotype
+    from nasplug.runs.origin import run_origin
+    from nasplug.train.config import has_protocol
+
+    hooks = _plugins(hooks)
+    bundle = as_bundle(data) if data is not None else None
+    reference = str(genotype)
+    origin = run_origin(reference)
+    given = {"dataset": dataset, "data_dir": data_dir, "input_size": input_size}
+    if origin is not None:
+        for key, value in origin.data_settings(dataset).items():
+            given[key] = given[key] if given[key] is not None else value
+    network = dict(options or {})
+    if origin is not None and origin.kind == "training":
+        network = {**origin.network_options, **network}
+    else:
+        entry = load_genotype(reference, hooks, space)[0]
+        name = bundle.name if bundle is not None else given["dataset"] or entry.cls.default_dataset
+        if has_protocol(name, None if bundle is None else bundle.shape):
+            config = train_config(reference, space=space, options=options, hooks=hooks, data=bundle,
+                                  **{**given, "dataset": name})
+            network = config.network_options
+            given.update(dataset=config.dataset, data_dir=config.data_dir, input_size=config.input_size)
+    return build_network(reference, hooks=hooks, space=space, options=network,
+                         shape=None if bundle is None else bundle.shape, **given)
+
+
+def exportable_network(
+    reference: str | Path,
+    *,
+    untrained: bool = False,
+    seed: int = 0,
+    hooks: Hooks | None = None,
+    **build: Any,
+) -> BuiltNetwork:
+    """The network ``nasplug export`` writes: a training folder's trained one, or, only with ``untrained``,
+    the network :func:`info_network` describes (a search run's data and shape, train's network
+    options) with fresh weights seeded by ``seed``. Either carries its dataset's preprocessing where
+    known. ``build`` are :func:`info_network`'s keywords (refused for a training folder)."""
+    import torch
+
+    from nasplug.networks.export_metadata import dataset_preprocessing, read_run_preprocessing
+    from nasplug.runs.origin import run_origin
+    from nasplug.train.trained import is_training_dir, network_for
+
+    hooks = _plugins(hooks)
+    if is_training_dir(Path(reference)):
+        return network_for(str(reference), hooks=hooks, **build)
+    if not untrained:
+        raise NasplugError(f"{reference} has no trained weights (it is not a `nasplug train` folder): train it "
+                           f"first (nasplug train --genotype {reference}), or pass --untrained (untrained=True) "
+                           f"to export freshly initialised weights")
+    torch.manual_seed(seed)
+    built = info_network(reference, hooks=hooks, **build)
+    origin = run_origin(reference)
+    kept = read_run_preprocessing(origin.folder) if origin is not None else None
+    same = kept is not None and kept.input_size == built.data.input_size and built.dataset == origin.dataset
+    data_dir = origin.data_dir if origin is not None and built.dataset == origin.dataset else None
+    preprocessing = kept if same else dataset_preprocessing(built.dataset, data_dir, built.data.input_size, hooks)
+    return attrs.evolve(built, preprocessing=preprocessing)
 
 
 def _check_settings(

@@ -265,16 +265,15 @@ def _echo_benchmark(results: Mapping[str, float]) -> None:
               help="A network option of the genotype's space (`nasplug plugins` lists them). Repeatable.")
 def info(reference: str, space: str | None, dataset: str | None, data_dir: str | None, input_size: int | None,
          layers: int | None, channels: int | None, assignments: tuple[str, ...]) -> None:
-    """Parameters and multiply-adds of a genotype's standalone network."""
+    """Parameters and multiply-adds of the network `nasplug train` would build from a genotype."""
     from nasplug.networks.cost import model_cost
-    from nasplug.networks.build import build_network
 
     given: dict[str, Any] = dict(parse_assignments(assignments))
     for name, value in (("layers", layers), ("channels", channels)):
         if value is not None:
             given[name] = value
-    built = build_network(reference, hooks=load_plugins(), dataset=dataset, data_dir=data_dir,
-                          input_size=input_size, space=space, options=given)
+    built = api.info_network(reference, hooks=load_plugins(), dataset=dataset, data_dir=data_dir,
+                             input_size=input_size, space=space, options=given)
     cost = model_cost(built.module, built.data)
     described = ", ".join(f"{k}={v}" for k, v in built.options.items())
     size = built.data.input_size
@@ -437,34 +436,38 @@ def _echo_options(options: Mapping[str, Any]) -> None:
 @click.option("--layers", type=click.IntRange(min=1), help="Cells of the network (cell spaces).")
 @click.option("--channels", type=click.IntRange(min=1), help="Initial channels (cell spaces).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds a genotype's fresh weights.")
+@click.option("--untrained", is_flag=True,
+              help="Export a genotype or search run with freshly initialised weights (refused otherwise).")
 @click.option("-o", "--option", "assignments", multiple=True, metavar="KEY=VALUE",
               help="A network option of the genotype's space. Repeatable.")
 def export_command(reference: str, fmt: str, out: str | None, space: str | None, dataset: str | None,
                    input_size: int | None, layers: int | None, channels: int | None, seed: int,
-                   assignments: tuple[str, ...]) -> None:
-    """Write a network that loads without nasplug: a trained one (TRAIN_DIR) or a genotype's, untrained.
+                   untrained: bool, assignments: tuple[str, ...]) -> None:
+    """Write a network that loads without nasplug: a trained one (TRAIN_DIR) or, with --untrained, a
+    genotype's with fresh weights (a search run's at the run's data and shape).
 
     \b
     Examples:
       nasplug export runs/my-train --format pt2 --out net.pt2
-      nasplug export DARTS_V2 --dataset cifar10 --format onnx
+      nasplug export runs/my-search --untrained --format onnx
+      nasplug export DARTS_V2 --dataset cifar10 --untrained --format onnx
     """
-    import torch
-
     from nasplug.networks.export import SUFFIXES, export_network
-    from nasplug.train.trained import network_for
 
     options: dict[str, Any] = dict(parse_assignments(assignments))
     for name, value in (("layers", layers), ("channels", channels)):
         if value is not None:
             options[name] = value
-    torch.manual_seed(seed)
-    built = network_for(reference, hooks=load_plugins(), dataset=dataset, input_size=input_size, space=space,
-                        options=options)
+    built = api.exportable_network(reference, untrained=untrained, seed=seed, hooks=load_plugins(),
+                                   dataset=dataset, input_size=input_size, space=space, options=options)
     path = export_network(built, fmt, Path(out) if out else Path("model" + SUFFIXES[fmt]))
     size = built.data.input_size
     click.echo(f"{reference} ({built.space.name}, {built.data.in_channels}x{size}x{size} input, "
                f"{built.data.num_classes} classes) written to {path}")
+    click.echo("weights: trained" if built.trained else f"weights: UNTRAINED (freshly initialised, seed {seed}); "
+               f"{built.dataset} {size}x{size}, network {', '.join(f'{k}={v}' for k, v in built.options.items())}")
+    if built.preprocessing is None:
+        click.echo(f"preprocessing: not stored (the {built.dataset} files could not be read here)")
 
 
 @main.command()

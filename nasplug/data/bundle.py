@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 
 from nasplug.core.errors import NasplugError
 from nasplug.core.space import DataShape
+from nasplug.data.preprocessing import Preprocessing
 
 
 class DatasetError(NasplugError, RuntimeError):
@@ -66,6 +67,7 @@ class DataBundle:
     the DataLoader path only (image folders, ImageNet). ``train_plain`` holds the same training
     images in the same order through the test pipeline (no augmentation): a search evaluates its
     derived architecture on it. None: the dataset has no such view and ``train`` serves as it is.
+    ``preprocessing`` states the test pipeline for exports (None: not known, as for a user's Dataset).
     """
 
     name: str
@@ -74,6 +76,7 @@ class DataBundle:
     shape: DataShape
     train_source: TensorSource | None = None
     train_plain: Dataset | None = None
+    preprocessing: Preprocessing | None = None
 
 
 def with_transform(dataset: Any, transform: Callable[[Any], Any] | None) -> Any:

@@ -21,6 +21,7 @@ import torch
 from torchvision.datasets.utils import download_and_extract_archive
 
 from nasplug.data.bundle import DataBundle, DatasetError, TensorImages, TensorSource, with_transform
+from nasplug.data.preprocessing import Preprocessing
 from nasplug.data.pipelines import small_image_transforms
 from nasplug.core.space import DataShape
 
@@ -108,6 +109,7 @@ def load_cifar(
             train_images, train_labels, padding=size // 8 if augment else 0, flip=augment,
             cutout=cutout if augment else 0, mean=mean, std=std,
         ),
+        preprocessing=Preprocessing("RGB", 255, size, size, mean, std, classes),
     )
 
 

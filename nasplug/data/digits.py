@@ -14,6 +14,7 @@ from sklearn.datasets import load_digits as load_uci_digits
 from torch.nn import functional as F
 from torchvision.transforms import v2
 
+from nasplug.data.preprocessing import Preprocessing
 from nasplug.data.bundle import DataBundle, TensorImages, TensorSource, with_transform
 from nasplug.data.transforms import Cutout
 from nasplug.core.space import DataShape
@@ -57,6 +58,7 @@ def load_digits(*, augment: bool, cutout: int, input_size: int | None) -> DataBu
         train_source=TensorSource(images[train_index], labels[train_index], padding=padding, fill=background,
                                   cutout=cutout if augment else 0),
         train_plain=with_transform(train, None),
+        preprocessing=Preprocessing("L", _MAX_VALUE, size, size, [float(mean)], [float(std)], classes),
     )
 
 

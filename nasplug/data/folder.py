@@ -20,7 +20,8 @@ from torch.utils.data import Dataset
 from nasplug.data.bundle import DataBundle, DatasetError, TensorImages, with_transform
 from nasplug.data.imagenet import IMAGE_SIZE as LARGE_IMAGE_SIZE
 from nasplug.data.imagenet import MEAN, STD
-from nasplug.data.pipelines import large_image_transforms, small_image_transforms
+from nasplug.data.pipelines import large_image_transforms, resized_side, small_image_transforms
+from nasplug.data.preprocessing import Preprocessing
 from nasplug.core.space import DataShape
 
 SMALL_IMAGE_MAX = 64
@@ -59,6 +60,7 @@ def load_folder(root: Path | None, *, augment: bool, cutout: int, input_size: in
         test=ImageFiles(val_files, classes, test_transform),
         shape=DataShape(num_classes=len(classes), in_channels=3, input_size=size),
         train_plain=with_transform(train, test_transform),
+        preprocessing=Preprocessing("RGB", 255, resized_side(size), size, MEAN, STD, classes),
     )
 
 
@@ -122,6 +124,7 @@ def _small(root: Path, classes: Sequence[str], train_files: Files, val_files: Fi
         test=TensorImages(val_images, val_labels, classes, test_transform),
         shape=DataShape(num_classes=len(classes), in_channels=1 if mode == "L" else 3, input_size=size),
         train_plain=with_transform(train, test_transform),
+        preprocessing=Preprocessing("L" if mode == "L" else "RGB", 255, size, size, mean, std, classes),
     )
 
 

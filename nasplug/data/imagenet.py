@@ -8,7 +8,8 @@ from torchvision.datasets import ImageFolder
 from torchvision.transforms import v2
 
 from nasplug.data.bundle import DataBundle, DatasetError, with_transform
-from nasplug.data.pipelines import large_image_transforms
+from nasplug.data.pipelines import large_image_transforms, resized_side
+from nasplug.data.preprocessing import Preprocessing
 from nasplug.core.space import DataShape
 
 IMAGE_SIZE = 224
@@ -41,6 +42,7 @@ def load_imagenet(
         test=test,
         shape=DataShape(num_classes=len(train.classes), in_channels=3, input_size=size),
         train_plain=with_transform(train, test_transform),
+        preprocessing=Preprocessing("RGB", 255, resized_side(size), size, mean, std, train.classes),
     )
 
 

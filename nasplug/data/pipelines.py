@@ -32,6 +32,11 @@ def small_image_transforms(
     return v2.Compose([*resizing, *crop_flip, *normalise, *erase]), test
 
 
+def resized_side(size: int) -> int:
+    """The shorter side a large image is resized to before its centre ``size`` crop (256 for 224)."""
+    return round(size * 256 / 224)
+
+
 def large_image_transforms(
     mean: Sequence[float], std: Sequence[float], size: int, *, augment: bool, cutout: int
 ) -> tuple[v2.Compose, v2.Compose]:
@@ -42,7 +47,7 @@ def large_image_transforms(
     centre crop ``size``, conversion, normalisation.
     """
     to_tensor = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))]
-    test = v2.Compose([v2.Resize(round(size * 256 / 224), antialias=True), v2.CenterCrop(size), *to_tensor])
+    test = v2.Compose([v2.Resize(resized_side(size), antialias=True), v2.CenterCrop(size), *to_tensor])
     if not augment:
         return test, test
     augmentation = [

@@ -45,3 +45,25 @@ def _count_classes(data: Any) -> int | None:
     if getattr(data, "targets", None) is not None:
         return int(torch.as_tensor(data.targets).max()) + 1
     return None
+
+
+def training_bundle(data: DataBundle | Dataset | tuple[Dataset, Dataset]) -> DataBundle:
+    """A user's data to train a network on: a DataBundle, or a ``(train, test)`` pair of Datasets.
+
+    A training reports accuracy on a test split, so a single Dataset (which :func:`as_bundle` gives
+    no test split) is refused in one line saying what to pass instead.
+    """
+    if isinstance(data, tuple):
+        if len(data) != 2:
+            raise DatasetError(f"data as a tuple must be (train, test) Datasets, got {len(data)} items")
+        train = as_bundle(data[0])
+        test = as_bundle(data[1], train.shape.num_classes)
+        if test.shape != train.shape:
+            raise DatasetError(f"the test set's images or classes ({test.shape}) differ from the training "
+                               f"set's ({train.shape})")
+        return DataBundle(name=train.name, train=train.train, test=test.train, shape=train.shape)
+    bundle = as_bundle(data)
+    if len(bundle.test) == 0:
+        raise DatasetError(f"training on the {bundle.name} dataset needs a test split to report on: pass "
+                           f"data=(train, test) or a DataBundle")
+    return bundle

@@ -14,11 +14,16 @@ from nasplug.networks.genotypes import load_genotype
 from nasplug.core.options import resolve_options
 from nasplug.plugin import Hooks, SpaceEntry
 from nasplug.core.space import DataShape, Genotype
+from nasplug.data.preprocessing import Preprocessing
 
 
 @attrs.frozen
 class BuiltNetwork:
-    """The network with everything needed to rebuild it: space, genotype, data shape, network options."""
+    """The network with everything needed to rebuild it: space, genotype, data shape, network options.
+
+    ``trained``: the weights were trained (a training folder's), not freshly initialised;
+    ``preprocessing``: the dataset's test pipeline, where known (what an export carries).
+    """
 
     module: nn.Module
     space: SpaceEntry
@@ -26,6 +31,8 @@ class BuiltNetwork:
     dataset: str
     data: DataShape
     options: dict[str, Any]
+    trained: bool = False
+    preprocessing: Preprocessing | None = None
 
 
 def build_network(
@@ -36,6 +43,7 @@ def build_network(
     input_size: int | None = None,
     space: str | None = None,
     options: Mapping[str, Any] | None = None,
+    shape: DataShape | None = None,
     hooks: Hooks,
 ) -> BuiltNetwork:
     """Build the standalone network of ``reference`` (a genotype file, run directory or published name).
@@ -45,11 +53,11 @@ def build_network(
     shape comes from files, as a folder dataset's); ``options`` are the
     space's network options (e.g. ``layers``, ``channels``, ``auxiliary`` for
     darts-cell), strings or typed values. ``hooks`` is the run's plugin manager: the space and the
-    dataset are looked up there.
+    dataset are looked up there. ``shape``, a user's own dataset's, replaces the lookup.
     """
     entry, genotype = load_genotype(reference, hooks, space)
     dataset = dataset or entry.cls.default_dataset
-    data = hooks.dataset_shape(dataset, data_dir)
+    data = shape if shape is not None else hooks.dataset_shape(dataset, data_dir)
     if input_size is not None:
         data = attrs.evolve(data, input_size=input_size)
     resolved = resolve_options(entry.cls.network_options, dict(options or {}), f"the {entry.name} network")

@@ -29,6 +29,7 @@ from nasplug.core.controller import Controller
 from nasplug.core.errors import CheckpointError, NasplugError
 from nasplug.core.space import Genotype
 from nasplug.data import DataBundle
+from nasplug.networks.export_metadata import write_run_preprocessing
 from nasplug.plugin import Hooks, describe
 from nasplug.runs.checkpoint import (
     check_loadable,
@@ -156,6 +157,7 @@ class SearchEngine:
             self.progress.message(f"controller initialised from {self.config.init_from}")
         if self.world.is_main:
             write_saved_config(self.run_dir, self.config, self.environment)
+            write_run_preprocessing(self.run_dir, self.data.preprocessing)
 
     def state_dict(self) -> dict[str, Any]:
         return {

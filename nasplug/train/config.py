@@ -15,6 +15,7 @@ import attrs
 
 from nasplug.core.errors import NasplugError
 from nasplug.core.options import resolve_options
+from nasplug.core.space import DataShape
 from nasplug.data import folder as folder_dataset
 from nasplug.networks.genotypes import load_genotype
 from nasplug.plugin import Hooks
@@ -137,14 +138,18 @@ MOBILENET_LR_PER_256 = 0.05
 """The MobileNet-style learning rate for a batch of 256, scaled linearly with the batch size."""
 
 
-def protocol_for(space: str, dataset: str, data_dir: str | Path | None = None) -> Protocol:
+def protocol_for(space: str, dataset: str, data_dir: str | Path | None = None,
+                 shape: DataShape | None = None) -> Protocol:
     """The defaults of training a ``space`` network on ``dataset`` (see docs/train.md).
 
     A ``folder`` dataset takes CIFAR-10's protocol for small images and ImageNet's
-    for large ones, the same split its loader makes (nasplug.data.folder).
+    for large ones, the same split its loader makes (nasplug.data.folder); so does a user's own
+    dataset of ``shape`` (the Python API's ``data=``).
     """
     if dataset == "folder":
         dataset = "cifar10" if folder_dataset.is_small(None if data_dir is None else Path(data_dir)) else "imagenet"
+    elif shape is not None and dataset not in DATASET_PROTOCOLS:
+        dataset = "cifar10" if shape.input_size <= folder_dataset.SMALL_IMAGE_MAX else "imagenet"
     if dataset not in DATASET_PROTOCOLS:
         raise TrainError(f"no training protocol for dataset {dataset!r}; protocols exist for: "
                          f"{', '.join(sorted(DATASET_PROTOCOLS))} and folder")
@@ -155,6 +160,11 @@ def protocol_for(space: str, dataset: str, data_dir: str | Path | None = None) -
     if dataset == "imagenet":
         settings.update(MOBILENET_IMAGENET.settings)
     return Protocol(settings, base.network)
+
+
+def has_protocol(dataset: str, shape: DataShape | None = None) -> bool:
+    """Whether :func:`protocol_for` knows how to train on ``dataset`` (a user's own of ``shape``: always)."""
+    return shape is not None or dataset.lower() in DATASET_PROTOCOLS or dataset.lower() == "folder"
 
 
 def _default(field: str) -> Any:
@@ -168,6 +178,7 @@ def training_config(
     space: str | None = None,
     network_options: Mapping[str, Any] | None = None,
     hooks: Hooks,
+    shape: DataShape | None = None,
     **settings: Any,
 ) -> TrainConfig:
     """The TrainConfig of training genotype ``reference`` on ``dataset``: the evaluation protocol, then the overrides.
@@ -176,11 +187,12 @@ def training_config(
     checked against the space's declared network options; ``settings`` are
     TrainConfig fields, None meaning "the protocol's value". Where the space
     declares an ``auxiliary`` option, the head is built iff the auxiliary weight
-    is positive, unless given explicitly.
+    is positive, unless given explicitly. ``shape`` is that of a user's own dataset (not installed,
+    so named as given).
     """
-    dataset = dataset.lower()
+    dataset = dataset if shape is not None else dataset.lower()
     entry, genotype = load_genotype(reference, hooks, space)
-    protocol = protocol_for(entry.name, dataset, settings.get("data_dir"))
+    protocol = protocol_for(entry.name, dataset, settings.get("data_dir"), shape)
     given = {key: value for key, value in settings.items() if value is not None}
     values = {**protocol.settings, **given}
     if entry.name in MOBILENET_SPACES and "lr" not in given:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nasplug.data import DataBundle
+from nasplug.networks.export_metadata import write_run_preprocessing
 from nasplug.plugin import Hooks
 from nasplug.runs.checkpoint import checkpoint_paths, load_checkpoint
 from nasplug.runs.environment import describe, environment_record, start_threads
@@ -24,12 +26,14 @@ def train_network(
     resume: bool = False,
     progress: Progress | None = None,
     threads: int | None = None,
+    data: DataBundle | None = None,
 ) -> TrainResult:
     """Train ``config``'s network from scratch in ``out_dir``, or continue it there with ``resume``.
 
     ``hooks`` is the run's plugin manager. A fresh run needs an absent or empty ``out_dir``. With
     ``resume`` the configuration is read from ``out_dir`` (``config``, if given, must equal it)
-    and training continues from the latest checkpoint.
+    and training continues from the latest checkpoint. ``data``: a user's own data, trained on instead
+    of loading ``config.dataset``.
     """
     out_dir = Path(out_dir)
     if not resume and config is None:
@@ -46,7 +50,7 @@ def train_network(
             config = saved
         claim_folder(out_dir, resume=resume, error=TrainError, choose="output directory")
         threads, warning = start_threads(threads, recorded)
-        trainer = Trainer(config, out_dir, hooks, progress or Progress(False))
+        trainer = Trainer(config, out_dir, hooks, progress or Progress(False), data)
         space_distribution = hooks.space_entry(config.space).provider.distribution
         environment = environment_record(threads, trainer.device, [space_distribution])
         trainer.progress.message(describe(environment))
@@ -59,4 +63,5 @@ def train_network(
         elif not resume:  # written only once the network is built: a bad configuration leaves nothing behind
             write_saved_config(out_dir, config, environment)
             write_json(out_dir / GENOTYPE_FILE, config.genotype)
+            write_run_preprocessing(out_dir, trainer.data.preprocessing)
         return trainer.run()

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from nasplug.networks.build import BuiltNetwork, build_network, genotype_network
+from nasplug.networks.export_metadata import read_run_preprocessing
 from nasplug.networks.weights import WEIGHTS_FILE, load_weights_into, read_weights
 from nasplug.plugin import Hooks
 from nasplug.runs.checkpoint import checkpoint_paths, load_checkpoint
@@ -36,7 +37,7 @@ def trained_network(out_dir: Path, hooks: Hooks) -> BuiltNetwork:
     config = read_config(out_dir)
     entry = hooks.space_entry(config.space)
     genotype = entry.cls.parse_genotype(config.genotype, f"the genotype of {out_dir / CONFIG_FILE}")
-    data = hooks.dataset_shape(config.dataset)
+    data = hooks.dataset_shape(config.dataset, config.data_dir)
     if config.input_size is not None:
         data = attrs.evolve(data, input_size=config.input_size)
     module = genotype_network(entry, genotype, data, config.network_options)
@@ -47,7 +48,8 @@ def trained_network(out_dir: Path, hooks: Hooks) -> BuiltNetwork:
     else:
         raise TrainError(f"{out_dir}: no trained weights yet (no {WEIGHTS_FILE}, no checkpoint)")
     load_weights_into(module, state, str(out_dir))
-    return BuiltNetwork(module, entry, genotype, config.dataset, data, dict(config.network_options))
+    return BuiltNetwork(module, entry, genotype, config.dataset, data, dict(config.network_options), trained=True,
+                        preprocessing=read_run_preprocessing(out_dir))
 
 
 def network_for(reference: str, *, hooks: Hooks, **build: Any) -> BuiltNetwork:

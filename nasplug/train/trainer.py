@@ -21,6 +21,7 @@ from nasplug.core.errors import CheckpointError
 from nasplug.data import DataBundle, make_loader
 from nasplug.networks.build import genotype_network
 from nasplug.networks.cost import ModelCost, model_cost
+from nasplug.networks.export_metadata import export_metadata
 from nasplug.networks.weights import WEIGHTS_FILE, network_metadata, save_weights
 from nasplug.plugin import Hooks
 from nasplug.runs.checkpoint import optimisation_state, restore_optimisation, save_epoch_checkpoint
@@ -64,7 +65,8 @@ def make_scheduler(
 class Trainer:
     """One training run's state; :meth:`run` executes the remaining epochs."""
 
-    def __init__(self, config: TrainConfig, out_dir: Path, hooks: Hooks, progress: Progress) -> None:
+    def __init__(self, config: TrainConfig, out_dir: Path, hooks: Hooks, progress: Progress,
+                 data: DataBundle | None = None) -> None:
         self.config = config
         self.out_dir = out_dir
         self.progress = progress
@@ -75,14 +77,16 @@ class Trainer:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
 
-        self.data: DataBundle = hooks.load_dataset(
+        self.data: DataBundle = data if data is not None else hooks.load_dataset(
             config.dataset, config.data_dir, augment=True, cutout=config.cutout, input_size=config.input_size,
         )
         entry = hooks.space_entry(config.space)
         genotype = entry.cls.parse_genotype(config.genotype, f"the genotype of {out_dir / CONFIG_FILE}")
         model = genotype_network(entry, genotype, self.data.shape, config.network_options)
-        self.weights_metadata = network_metadata(entry.name, genotype, config.network_options, config.dataset,
-                                                 self.data.shape)
+        self.weights_metadata = {
+            **network_metadata(entry.name, genotype, config.network_options, config.dataset, self.data.shape),
+            **export_metadata(config.dataset, True, self.data.preprocessing),
+        }
         self.cost = model_cost(model, self.data.shape)
         if config.auxiliary_weight > 0 and self.cost.auxiliary_parameters == 0:
             raise TrainError(f"the {config.space} network built no auxiliary head (a "
