@@ -184,6 +184,10 @@ def run(ctx: click.Context, **params: Any) -> None:
     space_cls = hooks.space_entry(result.genotype.space).cls
     click.echo(space_cls.describe(result.genotype))
     click.echo(f"genotype written to {result.run_dir / 'genotype.json'}")
+    if result.summary is not None:
+        for line in result.summary.lines(result.run_dir):
+            click.echo(line)
+        click.echo(f"summary written to {result.run_dir / 'summary.json'}")
 
 
 def search_arguments(ctx: click.Context) -> dict[str, Any]:

@@ -61,6 +61,7 @@ from nasplug.search.distributed import (
 from nasplug.search.evaluation import search_split_accuracy
 from nasplug.search.step import STEP_METRICS, SearchStep
 from nasplug.search.step_totals import StepTotals, steps_label
+from nasplug.search.summary import SUMMARY_FILE, RunSummary, summarise, too_few_steps
 
 CHECKPOINT_FORMAT = "nasplug-search-1"
 HISTORY_FILE = "history.jsonl"
@@ -73,6 +74,7 @@ class SearchResult:
     genotype: Genotype
     history: list[dict[str, Any]]
     run_dir: Path
+    summary: RunSummary | None = None
 
 
 class SearchEngine:
@@ -236,11 +238,15 @@ class SearchEngine:
                     self.progress.message(f"warning: {failure} (epoch {epoch + 1} is saved; the search "
                                           f"goes on)")
             self.progress.end_epoch(_summary(record, cfg.epochs))
+            if epoch == 0 and too_few_steps(self.history):
+                self.progress.message(f"warning: {too_few_steps(self.history)}")
         genotype = self.hooks.derive_genotype(self.space)
+        summary = summarise(self.history, self.run_dir)
         if self.world.is_main:
             write_json(self.run_dir / GENOTYPE_FILE, genotype.to_json())
+            write_json(self.run_dir / SUMMARY_FILE, summary.to_json())
         barrier(self.world)  # every rank returns once the genotype is on disk
-        return SearchResult(genotype, self.history, self.run_dir)
+        return SearchResult(genotype, self.history, self.run_dir, summary)
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         """One pass over the weight-training split; the search split's batches cycle alongside.
