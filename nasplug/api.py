@@ -355,6 +355,8 @@ def resume_training(
     from nasplug.train import train_network
 
     out_dir = Path(out)
+    if not out_dir.is_dir():
+        raise NasplugError(f"{out_dir}: no such training directory to resume")
     with _run_plugins(hooks, loggers) as hooks:
         shown = _progress(progress)
         with _interruptible(out_dir, shown):

@@ -157,7 +157,7 @@ def refuse_settings_with_resume(ctx: click.Context, what: str) -> None:
 @click.option("--controller", help="Controller name (`nasplug plugins` lists them).")
 @setting_options(SEARCH_SETTINGS)
 @click.option("--out", type=click.Path(), help="Run directory (default: a new folder under runs/).")
-@click.option("--resume", type=click.Path(exists=True),
+@click.option("--resume", type=click.Path(),
               help="Continue the run in this directory (or from this checkpoint file).")
 @option_threads
 @option_quiet
@@ -300,7 +300,7 @@ def info(reference: str, space: str | None, dataset: str | None, data_dir: str |
 @click.option("--space", help="The genotype's space, where the reference alone does not say.")
 @setting_options(TRAIN_SETTINGS)
 @click.option("--out", type=click.Path(), help="Output directory (default: a new folder under runs/).")
-@click.option("--resume", type=click.Path(exists=True, file_okay=False),
+@click.option("--resume", type=click.Path(file_okay=False),
               help="Continue the training in this directory.")
 @option_threads
 @option_quiet
@@ -475,19 +475,25 @@ def export_command(reference: str, fmt: str, out: str | None, space: str | None,
 
 
 @main.command()
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("run_dirs", metavar="RUN_DIR...", nargs=-1, required=True, type=click.Path())
 @click.option("--out", type=click.Path(file_okay=False),
-              help="Folder for the pictures (default: RUN_DIR/plots).")
+              help="Folder for the pictures (default: RUN_DIR/plots; several runs: comparison/ beside the first).")
 @click.option("--format", "formats", type=click.Choice(["png", "svg"]), multiple=True,
               help="Picture format; repeatable.  [default: png and svg]")
-def plot(run_dir: str, out: str | None, formats: tuple[str, ...]) -> None:
-    """Draw a search: the derived architecture, every choice's probability over epochs, entropy and accuracy.
+def plot(run_dirs: tuple[str, ...], out: str | None, formats: tuple[str, ...]) -> None:
+    """Draw a search: the derived architecture, every choice's probability over epochs, entropy, accuracy,
+    loss and learning rate; given several runs, overlay their curves in one picture.
 
     \b
-    Example:
+    Examples:
       nasplug plot runs/<run>       # writes runs/<run>/plots/{architecture,distribution,curves}.{png,svg}
+      nasplug plot runs/seed0 runs/seed1 runs/seed2   # writes runs/comparison/comparison.{png,svg}
     """
-    from nasplug.plots import FORMATS, plot_run
+    from nasplug.plots import FORMATS, plot_comparison, plot_run
 
-    for path in plot_run(run_dir, out, formats or FORMATS, hooks=load_plugins()):
+    if len(run_dirs) > 1:
+        written = plot_comparison(run_dirs, out, formats or FORMATS)
+    else:
+        written = plot_run(run_dirs[0], out, formats or FORMATS, hooks=load_plugins())
+    for path in written:
         click.echo(f"wrote {path}")

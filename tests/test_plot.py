@@ -52,9 +52,9 @@ def test_plot_writes_every_picture_as_png_and_svg(finished):
 
 
 def test_prunings_are_the_choices_whose_probability_falls_to_zero():
-    records = [{"epoch": 1, "distribution": {"e": [0.5, 0.25, 0.25]}},
-               {"epoch": 2, "distribution": {"e": [0.6, 0.4, 0.0]}},
-               {"epoch": 3, "distribution": {"e": [1.0, 0.0, 0.0]}}]
+    records = [{"epoch": 1, "distribution": {"e": [0.5, 0.25, 0.25]}, "prunes": True},
+               {"epoch": 2, "distribution": {"e": [0.6, 0.4, 0.0]}, "prunes": True},
+               {"epoch": 3, "distribution": {"e": [1.0, 0.0, 0.0]}, "prunes": True}]
     assert prunings(records) == [Pruning(3, "e", 1), Pruning(2, "e", 2)]
 
 
@@ -73,9 +73,9 @@ def test_curves_draw_the_derived_genotypes_tabulated_accuracy_where_the_space_ha
                 "benchmark": {"CIFAR-10 test accuracy (%)": value, "parameters (M)": 1.0}}
                for epoch, value in ((1, 80.0), (2, 93.5))]
     axes = curves_figure(records, "t").axes
-    assert len(axes) == 3
+    assert len(axes) == 5  # entropy, accuracy, benchmark; loss, learning rate
     lines = axes[2].get_lines()
     assert [line.get_label() for line in lines] == ["CIFAR-10 test accuracy (%)"]
     assert list(lines[0].get_ydata()) == [80.0, 93.5]
     del records[0]["benchmark"], records[1]["benchmark"]
-    assert len(curves_figure(records, "t").axes) == 2
+    assert len(curves_figure(records, "t").axes) == 4

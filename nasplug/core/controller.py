@@ -31,6 +31,10 @@ class Controller:
 
     description: ClassVar[str] = ""
     options: ClassVar[Mapping[str, Option]] = {}
+    prunes: ClassVar[bool] = False
+    """True where a choice whose reported probability falls to 0 is removed for good (EoiNAS's pruning):
+    ``nasplug plot`` marks those falls. Leave False where a probability may touch 0 and come back
+    (MdeNAS clips its update at 0)."""
 
     def __init__(self, space: SearchSpace, options: Mapping[str, Any], seed: int) -> None:
         """``options`` as parsed by the engine; an option left out (a controller built by hand) takes its default."""

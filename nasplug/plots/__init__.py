@@ -3,7 +3,9 @@
 Writes into ``RUN_DIR/plots/`` (or another folder): ``architecture`` (the
 derived cells or blocks), ``distribution`` (every choice's probability per
 decision over epochs) and ``curves`` (normalised entropy and accuracies,
-pruning events). Needs matplotlib: ``pip install 'nasplug[plot]'``.
+pruning events; losses and learning rate). ``nasplug plot RUN RUN ...`` instead draws
+``comparison`` (nasplug.plots.compare): the runs' curves overlaid. Needs matplotlib:
+``pip install 'nasplug[plot]'``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class PlotError(NasplugError, RuntimeError):
 
 def _read_history(run_dir: Path) -> list[dict[str, Any]]:
     path = run_dir / "history.jsonl"
+    if not run_dir.is_dir():
+        raise PlotError(f"{run_dir}: no such run directory")
     if not path.is_file():
         raise PlotError(f"{run_dir}: not a nasplug run directory (no history.jsonl)")
     records = []
@@ -87,6 +91,22 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None,
         written += _save(history.distribution_figure(records, title), folder, "distribution", formats)
     written += _save(history.curves_figure(records, title), folder, "curves", formats)
     return written
+
+
+def plot_comparison(run_dirs: Sequence[str | Path], out_dir: str | Path | None = None,
+                    formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Overlay the runs' curves in ``comparison.{png,svg}``; return the files written.
+
+    ``out_dir`` defaults to ``comparison/`` beside the first run's folder.
+    """
+    try:
+        from nasplug.plots import compare
+    except ImportError as exc:
+        raise PlotError("nasplug plot needs matplotlib: pip install 'nasplug[plot]'") from exc
+    folders = [Path(run_dir) for run_dir in run_dirs]
+    runs = [compare.ComparedRun(folder.resolve().name, _read_history(folder), _config(folder)) for folder in folders]
+    folder = Path(out_dir) if out_dir is not None else folders[0].resolve().parent / "comparison"
+    return _save(compare.comparison_figure(runs), folder, "comparison", formats)
 
 
 def _config(run_dir: Path) -> dict[str, Any]:

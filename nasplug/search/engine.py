@@ -301,8 +301,9 @@ class SearchEngine:
         record["lr"] = self.optimizer.param_groups[0]["lr"]
         record["entropy"] = entropy(distribution) if distribution else None
         record["entropy_max"] = uniform_entropy(distribution) if distribution else None
+        derived = self.space.architecture_from_genotype(genotype)
         if self.config.eval_derived:
-            record["derived_accuracy"] = self.evaluate(self.space.architecture_from_genotype(genotype))
+            record["derived_accuracy"] = self.evaluate(derived)
         benchmark = self._benchmark_results(genotype)
         if benchmark:  # a tabular benchmark's truth about the derived genotype
             record["benchmark"] = benchmark
@@ -310,6 +311,8 @@ class SearchEngine:
         record["genotype"] = genotype.to_json()
         record["distribution"] = distribution
         record["choices"] = choice_names(self.space, list(distribution))
+        record["derived"] = {key: list(choices) for key, choices in derived.choices().items()}
+        record["prunes"] = bool(getattr(self.controller, "prunes", False))
         return record
 
     def _benchmark_results(self, genotype: Genotype) -> dict[str, float]:

@@ -79,6 +79,8 @@ def resume_target(target: Path) -> Path:
     """The run directory of ``--resume TARGET``: a run directory, or a file in its ``checkpoints/``."""
     if target.is_dir():
         return target
+    if not target.exists():
+        raise RunError(f"{target}: no such run directory or checkpoint to resume")
     if target.parent.name != CHECKPOINT_DIR or target.suffix != ".pt":
         raise RunError(f"{target}: --resume takes a run directory or one of its {CHECKPOINT_DIR}/*.pt files")
     return target.parent.parent

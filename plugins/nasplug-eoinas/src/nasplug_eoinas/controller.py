@@ -45,6 +45,7 @@ class EoiNAS(Controller):
     """EoiNAS: learns α by Gumbel straight-through on the validation loss, prunes by importance."""
 
     description = "EoiNAS: GDAS sampling, operation-importance indicator, gradual operation pruning"
+    prunes = True  # a pruned op is out of `alive` for good (Alg. 1)
     options = {
         "warmup": Option(int, 20, "epochs that train the weights only, before α learns (Alg. 1)"),
         "interval": Option(int, 20, "epochs between prunes of the lowest-I op per decision (Alg. 1)"),
