@@ -258,8 +258,8 @@ def _echo_benchmark(results: Mapping[str, float]) -> None:
 @click.option("--genotype", "reference", required=True, help="A genotype file, run directory or published name.")
 @click.option("--space", help="The genotype's space, where the reference alone does not say.")
 @click.option("--dataset", help="Sets classes, channels and input size: digits, cifar10, cifar100, imagenet, "
-              "folder (with --data-dir) or a plugin's. "
-              "Default: the space's (cifar10 for darts-cell, imagenet for proxyless-mbv2).")
+              "folder (with --data-dir) or a plugin's. Default: a run folder's own, else the space's "
+              "(cifar10 for darts-cell, imagenet for proxyless-mbv2).")
 @click.option("--data-dir", type=click.Path(), help="The dataset's folder, where its shape comes from files "
               "(folder).")
 @click.option("--input-size", type=click.IntRange(min=1), help="Override the dataset's input size.")
@@ -435,7 +435,8 @@ def _echo_options(options: Mapping[str, Any]) -> None:
               help="pt2 (torch.export), onnx, or safetensors weights with what rebuilds the network.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Output file (default: model.FORMAT here).")
 @click.option("--space", help="The genotype's space, where the reference alone does not say.")
-@click.option("--dataset", help="Classes, channels and input size (genotypes only; default: the space's).")
+@click.option("--dataset", help="Classes, channels and input size (genotypes only; default: a search run's "
+              "own, else the space's).")
 @click.option("--input-size", type=click.IntRange(min=1), help="Override the dataset's input size.")
 @click.option("--layers", type=click.IntRange(min=1), help="Cells of the network (cell spaces).")
 @click.option("--channels", type=click.IntRange(min=1), help="Initial channels (cell spaces).")

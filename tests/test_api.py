@@ -220,11 +220,13 @@ def test_the_documented_examples_run(tmp_path, monkeypatch, capsys):
     blocks = re.findall(r"```python\n(.*?)```", (DOCS / "python-api.md").read_text(), re.S)
     assert blocks and blocks[0].startswith("# example: search on your own dataset")
     monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": "python_api_example"}
-    for block in blocks:
+    for block in blocks:  # each example stands alone: its own imports, a fresh namespace
+        namespace: dict = {"__name__": "python_api_example"}
         exec(compile(block, "docs/python-api.md", "exec"), namespace)
     printed = capsys.readouterr().out
     assert "derived architecture's search accuracy:" in printed and "node 2" in printed
+    assert "test accuracy of the retrained network:" in printed
+    assert json.loads((tmp_path / "runs/stripes-train/config.json").read_text())["dataset"] == "Stripes"
     assert json.loads((tmp_path / "runs/stripes/config.json").read_text())["dataset"] == "Stripes"
     assert json.loads((tmp_path / "runs/instance/config.json").read_text())["controller"] == "mdenas"
     assert namespace["result"].run_dir == Path("runs/instance")
