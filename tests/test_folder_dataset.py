@@ -47,6 +47,11 @@ def test_small_images_are_held_in_memory_normalised_by_their_own_statistics(tmp_
     val = np.asarray(Image.open(root / "val" / "dog" / "1.png")).astype(np.float64) / 255
     expected = torch.from_numpy(((val - mean) / std).transpose(2, 0, 1)).float()
     torch.testing.assert_close(bundle.test[3][0], expected, atol=1e-5, rtol=1e-5)
+    # the statistics computed at load time are what an export records for its users
+    prep = bundle.preprocessing
+    assert (prep.channel_order, prep.pixel_scale, prep.input_size, prep.classes) == ("RGB", 255, 8, ("cat", "dog"))
+    np.testing.assert_allclose(prep.mean, mean, rtol=1e-6)
+    np.testing.assert_allclose(prep.std, std, rtol=1e-6)
 
 
 def test_small_images_get_the_cifar_augmentation(tmp_path):
@@ -228,6 +233,14 @@ def test_nasplug_train_and_info_on_a_folder_of_pngs(tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert (config["dataset"], config["cutout"]) == ("folder", 16)  # the CIFAR protocol for 8x8 images
     assert 0 <= json.loads((out / "results.json").read_text())["top1"] <= 1
+    kept = json.loads((out / "preprocessing.json").read_text())
+    assert kept["classes"] == ["cat", "dog"] and kept["mean"] == list(HOOKS.load_dataset(
+        "folder", root, augment=False).preprocessing.mean)
+    run_cli("export", out, "--format", "safetensors", "--out", tmp_path / "net.safetensors")  # reads --data-dir
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "net.safetensors"), framework="pt") as handle:
+        assert json.loads(handle.metadata()["preprocessing"]) == kept
     info = run_cli("info", "--genotype", "DARTS_V2", "--dataset", "folder", "--data-dir", root)
     assert "folder 8x8, 2 classes" in info.output
     missing = run_cli("info", "--genotype", "DARTS_V2", "--dataset", "folder", exit_code=None)

@@ -53,6 +53,8 @@ def test_train_of_a_search_run_trains_on_the_runs_dataset(trained):
     assert config["network_options"]["layers"] == 3
     results = json.loads((trained / "results.json").read_text())
     assert results["top1"] > 0.8  # it learned digits: 8x8 grey images, ten classes
+    kept = json.loads((trained / "preprocessing.json").read_text())
+    assert results["preprocessing"] == kept and kept["pixel_scale"] == 16 and len(kept["classes"]) == 10
 
 
 def test_another_dataset_asked_for_wins_over_the_runs(search_run):

@@ -112,14 +112,19 @@ def _same_labels(records: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> b
     return len(labels) == 1
 
 
-def _loss_and_rate(records: Sequence[Mapping[str, Any]], epochs: Sequence[int], loss: Any, rate: Any) -> None:
-    """The supernet's mean training and search-split losses, and the weights' learning rate, per epoch."""
-    for key, label in (("train_loss", "train (supernet, sampled paths)"),
-                       ("search_loss", "search split (sampled paths)")):
+def _plot_recorded(ax: Any, records: Sequence[Mapping[str, Any]], epochs: Sequence[int],
+                   series: Sequence[tuple[str, str]]) -> None:
+    """One line per (record key, label) that some record holds; NaN where a record lacks it."""
+    for key, label in series:
         values = [record.get(key) for record in records]
         if any(value is not None for value in values):
-            loss.plot(epochs, [math.nan if v is None else v for v in values], marker="o", markersize=3,
-                      label=label)
+            ax.plot(epochs, [math.nan if v is None else v for v in values], marker="o", markersize=3, label=label)
+
+
+def _loss_and_rate(records: Sequence[Mapping[str, Any]], epochs: Sequence[int], loss: Any, rate: Any) -> None:
+    """The supernet's mean training and search-split losses, and the weights' learning rate, per epoch."""
+    _plot_recorded(loss, records, epochs, (("train_loss", "train (supernet, sampled paths)"),
+                                           ("search_loss", "search split (sampled paths)")))
     loss.set_xlabel("epoch")
     loss.set_ylabel("cross-entropy")
     loss.set_title("loss")
@@ -164,13 +169,9 @@ def curves_figure(records: Sequence[Mapping[str, Any]], title: str) -> Figure:
     left.set_xlabel("epoch")
     left.set_ylabel("normalised entropy")
     left.set_title("entropy of the distribution")
-    for key, label in (("train_accuracy", "train (supernet, sampled paths)"),
-                       ("search_accuracy", "search split (sampled paths)"),
-                       ("derived_accuracy", "derived architecture, search split")):
-        values = [record.get(key) for record in records]
-        if any(value is not None for value in values):
-            right.plot(epochs, [math.nan if v is None else v for v in values], marker="o", markersize=3,
-                       label=label)
+    _plot_recorded(right, records, epochs, (("train_accuracy", "train (supernet, sampled paths)"),
+                                            ("search_accuracy", "search split (sampled paths)"),
+                                            ("derived_accuracy", "derived architecture, search split")))
     right.set_xlabel("epoch")
     right.set_ylabel("accuracy")
     right.set_ylim(0, 1)

@@ -196,6 +196,7 @@ class Trainer:
             "device": str(self.device),
             "genotype": self.config.genotype,
             "config": self.config.to_json(),
+            "preprocessing": None if self.data.preprocessing is None else self.data.preprocessing.to_json(),
         }
         write_json(self.out_dir / RESULTS_FILE, results)
         return TrainResult(last["test_top1"], last["test_top5"], self.cost, wall_time, self.metrics,
