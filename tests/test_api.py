@@ -102,7 +102,7 @@ def test_each_setting_is_declared_once_for_the_api_and_the_command_line(function
         (lambda: api.search("darts-cell", "random", epoch=3),
          "search() got unknown keyword epoch; it accepts: space, controller, recipe, data, out,"),
         (lambda: api.train("DARTS_V2", drop_paths=0.1),
-         "train() got unknown keyword drop_paths; it accepts: genotype, recipe, space, out,"),
+         "train() got unknown keyword drop_paths; it accepts: genotype, recipe, space, data, out,"),
         (lambda: api.search_config("darts-cell", "random", epochs="3"),
          "keyword epochs expects int, got '3'"),
         (lambda: api.train_config("DARTS_V2", lr=True), "keyword lr expects float, got True"),

@@ -59,7 +59,8 @@ def test_a_diverging_search_stops_naming_the_epoch_and_the_setting(tmp_path, con
         "epoch 1, step", "the run diverged", "lower --lr (now 1e+06)")
     assert "nan" in line or "inf" in line
     assert not list(out.glob("checkpoints/*.pt"))
-    assert set(snapshot(out)) == {"config.json"}  # resumable from its config, nothing half-recorded
+    # resumable from its config (and the data's preprocessing beside it), nothing half-recorded
+    assert set(snapshot(out)) == {"config.json", "preprocessing.json"}
 
 
 def test_divergence_after_a_good_epoch_keeps_its_checkpoint_and_valid_history(tmp_path, fake_dist):

@@ -78,8 +78,8 @@ def test_two_runs_on_one_folder_started_together_leave_the_first_runs_files(tmp_
     (ok, (_, _)), (refused, (_, refused_err)) = results
     assert (ok, refused) == (0, 1), results
     assert "is in use by nasplug run" in refused_err and "Traceback" not in refused_err
-    assert set(snapshot(out)) == {"config.json", "history.jsonl", "genotype.json",
-                                  "checkpoints/epoch-0001.pt", "checkpoints/epoch-0002.pt"}
+    assert set(snapshot(out)) == {"config.json", "preprocessing.json", "history.jsonl", "genotype.json",
+                                  "summary.json", "checkpoints/epoch-0001.pt", "checkpoints/epoch-0002.pt"}
     assert len((out / "history.jsonl").read_text().splitlines()) == 2
 
 
