@@ -50,7 +50,7 @@ class EoiNAS(Controller):
         "interval": Option(int, 20, "epochs between prunes of the lowest-I op per decision (Alg. 1)"),
         "lambda": Option(float, 0.5, "weight λ of validation accuracy per training iteration in I (Eq. 7)"),
         "tau_max": Option(float, 5.0, "Gumbel-softmax temperature at the start of the search (Eq. 5)"),
-        "tau_min": Option(float, 0.1, "temperature at the end (exponential anneal toward 0)"),
+        "tau_min": Option(float, 0.035, "temperature at the end: the paper's \"reduced to 0\" (§3.1), the authors' last T"),
         "arch_lr": Option(float, 3e-4, "Adam learning rate of α"),
         "arch_weight_decay": Option(float, 1e-3, "Adam weight decay of α"),
         "keep": Option(str, "none", "comma-separated choice names never pruned ('' prunes every choice)"),
