@@ -34,6 +34,24 @@ PAPER = {
         "space.allow_zero": False,  # §5.4: the zero and identity layers are abandoned
         "controller.alpha": 0.01,
     },
+    "mdenas-imagenet-cpu": {  # MdeNAS §5.4, Table 3: the CPU skeleton, the search of §5.1.2
+        "settings.space": "proxyless-mbv2", "settings.controller": "mdenas", "settings.dataset": "imagenet",
+        "settings.epochs": 100, "settings.batch_size": 512, "settings.lr": 0.025, "settings.lr_min": 0.0,
+        "settings.momentum": 0.9, "settings.weight_decay": 3e-4,
+        "settings.normalisation": "dataset",  # not stated for ImageNet: our choice
+        "space.skeleton": "proxyless_cpu",  # Table 3
+        "space.kernels": "3,5,7", "space.expansions": "1,3,6", "space.allow_zero": False,  # §5.4
+        "controller.alpha": 0.01,
+    },
+    "mdenas-cell-imagenet-eval": {  # MdeNAS §5.4, Table 2: the CIFAR-10 cell on ImageNet, mobile setting
+        "settings.genotype": "MDENAS", "settings.dataset": "imagenet",  # Fig. 5 / §5.3, §5.4
+        "settings.epochs": 120, "settings.batch_size": 1024, "settings.lr": 0.4,  # §5.1.2
+        "settings.schedule": "cosine", "settings.lr_min": 0.0, "settings.weight_decay": 4e-5,  # §5.1.2
+        "settings.momentum": 0.9,  # not stated: our choice
+        "network.layers": 14,  # §5.4
+        "network.channels": 48,  # ≤ 600 M multiply-adds (§5.4); the released network's C
+        "network.stem": "imagenet", "network.reductions": "auto",  # the authors' released layout
+    },
     "mdenas-cifar10-eval": {  # MdeNAS §5.1.2 (DARTS's protocol where it says no more)
         "settings.genotype": "MDENAS",  # Fig. 5, §5.3
         "settings.dataset": "cifar10", "settings.epochs": 600,
