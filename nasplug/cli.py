@@ -17,6 +17,7 @@ from nasplug.core.errors import NasplugError
 from nasplug.core.options import parse_assignments
 from nasplug.runs.settings import Setting
 from nasplug.plugin import load_plugins
+from nasplug.protocol.command import protocol
 from nasplug.recipes import load_recipe
 from nasplug.runs.folder import default_run_dir, fresh_output_dir
 from nasplug.runs.progress import Progress, resume_hint
@@ -484,3 +485,6 @@ def plot(run_dir: str, out: str | None, formats: tuple[str, ...]) -> None:
 
     for path in plot_run(run_dir, out, formats or FORMATS, hooks=load_plugins()):
         click.echo(f"wrote {path}")
+
+
+main.add_command(protocol)
