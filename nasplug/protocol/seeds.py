@@ -148,29 +148,33 @@ def _claim(out: Path, plan: ProtocolPlan) -> None:
 
 def _search(plan: ProtocolPlan, folder: Path, seed: int, common: dict[str, Any],
             say: Callable[[str], None]) -> None:
-    if (folder / GENOTYPE_FILE).exists():
-        say(f"{folder.name}: finished, skipped")
-    elif folder.exists():
-        say(f"{folder.name}: resuming")
-        api.resume_search(folder, **common)
-    else:
-        say(f"{folder.name}: searching with seed {seed}")
-        api.search(recipe=plan.search_recipe, out=folder, options=dict(plan.search_options),
-                   **{**plan.search_settings, "seed": seed}, **common)
+    _member(folder, GENOTYPE_FILE, say, f"searching with seed {seed}",
+            resume=lambda: api.resume_search(folder, **common),
+            start=lambda: api.search(recipe=plan.search_recipe, out=folder, options=dict(plan.search_options),
+                                     **{**plan.search_settings, "seed": seed}, **common))
 
 
 def _evaluate(plan: ProtocolPlan, search: Path, folder: Path, seed: int, common: dict[str, Any],
               say: Callable[[str], None]) -> float:
-    if (folder / RESULTS_FILE).exists():
+    _member(folder, RESULTS_FILE, say, f"training {search.name}'s genotype with seed {seed}",
+            resume=lambda: api.resume_training(folder, **common),
+            start=lambda: api.train(str(search), recipe=plan.eval_recipe, out=folder,
+                                    options=dict(plan.train_options), **{**plan.train_settings, "seed": seed},
+                                    **common))
+    return float(read_json_file(folder / RESULTS_FILE, ProtocolError, "results file")["top1"])
+
+
+def _member(folder: Path, final_file: str, say: Callable[[str], None], starting: str,
+            resume: Callable[[], object], start: Callable[[], object]) -> None:
+    """Skip a member whose folder holds its final file, resume one that was interrupted, start a new one."""
+    if (folder / final_file).exists():
         say(f"{folder.name}: finished, skipped")
     elif folder.exists():
         say(f"{folder.name}: resuming")
-        api.resume_training(folder, **common)
+        resume()
     else:
-        say(f"{folder.name}: training {search.name}'s genotype with seed {seed}")
-        api.train(str(search), recipe=plan.eval_recipe, out=folder, options=dict(plan.train_options),
-                  **{**plan.train_settings, "seed": seed}, **common)
-    return float(read_json_file(folder / RESULTS_FILE, ProtocolError, "results file")["top1"])
+        say(f"{folder.name}: {starting}")
+        start()
 
 
 def _record(out: Path, plan: ProtocolPlan, searches: list[dict[str, Any]], picked: list[int],
