@@ -17,6 +17,7 @@ from nasplug.core.errors import NasplugError
 from nasplug.core.options import parse_assignments
 from nasplug.runs.settings import Setting
 from nasplug.plugin import load_plugins
+from nasplug.protocol.command import protocol
 from nasplug.recipes import load_recipe
 from nasplug.runs.folder import default_run_dir, fresh_output_dir
 from nasplug.runs.progress import Progress, resume_hint
@@ -498,3 +499,6 @@ def plot(run_dirs: tuple[str, ...], out: str | None, formats: tuple[str, ...]) -
         written = plot_run(run_dirs[0], out, formats or FORMATS, hooks=load_plugins())
     for path in written:
         click.echo(f"wrote {path}")
+
+
+main.add_command(protocol)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from nasplug.core.architecture import Architecture, ArchitectureError, GatedChoice
-from nasplug.networks.cost import count_parameters
+from nasplug.networks.cost import count_macs, count_parameters
 from nasplug.core.options import OptionError
 from nasplug.plugin import load_plugins
 from nasplug.core.space import DataShape
@@ -516,6 +516,38 @@ def test_darts_v2_parameter_counts_match_the_paper(data, options, expected):
     main, auxiliary = count_parameters(net)
     assert abs(main - expected) <= expected * 1e-3
     assert auxiliary > 0  # the head exists but is not counted
+
+
+def test_the_mdenas_cell_on_imagenet_in_the_mobile_setting_against_table_2():
+    # The recipe mdenas-cell-imagenet-eval (MdeNAS §5.4, Table 2): 14 cells of C = 48 in the authors'
+    # released ImageNet layout stay within the mobile setting's 600 M multiply-adds. Table 2 gives
+    # 6.1 M parameters for the paper's cell; the released cell (the MDENAS genotype) has 5.33 M.
+    imagenet = DataShape(1000, 3, 224)
+    options = {"layers": 14, "channels": 48, "stem": "imagenet", "reductions": "auto"}
+    mdenas = DartsCellSpace.published_genotypes()["MDENAS"]
+    with torch.device("meta"):  # counting needs shapes only
+        net = DartsCellSpace(imagenet, {}).build_network(mdenas, options)
+    assert count_parameters(net)[0] == 5_325_760
+    assert count_macs(net, imagenet) == 595_513_536 <= 600_000_000
+    # The other reading of §5.4, reductions at cells 1, 2, 6 and 10 after two stride-2 convs, doubles
+    # the channels four times: at C = 48 it is ten times Table 2's size.
+    with torch.device("meta"):
+        four = DartsCellSpace(imagenet, {}).build_network(mdenas, {**options, "stem": "mobile",
+                                                                   "reductions": "1,2,6,10"})
+    assert count_parameters(four)[0] > 50_000_000
+
+
+def test_the_evaluation_network_takes_reduction_positions_and_the_mobile_stem():
+    space = DartsCellSpace(DataShape(10, 3, 64), {})
+    net = space.build_network(V2, {"layers": 6, "channels": 4, "stem": "mobile", "reductions": "1,2",
+                                   "auxiliary": False})
+    sizes = []
+    for cell in net.cells:
+        cell.register_forward_hook(lambda module, inputs, output: sizes.append(output.shape[-1]))
+    assert net.eval()(torch.randn(2, 3, 64, 64)).shape == (2, 10)
+    assert sizes == [16, 8, 4, 4, 4, 4]  # two stride-2 convs (64 → 16), then cells 1 and 2 reduce
+    with pytest.raises(OptionError, match="'reductions'.*index 6 is not one of the 6 cells"):
+        space.build_network(V2, {"layers": 6, "reductions": "2,6"})
 
 
 def test_factorized_reduce_matches_darts_on_even_sizes_and_handles_odd_ones():

@@ -44,11 +44,11 @@ def test_every_built_in_recipe_is_listed_and_resolves():
 
 def test_evaluation_recipes_without_a_genotype_take_one_from_the_command_line():
     imagenet = resolved_train("--recipe", "mdenas-imagenet-eval", "--genotype", "proxyless_gpu")
-    # §5.4's lr 0.4 stands: the MobileNet recipe's lr-per-batch scaling applies only where no lr is set
+    # §5.1.2's lr 0.4 stands: the MobileNet recipe's lr-per-batch scaling applies only where no lr is set
     assert (imagenet.epochs, imagenet.batch_size, imagenet.lr, imagenet.schedule) == (120, 1024, 0.4, "cosine")
     assert (imagenet.weight_decay, imagenet.lr_min, imagenet.space) == (4e-5, 0.0, "proxyless-mbv2")
     parsec = resolved_train("--recipe", "parsec-cifar10-eval", "--genotype", "DARTS_V2")
-    assert parsec.network_options["drop_path"] == 0.2 and parsec.cutout == 16
+    assert parsec.network_options["drop_path"] == 0.4 and parsec.cutout == 16
     result = CliRunner().invoke(main, ["train", "--recipe", "parsec-cifar10-eval"])
     assert result.exit_code == 1 and "names no genotype; give --genotype" in result.output
 

@@ -119,6 +119,10 @@ def test_schedules():
     cifar = training_config("DARTS_V2", hooks=HOOKS, dataset="cifar10", epochs=4)
     assert lrs(cifar, 4) == pytest.approx([0.025 * (1 + torch.cos(torch.tensor(torch.pi * e / 4)).item()) / 2
                                            for e in range(4)])
+    # linear decay (EoiNAS §4.3/§4.4): lr_min + (lr − lr_min)·(1 − e/epochs), by hand for 0.1 → 0.02 in 4
+    linear = training_config("DARTS_V2", hooks=HOOKS, dataset="cifar10", epochs=4, schedule="linear",
+                             lr=0.1, lr_min=0.02)
+    assert lrs(linear, 5) == pytest.approx([0.1, 0.08, 0.06, 0.04, 0.02])
 
 
 # ---------------------------------------------------------------------------- the loss and the network

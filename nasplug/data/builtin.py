@@ -18,7 +18,7 @@ DEFAULT_DATA_DIR = Path("~/.cache/nasplug/data")
 NORMALISATIONS: tuple[str, ...] = ("dataset", "symmetric")
 """``dataset``: per-channel mean and std of the dataset (DARTS); ``symmetric``: pixels mapped to [-1, 1]."""
 SYMMETRIC = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
-"""(mean, std) that map [0, 1] pixels onto [-1, 1] (MdeNAS §5.1.2)."""
+"""(mean, std) that map [0, 1] pixels onto [-1, 1] (MdeNAS §5.1.1, CIFAR-10)."""
 
 BUILTIN_DATASETS: dict[str, DatasetInfo] = {
     "digits": DatasetInfo("UCI handwritten digits from scikit-learn, 8x8 grey, offline",

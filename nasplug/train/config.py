@@ -22,7 +22,7 @@ from nasplug.plugin import Hooks
 from nasplug.runs.optimiser import DARTS_SGD
 from nasplug.runs.run_config import SavedConfig, read_saved_config, reject_invalid
 
-SCHEDULES = ("cosine", "step")
+SCHEDULES = ("cosine", "step", "linear")
 
 
 class TrainError(NasplugError, RuntimeError):

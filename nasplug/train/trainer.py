@@ -56,9 +56,13 @@ class TrainResult:
 def make_scheduler(
     optimizer: torch.optim.Optimizer, config: TrainConfig
 ) -> torch.optim.lr_scheduler.LRScheduler:
-    """The per-epoch learning rate: cosine to ``lr_min`` over the run, or × ``lr_decay`` every epoch."""
+    """The per-epoch learning rate: cosine or linear to ``lr_min`` over the run, or × ``lr_decay`` every epoch."""
     if config.schedule == "step":  # DARTS ImageNet: StepLR(step_size=1, gamma=0.97)
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=config.lr_decay)
+    if config.schedule == "linear":  # lr at epoch e: lr_min + (lr − lr_min)·(1 − e/epochs)
+        return torch.optim.lr_scheduler.LinearLR(
+            optimizer, start_factor=1.0, end_factor=config.lr_min / config.lr, total_iters=config.epochs
+        )
     return cosine_schedule(optimizer, config.epochs, config.lr_min)
 
 

@@ -1,7 +1,7 @@
 """The evaluation network of a genotype: DARTS NetworkCIFAR / NetworkImageNet as a plain ``nn.Module``.
 
 Both stack ``layers`` cells of the genotype (reductions at 1/3 and 2/3 of the
-depth, channels doubling there) and differ only in the stem. An auxiliary
+depth unless given, channels doubling there) and differ only in the stem. An auxiliary
 classifier (weight 0.4 in training) reads the output of the cell at 2/3 depth.
 """
 
@@ -136,6 +136,18 @@ class ImageNetStem(nn.Module):
         return s0, self.stem1(s0)
 
 
+class MobileStem(nn.Module):
+    """Two stride-2 3×3 convs (→ C/2 → C), MdeNAS's ImageNet transfer (§5.4): both cell inputs at 1/4."""
+
+    def __init__(self, in_channels: int, channels: int) -> None:
+        super().__init__()
+        self.convs = ImageNetStem(in_channels, channels).stem0
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        s = self.convs(x)
+        return s, s
+
+
 class EvalNetwork(nn.Module):
     """The network of a genotype, trained from scratch.
 
@@ -154,15 +166,22 @@ class EvalNetwork(nn.Module):
         channels: int,
         auxiliary: bool,
         drop_path_prob: float,
-        imagenet_stem: bool,
+        stem: str,
+        reductions: frozenset[int] | None = None,
     ) -> None:
         super().__init__()
         self.drop_path_prob = drop_path_prob
-        if imagenet_stem:
+        imagenet_stem = stem in ("imagenet", "mobile")
+        if stem == "imagenet":
             self.stem: nn.Module = ImageNetStem(in_channels, channels)
             c_prev_prev = c_prev = channels
             reduction_prev = True
             size = reduced(reduced(reduced(input_size)))
+        elif stem == "mobile":
+            self.stem = MobileStem(in_channels, channels)
+            c_prev_prev = c_prev = channels
+            reduction_prev = False
+            size = reduced(reduced(input_size))
         else:
             self.stem = CifarStem(in_channels, 3 * channels)
             c_prev_prev = c_prev = 3 * channels
@@ -170,7 +189,8 @@ class EvalNetwork(nn.Module):
             size = input_size
         self.auxiliary_position = 2 * layers // 3
         self.auxiliary: AuxiliaryHead | None = None
-        reductions = reduction_layers(layers)
+        if reductions is None:
+            reductions = reduction_layers(layers)
         c_curr = channels
         self.cells = nn.ModuleList()
         for index in range(layers):

@@ -42,9 +42,12 @@ class DartsCellSpace(SearchSpace):
         "stem": Option(
             str,
             "auto",
-            f"cifar: 3×3 conv; imagenet: three stride-2 convs; auto: imagenet from {IMAGENET_STEM_FROM} px",
-            choices=("auto", "cifar", "imagenet"),
+            f"cifar: 3×3 conv; imagenet: three stride-2 convs; mobile: two stride-2 convs (MdeNAS §5.4); "
+            f"auto: imagenet from {IMAGENET_STEM_FROM} px",
+            choices=("auto", "cifar", "imagenet", "mobile"),
         ),
+        "reductions": Option(str, AUTO_REDUCTIONS, "reduction cells: 'auto' (1/3 and 2/3 of the depth) or "
+                             "cell indices from 0, e.g. 1,2,6,10 (MdeNAS's ImageNet transfer, §5.4)"),
     }
     factorisations = ("edge", "slot")
 
@@ -107,6 +110,10 @@ class DartsCellSpace(SearchSpace):
         stem = config["stem"]
         if stem == "auto":
             stem = "imagenet" if self.data.input_size >= IMAGENET_STEM_FROM else "cifar"
+        try:
+            reductions = reduction_layers(config["layers"], config["reductions"])
+        except ValueError as exc:
+            raise OptionError(f"option 'reductions' of {owner}: {exc}") from None
         return EvalNetwork(
             genotype,
             in_channels=self.data.in_channels,
@@ -116,7 +123,8 @@ class DartsCellSpace(SearchSpace):
             channels=config["channels"],
             auxiliary=config["auxiliary"],
             drop_path_prob=config["drop_path"],
-            imagenet_stem=stem == "imagenet",
+            stem=stem,
+            reductions=reductions,
         )
 
     @classmethod

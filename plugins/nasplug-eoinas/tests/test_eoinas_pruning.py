@@ -1,4 +1,4 @@
-"""The EoiNAS indicator (Eq. 6–7), gradual operation pruning (Alg. 1) and derivation."""
+"""The EoiNAS indicator (Eq. 6–7, units of the authors' code), gradual operation pruning (Alg. 1), derivation."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from nasplug import Step
+from nasplug import Architecture, Step
 from nasplug.core.options import resolve_options
-from nasplug.testing import evaluate, tiny_space
+from nasplug.testing import feedback, tiny_space
 from nasplug_eoinas import EoiNAS
 from nasplug_eoinas.importance import indicator
 from nasplug_eoinas.schedule import is_prune_epoch
@@ -41,17 +41,17 @@ def test_indicator_matches_a_hand_computed_example_and_decides_the_prune():
     space = tiny_space()
     controller = make(space, warmup=0, interval=1, keep="")
     # Decision "third" (none, f, g): α = (0, ln 2, ln 3) → β = (1/6, 2/6, 3/6).
-    # C^e = (10, 4, 0), C^a = (9.0, 1.2, 0) → C^a/C^e = (0.9, 0.3, 0: never trained).
-    # I = β + 0.5·C^a/C^e = (1/6 + 0.45, 1/3 + 0.15, 1/2) = (0.61667, 0.48333, 0.5).
-    set_table(controller, 2, [0.0, math.log(2), math.log(3)], [10, 4, 0], [9.0, 1.2, 0.0])
+    # C^e = (200, 50, 0) iterations, C^a = (90, 30, 0) percent → C = C^a/C^e = (0.45, 0.6, 0: never trained).
+    # I = β + 0.5·C = (1/6 + 0.225, 1/3 + 0.3, 1/2) = (0.39167, 0.63333, 0.5).
+    set_table(controller, 2, [0.0, math.log(2), math.log(3)], [200, 50, 0], [90.0, 30.0, 0.0])
     scores = controller.indicator()[2, :3]
-    assert scores.tolist() == pytest.approx([1 / 6 + 0.45, 1 / 3 + 0.15, 0.5])
+    assert scores.tolist() == pytest.approx([1 / 6 + 0.225, 1 / 3 + 0.3, 0.5])
 
     controller.update_distribution(space, Step(0, 0, 1, 4, epoch_end=True))
-    # β alone would prune "none" (1/6); I prunes "f".
-    assert controller.alive[2, :3].tolist() == [True, False, True]
-    # The survivors' β renormalises without the pruned op: (1/4, 3/4).
-    assert controller.beta()[2, :3].tolist() == pytest.approx([0.25, 0.0, 0.75])
+    # β alone would prune "none" (1/6) and so does I here; "g" (β 1/2, no evidence) outranks "none".
+    assert controller.alive[2, :3].tolist() == [False, True, True]
+    # The survivors' β renormalises without the pruned op: (2/5, 3/5).
+    assert controller.beta()[2, :3].tolist() == pytest.approx([0.0, 0.4, 0.6])
 
 
 def test_indicator_function_handles_ops_never_trained():
@@ -61,23 +61,53 @@ def test_indicator_function_handles_ops_never_trained():
     assert scores.tolist() == pytest.approx([0.2, 0.8 + 0.25])
 
 
-def test_feedback_accumulates_training_iterations_and_accuracy_of_the_sampled_ops():
+def drive(controller: EoiNAS, space, epoch: int, picks, accuracies, epochs: int, first: int = 0) -> None:
+    """Steps ``first``… of a 3-step epoch: hand-made single-path samples (decision → index), their accuracies."""
+    for index, (pick, accuracy) in enumerate(zip(picks, accuracies), start=first):
+        step = Step(epoch, index, 3, epochs, epoch_end=index == 2)
+        sample = Architecture.single_path(pick)
+        controller.record_feedback(space, [sample], [feedback(accuracy=accuracy)], step)
+        controller.update_distribution(space, step)
+
+
+def test_eq6_is_the_latest_accuracy_in_percent_over_the_iterations_since_the_last_prune():
+    space = tiny_space()  # first (none, a, b, c), second (d, e), third (none, f, g)
+    controller = make(space, warmup=1, interval=1)  # keep "none"; the first prune ends epoch 1 (from 0)
+    # Warm-up (Alg. 1) trains the weights only: C^e and C^a start counting after it.
+    drive(controller, space, 0, [{"first": 3, "second": 0, "third": 0}] * 3, [0.99] * 3, epochs=3)
+    assert controller.trained.sum() == 0 and controller.accuracy.sum() == 0
+    picks = [{"first": 1, "second": 0, "third": 1},
+             {"first": 1, "second": 1, "third": 2},
+             {"first": 2, "second": 1, "third": 2}]
+    drive(controller, space, 1, picks[:2], [0.60, 0.90], epochs=3)
+    # "third": f once at 60 %, g once at 90 % → C = (60/1, 90/1).
+    assert controller.trained[2, :3].tolist() == [0, 1, 1]
+    assert controller.accuracy[2, :3].tolist() == pytest.approx([0.0, 60.0, 90.0])
+    # α stays 0 (no gates), so β = 1/3 and I = 1/3 + 0.5·C.
+    assert controller.indicator()[2, :3].tolist() == pytest.approx([1 / 3, 1 / 3 + 30, 1 / 3 + 45])
+
+    drive(controller, space, 1, picks[2:], [0.80], epochs=3, first=2)  # g again, at 80 %; the prune
+    # Before it: g has C^a = 80 (the latest, not the sum or mean) over C^e = 2 → C = 40; f has 60/1 = 60.
+    # I = (1/3, 1/3 + 30, 1/3 + 20): g goes. The mean reading (C^a/C^e of summed fractions: f 0.60,
+    # g 0.85) would have pruned f instead.
+    assert controller.alive[2, :3].tolist() == [True, True, False]
+    # "first": a 90/2 = 45 and b 80/1 = 80 over none and c, untried (β only): c goes (none is kept).
+    assert controller.alive[0].tolist() == [True, True, True, False]
+    # C^e restarts after a prune; C^a keeps each op's latest accuracy.
+    assert controller.trained.sum() == 0
+    assert controller.accuracy[2, :3].tolist() == pytest.approx([0.0, 60.0, 80.0])
+
+
+def test_the_search_s_last_prune_keeps_the_counts_for_the_derivation():
     space = tiny_space()
-    controller = make(space, warmup=5)
-    supernet = space.build_supernet()
-    seen = torch.zeros_like(controller.trained)
-    accuracy = torch.zeros_like(controller.accuracy)
-    for index in range(6):
-        step = Step(0, index, 6, 10)
-        [sample] = controller.sample_architecture(space, step)
-        feedback = evaluate(supernet, sample, seed=index)
-        controller.record_feedback(space, [sample], [feedback], step)
-        for row, decision in enumerate(controller.decisions):
-            seen[row, sample.choice(decision.key)] += 1
-            accuracy[row, sample.choice(decision.key)] += feedback.accuracy
-    assert torch.equal(controller.trained, seen)
-    assert torch.allclose(controller.accuracy, accuracy)
-    assert controller.trained.sum() == 6 * len(controller.decisions)
+    controller = make(space, warmup=1, interval=1)
+    drive(controller, space, 0, [{"first": 3, "second": 0, "third": 0}], [0.5], epochs=2, first=2)
+    drive(controller, space, 1, [{"first": 1, "second": 1, "third": 1}], [0.7], epochs=2, first=2)
+    assert controller.alive.sum() < make(space).alive.sum()  # pruned at the end of the last epoch
+    assert controller.trained.sum() == len(controller.decisions)  # and the counts remain
+    genotype_scores = controller.indicator()
+    # "third": g (β alone) went, f keeps its 70 % over 1 iteration beside "none": I = 1/2 + 0.5·70.
+    assert genotype_scores[2, 1] == pytest.approx(1 / 2 + 0.5 * 70.0)
 
 
 def test_prune_epochs_follow_warmup_then_every_interval():
@@ -110,8 +140,11 @@ def test_pruning_without_kept_choices_goes_down_to_one_op():
 def test_pruned_ops_are_never_sampled_again_and_score_minus_infinity():
     space = tiny_space()
     controller = make(space, warmup=0, interval=1, keep="")
-    set_table(controller, 0, [0.0, 0.0, 0.0, 0.0], [4, 4, 4, 4], [3.6, 0.4, 2.0, 2.8])  # "a" then "b" go
-    finish_epochs(controller, space, epochs=2, total=3)
+    # C = C^a/C^e = (22.5, 2.5, 12.5, 17.5): "a" goes; C^e then restarts, so the same evidence is given
+    # again for the second interval, and "b" goes.
+    for epoch in range(2):
+        set_table(controller, 0, [0.0, 0.0, 0.0, 0.0], [4, 4, 4, 4], [90.0, 10.0, 50.0, 70.0])
+        controller.update_distribution(space, Step(epoch, 0, 1, 3, epoch_end=True))
     assert controller.alive[0].tolist() == [True, False, False, True]
 
     for index in range(100):
@@ -127,5 +160,6 @@ def test_pruned_ops_are_never_sampled_again_and_score_minus_infinity():
     genotype = controller.derive_genotype(space)
     scores = space.last_scores["first"]
     assert scores[1] == scores[2] == float("-inf")
-    assert scores[0] == pytest.approx(0.5 + 0.5 * 0.9) and scores[3] == pytest.approx(0.5 + 0.5 * 0.7)
+    # C^e restarted at the last prune (epoch 2 of 3): no iterations since, so β alone scores.
+    assert scores[0] == pytest.approx(0.5) and scores[3] == pytest.approx(0.5)
     assert genotype.choices["first"] == "none"

@@ -64,3 +64,13 @@ def test_state_of_another_space_is_a_clear_error():
         make(other).load_state_dict(state)
     with pytest.raises(CheckpointError, match="no 'alive'"):
         make(space).load_state_dict({k: v for k, v in state.items() if k != "alive"})
+
+
+def test_a_state_of_the_other_reading_is_refused():
+    # A state saved before the option existed summed accuracy fractions (the mean reading): read as
+    # Eq. 6's latest percent it would prune by wrong numbers, so it resumes only under its own reading.
+    space = tiny_space()
+    older = {k: v for k, v in make(space).state_dict().items() if k != "indicator"}
+    with pytest.raises(CheckpointError, match="'mean' reading, this run uses 'eq6': resume with -o indicator=mean"):
+        make(space).load_state_dict(older)
+    make(space, indicator="mean").load_state_dict(older)

@@ -51,7 +51,7 @@ def run_steps(parsec, steps, table_seed=0):
 def test_entry_point_and_options():
     assert load_plugins().controller_entry("parsec").load() is PARSEC
     parsec = controller()
-    assert parsec.config == {"samples": 8, "arch_lr": 0.02}
+    assert parsec.config == {"samples": 8, "arch_lr": 0.02, "arch_weight_decay": 1e-3}
     assert parsec.optimizer.param_groups[0]["betas"] == (0.5, 0.999)
     with pytest.raises(OptionError, match="'samples' must be at least 1"):
         controller(samples=0)
@@ -97,6 +97,21 @@ def test_weights_and_one_adam_step_by_hand():
     assert parsec.evidence is None
     with pytest.raises(FeedbackError, match="no feedback for this step"):
         parsec.update_distribution()
+
+
+def test_weight_decay_pulls_the_logits_toward_the_uniform_prior():
+    # DARTS's Adam weight decay (§4.1) on π, under ascent: with "third" at logits (5, 0) and the one
+    # sample choosing 0, the ascent gradient (1 − σ(5), σ(5) − 1) ≈ ±0.0067 is outweighed by wd·π = (5, 0)
+    # on the first logit, so Adam's first step (lr·sign of the descent direction) lowers it by lr,
+    # where without decay it would rise by lr.
+    for decay, expected in ((1.0, [5.0 - 0.02, -0.02]), (0.0, [5.0 + 0.02, -0.02])):
+        parsec = controller(samples=1, arch_lr=0.02, arch_weight_decay=decay)
+        with torch.no_grad():
+            parsec.prior.logits["third"].copy_(torch.tensor([5.0, 0.0]))
+        drawn = [Architecture.single_path({"first": 0, "second": 0, "third": 0})]
+        parsec.record_feedback(drawn, [feedback(-1.0)])
+        parsec.update_distribution()
+        assert parsec.prior.logits["third"].tolist() == pytest.approx(expected, abs=1e-6)  # Adam eps
 
 
 def test_feedback_keeps_no_graph():

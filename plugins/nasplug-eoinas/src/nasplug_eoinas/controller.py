@@ -2,9 +2,11 @@
 
 Per step (Alg. 1): one op per decision is drawn by straight-through hard
 Gumbel-softmax (Eq. 4–5), the engine validates and trains that child, the
-validation loss is backpropagated into α only and Adam takes a step; C^e and
-C^a of the drawn ops grow. At the chosen epoch ends the op with the lowest
-indicator I (Eq. 7) on every decision is pruned for good.
+validation loss is backpropagated into α only and Adam takes a step. Once α
+learns, each drawn op's C^e (training iterations since the last prune) grows by
+one and its C^a becomes the step's validation accuracy in percent (Eq. 6, read
+as the authors' code reads it). At the chosen epoch ends the op with the lowest
+indicator I (Eq. 7) on every decision is pruned for good and C^e restarts.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ from nasplug_eoinas.schedule import anneal_progress, is_prune_epoch, temperature
 
 ADAM_BETAS = (0.5, 0.999)  # the paper's (and DARTS') Adam momentum for α
 ZERO_OP = "none"  # DARTS's zero op: derivation never picks it, so pruning never leaves it alone
+PERCENT = 100.0  # C^a is an accuracy in percent, the unit of the authors' code (Eq. 6)
+READINGS = ("eq6", "mean")
+"""How C^a/C^e is read: Eq. 6 as the authors' code computes it, or nasplug's earlier mean accuracy."""
 
 
 class FeedbackError(NasplugError, RuntimeError):
@@ -51,10 +56,17 @@ class EoiNAS(Controller):
         "interval": Option(int, 20, "epochs between prunes of the lowest-I op per decision (Alg. 1)"),
         "lambda": Option(float, 0.5, "weight λ of validation accuracy per training iteration in I (Eq. 7)"),
         "tau_max": Option(float, 5.0, "Gumbel-softmax temperature at the start of the search (Eq. 5)"),
-        "tau_min": Option(float, 0.1, "temperature at the end (exponential anneal toward 0)"),
+        "tau_min": Option(float, 0.035, "temperature at the end: the paper's \"reduced to 0\" (§3.1), the authors' last T"),
         "arch_lr": Option(float, 3e-4, "Adam learning rate of α"),
         "arch_weight_decay": Option(float, 1e-3, "Adam weight decay of α"),
         "keep": Option(str, "none", "comma-separated choice names never pruned ('' prunes every choice)"),
+        "indicator": Option(
+            str,
+            "eq6",
+            "C^a/C^e of Eq. 6: eq6 = latest accuracy (%) over the iterations since the last prune, after "
+            "warm-up; mean = the mean accuracy (fraction) over the whole search",
+            choices=READINGS,
+        ),
     }
 
     def __init__(self, space: SearchSpace, options: Mapping[str, Any], seed: int) -> None:
@@ -85,9 +97,9 @@ class EoiNAS(Controller):
             betas=ADAM_BETAS,
             weight_decay=self.config["arch_weight_decay"],
         )
-        self.trained = torch.zeros(len(self.decisions), width, dtype=torch.float64)  # C^e
-        self._accuracy = torch.zeros(len(self.decisions), width, dtype=torch.float64)
-        # C^a's new terms wait on the device until C^a is read (a prune, a derivation, a checkpoint).
+        self.trained = torch.zeros(len(self.decisions), width, dtype=torch.float64)  # C^e since the last prune
+        self._accuracy = torch.zeros(len(self.decisions), width, dtype=torch.float64)  # C^a, the latest
+        # C^a's new values wait on the device until C^a is read (a prune, a derivation, a checkpoint).
         self.pending = PendingValues()
 
     def _check_options(self) -> None:
@@ -134,9 +146,13 @@ class EoiNAS(Controller):
 
     @property
     def accuracy(self) -> torch.Tensor:
-        """C^a per op: the pending accuracies are added first (one transfer), in the order they came."""
+        """C^a per op, its latest validation accuracy in percent: the pending values land first, in order."""
+        latest = self.config["indicator"] == "eq6"
         for (row, choice), accuracy in self.pending.take():
-            self._accuracy[row, choice] += accuracy
+            if latest:
+                self._accuracy[row, choice] = PERCENT * accuracy
+            else:  # the mean reading: C^a sums the fractions, so C^a/C^e is the mean accuracy
+                self._accuracy[row, choice] += accuracy
         return self._accuracy
 
     def indicator(self) -> torch.Tensor:
@@ -172,11 +188,13 @@ class EoiNAS(Controller):
         self, space: SearchSpace, samples: Sequence[Architecture], feedback: Sequence[Feedback], step: Step
     ) -> None:
         for sample, result in zip(samples, feedback):
-            for key, paths in sample.paths.items():
-                for path in paths:
-                    # Each sampled op is the one the engine trains this step.
-                    self.trained[self._rows[key], path.choice] += 1
-                    self.pending.add((self._rows[key], path.choice), result.accuracy)
+            if self._learns_alpha(step) or self.config["indicator"] == "mean":
+                # Eq. 6 counts from the end of warm-up on, as the authors' code does.
+                for key, paths in sample.paths.items():
+                    for path in paths:
+                        # Each sampled op is the one the engine trains this step.
+                        self.trained[self._rows[key], path.choice] += 1
+                        self.pending.add((self._rows[key], path.choice), result.accuracy)
             if sample.requires_grad():
                 if result.loss_tensor is None:
                     raise FeedbackError(
@@ -192,6 +210,10 @@ class EoiNAS(Controller):
             self.optimizer.zero_grad(set_to_none=True)
         if step.epoch_end and is_prune_epoch(step.epoch + 1, self.config["warmup"], self.config["interval"]):
             self.alive = importance.prune_lowest(self.indicator(), self.alive, self.prunable, self.zero)
+            if self.config["indicator"] == "eq6" and step.epoch + 1 < step.epochs:
+                # C^e counts the iterations since the last prune; after the search's last prune
+                # the derivation still reads the final interval's counts (the authors' code).
+                self.trained.zero_()
 
     @hookimpl
     def derive_genotype(self, space: SearchSpace) -> Genotype:
@@ -207,6 +229,7 @@ class EoiNAS(Controller):
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         state.update(
+            indicator=self.config["indicator"],
             alpha=self.alpha.detach().clone(),
             alive=self.alive.clone(),
             trained=self.trained.clone(),
@@ -216,6 +239,13 @@ class EoiNAS(Controller):
         return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        # States saved before the option existed hold the mean reading.
+        saved = state.get("indicator", "mean")
+        if saved != self.config["indicator"]:
+            raise CheckpointError(
+                f"eoinas state kept C^a/C^e under the {saved!r} reading, this run uses "
+                f"{self.config['indicator']!r}: resume with -o indicator={saved} or start the search again"
+            )
         for name in ("alpha", "alive", "trained", "accuracy"):
             if name not in state:
                 raise CheckpointError(f"eoinas state has no {name!r}: not a checkpoint of this controller")

@@ -10,10 +10,11 @@ def indicator(
 ) -> torch.Tensor:
     """I = β + λ·C^a/C^e per op (Eq. 7), with C^a/C^e taken as 0 where C^e = 0.
 
-    ``trained`` is C^e, the training iterations of each op; ``accuracy`` is
-    C^a, the sum of the validation accuracies measured when the op was sampled,
-    so C^a/C^e is the op's mean validation accuracy per training iteration
-    (Eq. 6). An op that was never trained has no evidence and scores β alone.
+    C = C^a/C^e is Eq. 6 as written: ``accuracy`` is C^a, the op's validation
+    accuracy (the controller keeps the latest one, in percent), ``trained`` is
+    C^e, its training iterations (the controller counts those since the last
+    prune). A higher accuracy reached in fewer iterations scores higher. An op
+    with no iterations has no evidence and scores β alone.
     """
     per_iteration = torch.where(trained > 0, accuracy / trained.clamp_min(1), torch.zeros_like(accuracy))
     return beta + lam * per_iteration

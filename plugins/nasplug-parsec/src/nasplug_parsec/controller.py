@@ -51,6 +51,9 @@ class PARSEC(Controller):
     options = {
         "samples": Option(int, 8, "architectures K sampled per step (paper: 8 or 16)"),
         "arch_lr": Option(float, 0.02, "Adam learning rate of the logits π (paper: 0.02; 0.01 to fine-tune)"),
+        "arch_weight_decay": Option(
+            float, 1e-3, "Adam weight decay of the logits π (§4.1: the other settings are DARTS's, 1e-3)"
+        ),
     }
 
     def __init__(self, space: SearchSpace, options: Mapping[str, Any], seed: int) -> None:
@@ -59,15 +62,22 @@ class PARSEC(Controller):
             raise OptionError(f"option 'samples' must be at least 1, got {self.config['samples']}")
         if not self.config["arch_lr"] > 0:
             raise OptionError(f"option 'arch_lr' must be positive, got {self.config['arch_lr']}")
+        if self.config["arch_weight_decay"] < 0:
+            raise OptionError(f"option 'arch_weight_decay' must be >= 0, got {self.config['arch_weight_decay']}")
         self.factorisation = "slot" if "slot" in space.factorisations else "edge"
         self.prior = CategoricalPrior(space.decisions(self.factorisation))
         self.optimizer = self._new_optimizer()
         self.evidence: Evidence | None = None
 
     def _new_optimizer(self) -> torch.optim.Adam:
-        # maximize: π ascends the log marginal likelihood.
+        # maximize: π ascends the log marginal likelihood; the weight decay still pulls π toward 0
+        # (torch adds it after negating the gradient), i.e. toward the uniform prior, as DARTS's does α.
         return torch.optim.Adam(
-            list(self.prior.logits.values()), lr=self.config["arch_lr"], betas=ADAM_BETAS, maximize=True
+            list(self.prior.logits.values()),
+            lr=self.config["arch_lr"],
+            betas=ADAM_BETAS,
+            weight_decay=self.config["arch_weight_decay"],
+            maximize=True,
         )
 
     def _recorded(self) -> Evidence:

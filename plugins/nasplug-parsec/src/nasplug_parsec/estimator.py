@@ -1,4 +1,4 @@
-"""PARSEC's importance-sampling estimator (paper Alg. 1, Eq. 6–8).
+"""PARSEC's importance-sampling estimator (paper Alg. 1 lines 8–10, Eq. 7–8).
 
 With α_k ~ p(α|π) and ω_k = p(y_s | X_s, v, α_k) the likelihood of the search
 batch, the normalised weights ω̃_k = ω_k / Σ_j ω_j turn prior samples into
