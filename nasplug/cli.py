@@ -439,9 +439,10 @@ def _echo_options(options: Mapping[str, Any]) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds a genotype's fresh weights.")
 @click.option("-o", "--option", "assignments", multiple=True, metavar="KEY=VALUE",
               help="A network option of the genotype's space. Repeatable.")
+@click.option("--force", is_flag=True, help="Replace the output file if it exists (default: refuse).")
 def export_command(reference: str, fmt: str, out: str | None, space: str | None, dataset: str | None,
                    input_size: int | None, layers: int | None, channels: int | None, seed: int,
-                   assignments: tuple[str, ...]) -> None:
+                   assignments: tuple[str, ...], force: bool) -> None:
     """Write a network that loads without nasplug: a trained one (TRAIN_DIR) or a genotype's, untrained.
 
     \b
@@ -452,8 +453,11 @@ def export_command(reference: str, fmt: str, out: str | None, space: str | None,
     import torch
 
     from nasplug.networks.export import SUFFIXES, export_network
+    from nasplug.runs.files import refuse_overwrite
     from nasplug.train.trained import network_for
 
+    target = Path(out) if out else Path("model" + SUFFIXES[fmt])
+    refuse_overwrite(target, force)  # before any work: another run's files are never replaced unasked
     options: dict[str, Any] = dict(parse_assignments(assignments))
     for name, value in (("layers", layers), ("channels", channels)):
         if value is not None:
@@ -461,7 +465,7 @@ def export_command(reference: str, fmt: str, out: str | None, space: str | None,
     torch.manual_seed(seed)
     built = network_for(reference, hooks=load_plugins(), dataset=dataset, input_size=input_size, space=space,
                         options=options)
-    path = export_network(built, fmt, Path(out) if out else Path("model" + SUFFIXES[fmt]))
+    path = export_network(built, fmt, target)
     size = built.data.input_size
     click.echo(f"{reference} ({built.space.name}, {built.data.in_channels}x{size}x{size} input, "
                f"{built.data.num_classes} classes) written to {path}")

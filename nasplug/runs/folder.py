@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from nasplug.core.errors import NasplugError
+from nasplug.runs.checkpoint import CHECKPOINT_DIR
 from nasplug.runs.lock import contents, remove_temporary_files
 
 
@@ -47,5 +48,6 @@ def claim_folder(folder: Path, *, resume: bool, error: type[Exception], choose: 
     if not resume:
         if contents(folder):
             raise error(f"{folder} exists and is not empty; choose another {choose} or resume it")
+        remove_temporary_files([folder, folder / CHECKPOINT_DIR])  # a start killed before its first result
         return
-    remove_temporary_files(folder)
+    remove_temporary_files([folder, folder / CHECKPOINT_DIR])

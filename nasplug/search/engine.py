@@ -29,9 +29,11 @@ from nasplug.core.controller import Controller
 from nasplug.core.errors import CheckpointError, NasplugError
 from nasplug.core.space import Genotype
 from nasplug.data import DataBundle
+from nasplug.networks.build import allocate
 from nasplug.plugin import Hooks, describe
 from nasplug.runs.checkpoint import (
     check_loadable,
+    check_progress,
     checkpoint_paths,
     load_checkpoint,
     optimisation_state,
@@ -116,7 +118,8 @@ class SearchEngine:
         self.environment: dict[str, Any] = {}
         hooks.add_controller(self.controller, config.controller, provider)
 
-        self.supernet: nn.Module = self.space.build_supernet().to(self.device)
+        supernet = allocate(self.space.build_supernet, f"the {config.space} supernet", config.space_options)
+        self.supernet: nn.Module = supernet.to(self.device)
         if self.precision.channels_last:
             self.supernet.to(memory_format=torch.channels_last)
         model = data_parallel(self.supernet, self.device) if self.world.is_distributed else self.supernet
@@ -177,9 +180,11 @@ class SearchEngine:
         # A setting newer than the checkpoint is absent from it and at its default in config.json too.
         if not isinstance(state["config"], dict) or {**current, **state["config"]} != current:
             raise RunError("the checkpoint was written by a run with a different configuration")
+        check_progress(state, self.config.epochs, "history")
+        if not isinstance(state["controller"], dict):
+            raise CheckpointError(f"damaged: its controller state is a {type(state['controller']).__name__}, "
+                                  f"not the dict {self.controller_owner}'s state_dict() returns")
         try:
-            if not isinstance(state["epoch"], int) or not isinstance(state["history"], list):
-                raise TypeError("'epoch' must be an integer and 'history' a list")
             self.supernet.load_state_dict(state["supernet"])
             self.controller.load_state_dict(state["controller"])
             restore_optimisation(state, self.optimizer, self.scheduler, self.device)

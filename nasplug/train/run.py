@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nasplug.plugin import Hooks
-from nasplug.runs.checkpoint import checkpoint_paths, load_checkpoint
+from nasplug.runs.checkpoint import checkpoint_paths, explained_write_failures, load_checkpoint
 from nasplug.runs.environment import describe, environment_record, start_threads
 from nasplug.runs.files import write_json
 from nasplug.runs.folder import claim_folder
@@ -36,7 +36,7 @@ def train_network(
         raise TrainError("a training configuration is needed unless resuming")
     if out_dir.exists() and not out_dir.is_dir():
         raise TrainError(f"{out_dir} is a file, not a folder; choose another output directory")
-    with run_lock(out_dir, "nasplug train"):
+    with run_lock(out_dir, "nasplug train"), explained_write_failures(out_dir, "train"):
         recorded = None
         if resume:
             saved, recorded = read_saved_config(out_dir, TrainConfig)
@@ -56,6 +56,8 @@ def train_network(
         if resume and checkpoints:
             trainer.restore(load_checkpoint(checkpoints[-1]))
             trainer.progress.message(f"resuming {out_dir} after epoch {trainer.epoch}")
+        if resume and not (out_dir / GENOTYPE_FILE).is_file():  # a kill right after config.json
+            write_json(out_dir / GENOTYPE_FILE, config.genotype)
         elif not resume:  # written only once the network is built: a bad configuration leaves nothing behind
             write_saved_config(out_dir, config, environment)
             write_json(out_dir / GENOTYPE_FILE, config.genotype)

@@ -23,7 +23,7 @@ from nasplug.networks.build import genotype_network
 from nasplug.networks.cost import ModelCost, model_cost
 from nasplug.networks.weights import WEIGHTS_FILE, network_metadata, save_weights
 from nasplug.plugin import Hooks
-from nasplug.runs.checkpoint import optimisation_state, restore_optimisation, save_epoch_checkpoint
+from nasplug.runs.checkpoint import check_progress, optimisation_state, restore_optimisation, save_epoch_checkpoint
 from nasplug.runs.device import Precision, resolve_device
 from nasplug.runs.divergence import check_finite, divergence_advice
 from nasplug.runs.files import write_json, write_jsonl
@@ -116,6 +116,10 @@ class Trainer:
             raise CheckpointError(f"{self.out_dir}: not a training checkpoint (format {found!r})")
         if state.get("config") != self.config.to_json():
             raise TrainError(f"{self.out_dir}: the checkpoint was written with a different configuration")
+        try:
+            check_progress(state, self.config.epochs, "metrics")
+        except CheckpointError as exc:
+            raise CheckpointError(f"{self.out_dir}: its latest checkpoint is {exc}") from exc
         try:
             self.model.load_state_dict(state["model"])
             restore_optimisation(state, self.optimizer, self.scheduler, self.device)
