@@ -34,12 +34,21 @@ def fresh_output_dir(path: Path, *, out: str = "--out", resume: str | None = "--
     the caller's ways to choose another folder and to continue this one: the CLI's options, or the
     Python API's.
     """
+    refuse_unnamable(path, NasplugError, out)
     if path.exists() and not path.is_dir():
         raise NasplugError(f"{path} is a file, not a folder; choose another {out}")
     if contents(path):
         hint = f" or continue it with {resume.format(path=path)}" if resume else ""
         raise NasplugError(f"{path} exists and is not empty; choose another {out}{hint}")
     return path
+
+
+def refuse_unnamable(path: Path, error: type[Exception], out: str = "--out") -> None:
+    """Raise ``error`` where the system cannot even look ``path`` up (a name too long, a loop of links)."""
+    try:
+        path.exists()
+    except OSError as exc:
+        raise error(f"{path}: cannot use it as a folder ({exc.strerror or exc}); choose another {out}") from exc
 
 
 def claim_folder(folder: Path, *, resume: bool, error: type[Exception], choose: str) -> None:

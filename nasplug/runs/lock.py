@@ -40,8 +40,8 @@ def make_run_folder(folder: Path) -> list[Path]:
 
     Returns the folders this call created, deepest first, so that a refused start can remove them again.
     """
-    missing = [path for path in (folder, *folder.parents) if not path.exists()]
     try:
+        missing = [path for path in (folder, *folder.parents) if not path.exists()]
         folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as exc:
         raise RunFolderError(f"{folder}: cannot create the run folder: a part of its path is a file") from exc

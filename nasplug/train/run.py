@@ -8,7 +8,7 @@ from nasplug.plugin import Hooks
 from nasplug.runs.checkpoint import checkpoint_paths, explained_write_failures, load_checkpoint
 from nasplug.runs.environment import describe, environment_record, start_threads
 from nasplug.runs.files import write_json
-from nasplug.runs.folder import claim_folder
+from nasplug.runs.folder import claim_folder, refuse_unnamable
 from nasplug.runs.lock import run_lock
 from nasplug.runs.progress import Progress
 from nasplug.runs.run_config import read_saved_config, write_saved_config
@@ -34,6 +34,7 @@ def train_network(
     out_dir = Path(out_dir)
     if not resume and config is None:
         raise TrainError("a training configuration is needed unless resuming")
+    refuse_unnamable(out_dir, TrainError)
     if out_dir.exists() and not out_dir.is_dir():
         raise TrainError(f"{out_dir} is a file, not a folder; choose another output directory")
     with run_lock(out_dir, "nasplug train"), explained_write_failures(out_dir, "train"):
