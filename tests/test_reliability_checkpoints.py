@@ -15,29 +15,11 @@ import pytest
 import torch
 
 from nasplug.runs.checkpoint import load_checkpoint, save_checkpoint
-from reliability import QUIET_ENV, assert_one_line_error, cli, snapshot
+from reliability import QUIET_ENV, SEARCH2, TRAIN2, assert_one_line_error, cli, snapshot
 
 pytestmark = pytest.mark.slow
 
-TINY = ["--dataset", "digits", "--layers", "3", "--channels", "4", "--epochs", "2", "--threads", "1", "--quiet"]
-SEARCH = ["run", "--space", "darts-cell", "--controller", "random", *TINY]
-TRAIN = ["train", "--genotype", "DARTS_V2", *TINY]
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    out = tmp_path_factory.mktemp("search") / "run"
-    result = cli(*SEARCH, "--out", out)
-    assert result.exit_code == 0, result.output
-    return out
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    out = tmp_path_factory.mktemp("train") / "train"
-    result = cli(*TRAIN, "--out", out)
-    assert result.exit_code == 0, result.output
-    return out
+SEARCH, TRAIN = SEARCH2, TRAIN2
 
 
 def _history(folder: Path, name: str = "history.jsonl") -> list[dict]:
@@ -54,8 +36,8 @@ def _copy(source: Path, tmp_path: Path) -> Path:
 # ---------------------------------------------------------------------------- integrity
 
 
-def test_a_checkpoint_with_flipped_bytes_is_refused(finished, tmp_path):
-    run = _copy(finished, tmp_path)
+def test_a_checkpoint_with_flipped_bytes_is_refused(finished_search, tmp_path):
+    run = _copy(finished_search, tmp_path)
     path = run / "checkpoints" / "epoch-0002.pt"
     blob = bytearray(path.read_bytes())
     middle = len(blob) // 2  # inside the supernet's weights
@@ -66,8 +48,8 @@ def test_a_checkpoint_with_flipped_bytes_is_refused(finished, tmp_path):
     assert snapshot(run) == before
 
 
-def test_a_truncated_checkpoint_is_refused_before_unpickling(finished, tmp_path):
-    run = _copy(finished, tmp_path)
+def test_a_truncated_checkpoint_is_refused_before_unpickling(finished_search, tmp_path):
+    run = _copy(finished_search, tmp_path)
     path = run / "checkpoints" / "epoch-0002.pt"
     path.write_bytes(path.read_bytes()[:-1000])
     assert_one_line_error(cli("run", "--resume", run), "epoch-0002.pt", "truncated")
@@ -91,8 +73,8 @@ def _nan_in_history(state):
     (_tensor_in_history, "Tensor is not a plain value"),
     (lambda state: state.update(controller=5), "controller state is a int"),
 ])
-def test_a_checkpoint_inconsistent_with_its_run_is_refused(finished, tmp_path, change, fragment):
-    run = _copy(finished, tmp_path)
+def test_a_checkpoint_inconsistent_with_its_run_is_refused(finished_search, tmp_path, change, fragment):
+    run = _copy(finished_search, tmp_path)
     path = run / "checkpoints" / "epoch-0002.pt"
     state = load_checkpoint(path)
     change(state)
@@ -107,8 +89,8 @@ def test_a_checkpoint_inconsistent_with_its_run_is_refused(finished, tmp_path, c
     (lambda state: state.update(metrics=[]), "'metrics' holds 0 records"),
     (lambda state: state["metrics"][0].update(test_top1=math.inf), "not a finite number"),
 ])
-def test_a_training_checkpoint_inconsistent_with_its_run_is_refused(trained, tmp_path, change, fragment):
-    run = _copy(trained, tmp_path)
+def test_a_training_checkpoint_inconsistent_with_its_run_is_refused(finished_training, tmp_path, change, fragment):
+    run = _copy(finished_training, tmp_path)
     path = sorted((run / "checkpoints").glob("*.pt"))[-1]
     state = load_checkpoint(path)
     change(state)
@@ -133,7 +115,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
-def test_a_full_disk_says_which_checkpoint_is_good_and_the_run_continues_from_it(finished, small_disk, tmp_path):
+def test_a_full_disk_says_which_checkpoint_is_good_and_the_run_continues_from_it(finished_search, small_disk, tmp_path):
     out = small_disk / "run"
     line = assert_one_line_error(cli(*SEARCH, "--out", out), "No space left on device",
                                  "the last good checkpoint is", "epoch-0001.pt", f"nasplug run --resume {out}")
@@ -142,8 +124,8 @@ def test_a_full_disk_says_which_checkpoint_is_good_and_the_run_continues_from_it
     shutil.copytree(out, moved)
     result = cli("run", "--resume", moved, "--quiet")
     assert result.exit_code == 0, result.output
-    assert _history(moved) == _history(finished)
-    assert (moved / "genotype.json").read_text() == (finished / "genotype.json").read_text()
+    assert _history(moved) == _history(finished_search)
+    assert (moved / "genotype.json").read_text() == (finished_search / "genotype.json").read_text()
 
 
 LIMITED = """
@@ -210,23 +192,23 @@ def _continue(command: list[str], out: Path) -> None:
     ("config.json", "before"), ("config.json", "after"), ("genotype.json", "before"),
     ("genotype.json", "after"), ("epoch-0001.pt", "after"),
 ])
-def test_a_training_killed_in_its_first_seconds_resumes_to_the_uninterrupted_result(trained, tmp_path, name,
+def test_a_training_killed_in_its_first_seconds_resumes_to_the_uninterrupted_result(finished_training, tmp_path, name,
                                                                                      when):
     out = tmp_path / "train"
     _killed_at(TRAIN, out, name, when)
     _continue(TRAIN, out)
-    assert _history(out, "metrics.jsonl") == _history(trained, "metrics.jsonl")
-    assert json.loads((out / "genotype.json").read_text()) == json.loads((trained / "genotype.json").read_text())
-    results = [json.loads((folder / "results.json").read_text()) for folder in (out, trained)]
+    assert _history(out, "metrics.jsonl") == _history(finished_training, "metrics.jsonl")
+    assert json.loads((out / "genotype.json").read_text()) == json.loads((finished_training / "genotype.json").read_text())
+    results = [json.loads((folder / "results.json").read_text()) for folder in (out, finished_training)]
     assert results[0]["top1"] == results[1]["top1"]
 
 
-def test_a_search_killed_before_its_config_exists_starts_again(finished, tmp_path):
+def test_a_search_killed_before_its_config_exists_starts_again(finished_search, tmp_path):
     out = tmp_path / "run"
     _killed_at(SEARCH, out, "config.json", "before")
     assert list(out.glob(".config.json.*.tmp"))  # what the kill left: a torn config
     _continue(SEARCH, out)
-    assert _history(out) == _history(finished)
+    assert _history(out) == _history(finished_search)
     assert not list(out.glob("*.tmp"))
 
 

@@ -12,31 +12,21 @@ from PIL import Image
 
 from nasplug.data.folder import read_image
 from nasplug.runs.lock import LOCK_FILE
-from reliability import assert_one_line_error, cli, snapshot
+from reliability import SEARCH2, assert_one_line_error, cli, snapshot
 
 pytestmark = pytest.mark.slow
 
-TINY = ["--space", "darts-cell", "--dataset", "digits", "--layers", "3", "--channels", "4", "--threads", "1"]
-SEARCH = ["run", *TINY, "--controller", "random", "--epochs", "2", "--quiet"]
+SEARCH = SEARCH2
 EXPORT = ["export", "DARTS_V2", "--dataset", "digits", "--layers", "3", "--channels", "4"]
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    """One tiny finished search."""
-    out = tmp_path_factory.mktemp("finished") / "run"
-    result = cli(*SEARCH, "--out", out)
-    assert result.exit_code == 0, result.output
-    return out
 
 
 # ---------------------------------------------------------------------------- export
 
 
 @pytest.mark.parametrize("victim", ["genotype.json", "checkpoints/epoch-0002.pt"])
-def test_export_never_replaces_an_existing_file_without_force(finished, tmp_path, victim):
+def test_export_never_replaces_an_existing_file_without_force(finished_search, tmp_path, victim):
     run = tmp_path / "run"
-    shutil.copytree(finished, run)
+    shutil.copytree(finished_search, run)
     before = snapshot(run)
     assert_one_line_error(cli(*EXPORT, "--format", "safetensors", "--out", run / victim), "exists", "--force")
     assert snapshot(run) == before
@@ -86,9 +76,9 @@ def test_a_lock_file_that_is_a_fifo_is_refused(tmp_path):
 # ---------------------------------------------------------------------------- what a run leaves behind
 
 
-def test_a_resume_deletes_only_its_own_temporary_files(finished, tmp_path):
+def test_a_resume_deletes_only_its_own_temporary_files(finished_search, tmp_path):
     run = tmp_path / "run"
-    shutil.copytree(finished, run)
+    shutil.copytree(finished_search, run)
     (run / "notes").mkdir()
     users = [run / "notes" / "draft.tmp", run / "draft.tmp", run / "notes" / ".history.jsonl.abcd1234.tmp"]
     for path in users:

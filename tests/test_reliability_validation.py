@@ -11,37 +11,19 @@ import shutil
 
 import pytest
 
-from nasplug.core.schema import undeclared_ranges
-from nasplug.runs.environment import available_cores, start_threads
 from nasplug.search.config import SearchConfig
 from nasplug.train.config import TrainConfig
-from reliability import assert_one_line_error, cli, snapshot
+from reliability import ROUND2, SEARCH2, TRAIN2, assert_one_line_error, cli, snapshot
 
 pytestmark = pytest.mark.slow
 
-TINY = ["--dataset", "digits", "--layers", "3", "--channels", "4", "--epochs", "2", "--threads", "1", "--quiet"]
-SEARCH = ["run", "--space", "darts-cell", "--controller", "random", *TINY]
-TRAIN = ["train", "--genotype", "DARTS_V2", *TINY]
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    out = tmp_path_factory.mktemp("search") / "run"
-    result = cli(*SEARCH, "--out", out)
-    assert result.exit_code == 0, result.output
-    return out
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    out = tmp_path_factory.mktemp("train") / "train"
-    result = cli(*TRAIN, "--out", out)
-    assert result.exit_code == 0, result.output
-    return out
+TINY = ROUND2
 
 
 def test_every_numeric_setting_declares_its_range():
     """The schema's guard: a numeric field added without a range in BOUNDS fails here."""
+    from nasplug.core.schema import undeclared_ranges
+
     assert undeclared_ranges(SearchConfig) == [] and undeclared_ranges(TrainConfig) == []
 
 
@@ -59,40 +41,28 @@ CONFIG_EDITS = [
 ]
 
 
-@pytest.mark.parametrize("key, value, fragment", [
-    *CONFIG_EDITS,
-    ("space_options", ["layers", 3], "space_options must be dict"),
-    ("init_from", 3, "init_from must be str or null"),
+@pytest.mark.parametrize("kind, key, value, fragment", [
+    *[("run", *edit) for edit in CONFIG_EDITS],
+    *[("train", *edit) for edit in CONFIG_EDITS],
+    ("run", "space_options", ["layers", 3], "space_options must be dict"),
+    ("run", "init_from", 3, "init_from must be str or null"),
+    ("train", "network_options", ["layers", 3], "network_options must be dict"),
 ])
-def test_a_hand_edited_search_config_is_one_line(finished, tmp_path, key, value, fragment):
-    run = tmp_path / "run"
-    shutil.copytree(finished, run)
+def test_a_hand_edited_config_is_one_line(finished_search, finished_training, tmp_path, kind, key, value,
+                                          fragment):
+    run = tmp_path / kind
+    shutil.copytree(finished_search if kind == "run" else finished_training, run)
     config = json.loads((run / "config.json").read_text())
     config[key] = value
     (run / "config.json").write_text(json.dumps(config))
     before = snapshot(run)
-    assert_one_line_error(cli("run", "--resume", run), "config.json", fragment)
+    assert_one_line_error(cli(kind, "--resume", run), "config.json", fragment)
     assert snapshot(run) == before
 
 
-@pytest.mark.parametrize("key, value, fragment", [
-    *CONFIG_EDITS,
-    ("network_options", ["layers", 3], "network_options must be dict"),
-])
-def test_a_hand_edited_training_config_is_one_line(trained, tmp_path, key, value, fragment):
-    run = tmp_path / "train"
-    shutil.copytree(trained, run)
-    config = json.loads((run / "config.json").read_text())
-    config[key] = value
-    (run / "config.json").write_text(json.dumps(config))
-    before = snapshot(run)
-    assert_one_line_error(cli("train", "--resume", run), "config.json", fragment)
-    assert snapshot(run) == before
-
-
-def test_a_nan_in_config_json_is_one_line(finished, tmp_path):
+def test_a_nan_in_config_json_is_one_line(finished_search, tmp_path):
     run = tmp_path / "run"
-    shutil.copytree(finished, run)
+    shutil.copytree(finished_search, run)
     text = (run / "config.json").read_text().replace('"grad_clip": 5.0', '"grad_clip": NaN')
     (run / "config.json").write_text(text)
     assert_one_line_error(cli("run", "--resume", run), "config.json", "not a finite number")
@@ -114,10 +84,10 @@ def _first_record(text: str) -> dict:
     (lambda text: text.replace('"lr": ', '"lr": NaN, "old_lr": ', 1), "not a finite number"),
     (lambda text: text.splitlines()[1] + "\n", "the record of epoch 1 says epoch 2"),
 ])
-def test_a_damaged_history_is_one_line(finished, tmp_path, damage, fragment):
+def test_a_damaged_history_is_one_line(finished_search, tmp_path, damage, fragment):
     pytest.importorskip("matplotlib")
     run = tmp_path / "run"
-    shutil.copytree(finished, run)
+    shutil.copytree(finished_search, run)
     damaged = damage((run / "history.jsonl").read_text())
     (run / "history.jsonl").write_bytes(damaged if isinstance(damaged, bytes) else damaged.encode())
     assert_one_line_error(cli("plot", run), "history.jsonl", fragment)
@@ -172,18 +142,20 @@ def test_a_recipe_with_a_bad_number_is_one_line(tmp_path, setting, fragment, com
     (["--layers", "1000000"], "option 'layers' must lie between 1 and 1000"),
     (["--channels", "4096", "--layers", "20"], "GiB with their gradients and momentum, more than"),
 ])
-@pytest.mark.parametrize("command", [SEARCH, TRAIN])
+@pytest.mark.parametrize("command", [SEARCH2, TRAIN2])
 def test_out_of_range_flags_are_refused_before_anything_is_built(tmp_path, flags, fragment, command):
     assert_one_line_error(cli(*command, *flags, "--out", tmp_path / "out"), fragment)
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("command", [SEARCH, TRAIN])
+@pytest.mark.parametrize("command", [SEARCH2, TRAIN2])
 def test_an_out_name_too_long_is_one_line(tmp_path, command):
     assert_one_line_error(cli(*command, "--out", tmp_path / ("x" * 300)), "File name too long")
 
 
 def test_more_threads_than_cores_warns():
+    from nasplug.runs.environment import available_cores, start_threads
+
     cores = available_cores()
     threads, warning = start_threads(cores + 1, None)
     assert threads == cores + 1 and "slower, not faster" in warning and f"--threads {cores}" in warning

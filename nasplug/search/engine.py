@@ -30,7 +30,7 @@ from nasplug.core.errors import CheckpointError, NasplugError
 from nasplug.core.space import Genotype
 from nasplug.data import DataBundle
 from nasplug.networks.build import allocate
-from nasplug.plugin import Hooks, describe
+from nasplug.plugin import Hooks, describe, guard_plugin
 from nasplug.runs.checkpoint import (
     check_loadable,
     check_progress,
@@ -155,7 +155,8 @@ class SearchEngine:
         """
         if self.config.init_from is not None:
             earlier = load_checkpoint(latest_checkpoint(Path(self.config.init_from)))
-            self.controller.transfer_state(earlier["controller"])
+            guard_plugin(self.controller_owner, "transfer_state",
+                         lambda: self.controller.transfer_state(earlier["controller"]))
             self.progress.message(f"controller initialised from {self.config.init_from}")
         if self.world.is_main:
             write_saved_config(self.run_dir, self.config, self.environment)
@@ -165,7 +166,7 @@ class SearchEngine:
             **optimisation_state(CHECKPOINT_FORMAT, self.config.to_json(), self.epoch, self.optimizer,
                                  self.scheduler, self.device),
             "supernet": self.supernet.state_dict(),
-            "controller": self.controller.state_dict(),
+            "controller": guard_plugin(self.controller_owner, "state_dict", self.controller.state_dict),
             "history": self.history,
             "world_size": self.world.size,
         }
@@ -186,7 +187,8 @@ class SearchEngine:
                                   f"not the dict {self.controller_owner}'s state_dict() returns")
         try:
             self.supernet.load_state_dict(state["supernet"])
-            self.controller.load_state_dict(state["controller"])
+            guard_plugin(self.controller_owner, "load_state_dict",
+                         lambda: self.controller.load_state_dict(state["controller"]))
             restore_optimisation(state, self.optimizer, self.scheduler, self.device)
         except (KeyError, RuntimeError, TypeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint does not match this run: {exc}") from exc
@@ -207,7 +209,8 @@ class SearchEngine:
         check_identical(
             self.world,
             {
-                "the controller state": self.controller.state_dict(),
+                "the controller state": guard_plugin(self.controller_owner, "state_dict",
+                                                     self.controller.state_dict),
                 "the supernet weights": dict(self.supernet.named_parameters()),
             },
         )
@@ -226,7 +229,9 @@ class SearchEngine:
         cfg = self.config
         for epoch in range(self.epoch, cfg.epochs):
             started = time.perf_counter()
+            space_before = self.hooks.space_fingerprint(self.space)
             metrics = self._train_epoch(epoch)
+            self.hooks.check_space_unchanged(self.space, space_before)
             record = self._epoch_record(epoch, metrics, time.perf_counter() - started)
             trained = {key: value for key, value in record.items() if key != "benchmark"}  # table values may be NaN
             check_finite(trained, f"epoch {epoch + 1}", self._divergence_advice)  # before its checkpoint

@@ -151,7 +151,8 @@ class Trainer:
             save_epoch_checkpoint(self.out_dir, self.epoch, self.state_dict(), cfg.keep_checkpoints)
             save_weights(self.out_dir / WEIGHTS_FILE, self.model, self.weights_metadata)
             write_jsonl(self.out_dir / METRICS_FILE, self.metrics)
-            self.hooks.train_epoch_finished(record, str(self.out_dir))
+            for failure in self.hooks.train_epoch_finished(record, str(self.out_dir)):
+                self.progress.message(f"warning: {failure} (epoch {self.epoch} is saved; the training goes on)")
             self.progress.end_epoch(_summary(record, cfg.epochs))
         return self._finish()
 
