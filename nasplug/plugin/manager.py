@@ -102,6 +102,7 @@ class Hooks:
         self.broken = dict(broken or {})  # plugin name -> why it was left out
         self.installed = installed
         """Whether the installed distributions' entry points count, or only nasplug's built-ins."""
+        self._sizes_of: tuple[SearchSpace, dict[str, int] | None] | None = None
 
     # ------------------------------------------------------------------ registration
 
@@ -274,8 +275,7 @@ class Hooks:
 
     def _known_sizes(self, space: SearchSpace) -> dict[str, int] | None:
         """:meth:`_decision_sizes`, computed once per space object (every step asks)."""
-        cached = getattr(self, "_sizes_of", None)
-        if cached is None or cached[0] is not space:
+        if self._sizes_of is None or self._sizes_of[0] is not space:
             self._sizes_of = (space, self._decision_sizes(space))
         return self._sizes_of[1]
 
