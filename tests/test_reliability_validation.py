@@ -138,8 +138,8 @@ def test_a_recipe_with_a_bad_number_is_one_line(tmp_path, setting, fragment, com
 @pytest.mark.parametrize("flags, fragment", [
     (["--lr", "1e308"], "lr=1e+308 lies outside"),
     (["--seed", str(2**80)], "lies outside 64 bits"),
-    (["--channels", "99999999"], "option 'channels' must lie between 1 and 4096"),
-    (["--layers", "1000000"], "option 'layers' must lie between 1 and 1000"),
+    (["--channels", "99999999"], "does not fit in memory"),
+    (["--layers", "1000000"], "option 'layers' must be at most 1000, got 1000000"),
     (["--channels", "4096", "--layers", "20"], "GiB with their gradients and momentum, more than"),
 ])
 @pytest.mark.parametrize("command", [SEARCH2, TRAIN2])
@@ -160,3 +160,14 @@ def test_more_threads_than_cores_warns():
     threads, warning = start_threads(cores + 1, None)
     assert threads == cores + 1 and "slower, not faster" in warning and f"--threads {cores}" in warning
     assert start_threads(1, None) == (1, None)
+
+
+@pytest.mark.parametrize("command", [
+    ["ranking", "--space", "darts-cell", "--layers", "2", "--channels", "4", "--architectures", "2"],
+    ["export", "DARTS_V2", "--dataset", "digits", "--format", "safetensors"],
+])
+def test_a_seed_beyond_64_bits_is_refused_where_the_flag_is_parsed(tmp_path, command):
+    result = cli(*command, "--seed", str(2**80), "--out", tmp_path / "out")
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert result.output.strip().splitlines()[-1].startswith("Error: Invalid value for '--seed'")
+    assert not (tmp_path / "out").exists()

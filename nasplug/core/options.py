@@ -55,7 +55,8 @@ class Option:
             raise OptionError(f"option {key!r} must be a finite number, got {value!r}")
         if self.bounds is not None and not self.bounds[0] <= parsed <= self.bounds[1]:
             low, high = self.bounds
-            raise OptionError(f"option {key!r} must lie between {low:g} and {high:g}, got {value!r}")
+            side = f"at least {low:g}" if parsed < low else f"at most {high:g}"
+            raise OptionError(f"option {key!r} must be {side}, got {parsed}")
         if self.choices is not None and parsed not in self.choices:
             allowed = ", ".join(map(str, self.choices))
             raise OptionError(f"option {key!r} must be one of {allowed}, got {value!r}")

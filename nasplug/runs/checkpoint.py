@@ -90,7 +90,7 @@ def verified_payload(path: Path, blob: bytes) -> bytes:
         return blob
     header = _HEADER.match(blob[:_HEADER_LENGTH])
     if header is None:
-        raise CheckpointError(f"{path}: not a nasplug checkpoint (no checksum header)")
+        raise CheckpointError(f"{path}: not a readable nasplug checkpoint (no checksum header)")
     payload = blob[header.end():]
     if len(payload) != int(header.group(2)):
         raise CheckpointError(f"{path}: damaged: {len(payload)} bytes of payload where its header says "

@@ -52,6 +52,6 @@ def refuse_oversized(build: Callable[[], nn.Module], what: str, device: torch.de
     needed, available = COPIES_IN_TRAINING * size, device_memory(device)
     if needed > available:
         raise NetworkTooLargeError(
-            f"{what} would hold {size / 4e6:,.0f} M parameters: {needed / 2**30:,.1f} GiB with their gradients "
-            f"and momentum, more than the {available / 2**30:,.1f} GiB of {device}; {advice}"
+            f"{what} does not fit in memory: {size / 4e6:,.0f} M parameters, {needed / 2**30:,.1f} GiB with "
+            f"their gradients and momentum, more than the {available / 2**30:,.1f} GiB of {device}; {advice}"
         )
