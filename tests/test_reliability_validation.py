@@ -171,3 +171,31 @@ def test_a_seed_beyond_64_bits_is_refused_where_the_flag_is_parsed(tmp_path, com
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     assert result.output.strip().splitlines()[-1].startswith("Error: Invalid value for '--seed'")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_whose_config_is_hostile_is_not_taken_for_a_training(tmp_path):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "config.json").write_text("[" * 10_000 + "]" * 10_000)
+    assert_one_line_error(cli("export", folder, "--format", "safetensors", "--out", tmp_path / "net.safetensors"),
+                          "has no genotype.json")
+
+
+@pytest.mark.parametrize("key, text", [("genotype", "[" * 10_000), ("data_shape", '{"classes": 10}'),
+                                       ("network_options", "NaN")])
+def test_a_safetensors_file_with_damaged_metadata_is_one_line(tmp_path, key, text):
+    import torch
+    from safetensors.torch import save_file
+
+    from nasplug.networks.weights import METADATA_FORMAT, WeightsError, load_safetensors
+    from nasplug.plugin import load_plugins
+
+    hooks = load_plugins()
+    darts_v2 = hooks.space_entry("darts-cell").cls.published_genotypes()["DARTS_V2"]
+    metadata = {"format": METADATA_FORMAT, "space": "darts-cell", "genotype": json.dumps(darts_v2.to_json()),
+                "data_shape": json.dumps({"num_classes": 10, "in_channels": 1, "input_size": 8}),
+                "network_options": json.dumps({"layers": 3, "channels": 4}), key: text}
+    path = tmp_path / "net.safetensors"
+    save_file({"w": torch.zeros(1)}, path, metadata=metadata)
+    with pytest.raises(WeightsError, match="net.safetensors"):
+        load_safetensors(path, hooks)

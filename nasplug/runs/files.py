@@ -131,10 +131,10 @@ def read_json_file(path: Path, error: type[Exception], what: str = "JSON file") 
         raise error(f"{path}: not a {what} (not UTF-8 text at byte {exc.start})") from exc
     except OSError as exc:
         raise error(f"{path}: cannot read it ({exc.strerror or exc})") from exc
-    return _parsed(text, path, error, what)
+    return parse_json(text, path, error, what)
 
 
-def _parsed(text: str, where: object, error: type[Exception], what: str) -> Any:
+def parse_json(text: str, where: object, error: type[Exception], what: str) -> Any:
     """``text`` as JSON checked to be plain and finite (nasplug.core.schema), or ``error`` naming ``where``."""
     try:
         value = json.loads(text)
@@ -162,7 +162,7 @@ def read_json_lines(path: Path, error: type[Exception], what: str = "JSON-lines 
         raise error(f"{path}: cannot read it ({exc.strerror or exc})") from exc
     records = []
     for number, line in enumerate(text.splitlines(), start=1):
-        record = _parsed(line, f"{path} line {number}", error, what)
+        record = parse_json(line, f"{path} line {number}", error, what)
         if not isinstance(record, dict):
             raise error(f"{path} line {number}: not a {what} (a {type(record).__name__}, not an object)")
         records.append(record)
