@@ -199,3 +199,11 @@ def test_a_safetensors_file_with_damaged_metadata_is_one_line(tmp_path, key, tex
     save_file({"w": torch.zeros(1)}, path, metadata=metadata)
     with pytest.raises(WeightsError, match="net.safetensors"):
         load_safetensors(path, hooks)
+
+
+def test_a_nas_bench_201_network_too_deep_to_build_is_refused(tmp_path):
+    pytest.importorskip("nasplug_nb201")
+    run = ["run", "--space", "nas-bench-201", "--controller", "random", "--dataset", "digits", "--epochs", "1",
+           "--threads", "1", "--quiet", "--out", tmp_path / "out"]
+    assert_one_line_error(cli(*run, "-o", "cells=1000000"), "option 'cells' must be at most 1000")
+    assert not (tmp_path / "out").exists()
