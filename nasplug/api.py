@@ -207,7 +207,8 @@ def search_config(
         recipe = recipe_for(str(recipe), "run", hooks)
     values: dict[str, Any] = {}
     if recipe is not None:
-        values = check_settings(recipe, field_types(SearchConfig, ("space_options", "controller_options")))
+        values = check_settings(recipe, field_types(SearchConfig, ("space_options", "controller_options")),
+                                SearchConfig.BOUNDS)
     space = space or values.get("space")
     controller = controller or values.get("controller")
     if not space or not controller:
@@ -393,7 +394,7 @@ def train_config(
         if not isinstance(recipe, Recipe):
             recipe = recipe_for(str(recipe), "train", hooks)
         types = field_types(TrainConfig, ("genotype", "network_options", "genotype_source"))
-        values = check_settings(recipe, {**types, "genotype": str})
+        values = check_settings(recipe, {**types, "genotype": str}, TrainConfig.BOUNDS)
     named = values.pop("genotype", None)
     genotype = genotype or named
     if not genotype:

@@ -15,6 +15,7 @@ from nasplug import api
 from nasplug.api import RunInterrupted, Spelling, route_options
 from nasplug.core.errors import NasplugError
 from nasplug.core.options import parse_assignments
+from nasplug.core.schema import INT_RANGE
 from nasplug.runs.settings import Setting
 from nasplug.plugin import load_plugins
 from nasplug.protocol.command import protocol
@@ -350,7 +351,7 @@ RANKING_DEFAULTS = {name: parameter.default for name, parameter in inspect.signa
 @click.option("--batch-size", type=click.IntRange(min=1), default=RANKING_DEFAULTS["batch_size"], show_default=True)
 @click.option("--layers", type=click.IntRange(min=1), help="Cells of each network (spaces that have cells).")
 @click.option("--channels", type=click.IntRange(min=1), help="Initial channels of each network.")
-@click.option("--seed", type=int, default=RANKING_DEFAULTS["seed"], show_default=True,
+@click.option("--seed", type=click.IntRange(*INT_RANGE), default=RANKING_DEFAULTS["seed"], show_default=True,
               help="Seeds the sampling, weights and data.")
 @click.option("--device", default=RANKING_DEFAULTS["device"], show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--out", type=click.Path(), help="Output directory (default: a new folder under runs/).")
@@ -441,14 +442,16 @@ def _echo_options(options: Mapping[str, Any]) -> None:
 @click.option("--input-size", type=click.IntRange(min=1), help="Override the dataset's input size.")
 @click.option("--layers", type=click.IntRange(min=1), help="Cells of the network (cell spaces).")
 @click.option("--channels", type=click.IntRange(min=1), help="Initial channels (cell spaces).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds a genotype's fresh weights.")
+@click.option("--seed", type=click.IntRange(*INT_RANGE), default=0, show_default=True,
+              help="Seeds a genotype's fresh weights.")
 @click.option("--untrained", is_flag=True,
               help="Export a genotype or search run with freshly initialised weights (refused otherwise).")
 @click.option("-o", "--option", "assignments", multiple=True, metavar="KEY=VALUE",
               help="A network option of the genotype's space. Repeatable.")
+@click.option("--force", is_flag=True, help="Replace the output file if it exists (default: refuse).")
 def export_command(reference: str, fmt: str, out: str | None, space: str | None, dataset: str | None,
                    input_size: int | None, layers: int | None, channels: int | None, seed: int,
-                   untrained: bool, assignments: tuple[str, ...]) -> None:
+                   untrained: bool, assignments: tuple[str, ...], force: bool) -> None:
     """Write a network that loads without nasplug: a trained one (TRAIN_DIR) or, with --untrained, a
     genotype's with fresh weights (a search run's at the run's data and shape).
 
@@ -459,14 +462,17 @@ def export_command(reference: str, fmt: str, out: str | None, space: str | None,
       nasplug export DARTS_V2 --dataset cifar10 --untrained --format onnx
     """
     from nasplug.networks.export import SUFFIXES, export_network
+    from nasplug.runs.files import refuse_overwrite
 
+    target = Path(out) if out else Path("model" + SUFFIXES[fmt])
+    refuse_overwrite(target, force)  # before any work: another run's files are never replaced unasked
     options: dict[str, Any] = dict(parse_assignments(assignments))
     for name, value in (("layers", layers), ("channels", channels)):
         if value is not None:
             options[name] = value
     built = api.exportable_network(reference, untrained=untrained, seed=seed, hooks=load_plugins(),
                                    dataset=dataset, input_size=input_size, space=space, options=options)
-    path = export_network(built, fmt, Path(out) if out else Path("model" + SUFFIXES[fmt]))
+    path = export_network(built, fmt, target)
     size = built.data.input_size
     click.echo(f"{reference} ({built.space.name}, {built.data.in_channels}x{size}x{size} input, "
                f"{built.data.num_classes} classes) written to {path}")

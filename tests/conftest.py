@@ -50,3 +50,25 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def finished_search(tmp_path_factory) -> Path:
+    """One tiny finished search (reliability.SEARCH2), shared by a test module."""
+    from reliability import SEARCH2, cli
+
+    out = tmp_path_factory.mktemp("search") / "run"
+    result = cli(*SEARCH2, "--out", out)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def finished_training(tmp_path_factory) -> Path:
+    """One tiny finished training (reliability.TRAIN2), shared by a test module."""
+    from reliability import TRAIN2, cli
+
+    out = tmp_path_factory.mktemp("train") / "train"
+    result = cli(*TRAIN2, "--out", out)
+    assert result.exit_code == 0, result.output
+    return out

@@ -46,3 +46,10 @@ def snapshot(folder: Path) -> dict[str, str]:
         for path in sorted(folder.rglob("*"))
         if path.is_file() and path.name != ".nasplug.lock"
     }
+
+
+# The second round's tiny runs (issue 28): digits, 3 cells of 4 channels, 2 epochs, one thread.
+ROUND2 = ["--dataset", "digits", "--layers", "3", "--channels", "4", "--epochs", "2", "--threads", "1", "--quiet"]
+SEARCH2 = ["run", "--space", "darts-cell", "--controller", "random", *ROUND2]
+TRAIN2 = ["train", "--genotype", "DARTS_V2", *ROUND2]
+

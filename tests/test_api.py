@@ -15,6 +15,7 @@ import nasplug
 from nasplug import api
 from nasplug.controllers.random import RandomController
 from nasplug.cli import main
+from nasplug.runs.checkpoint import load_checkpoint
 from nasplug.core.errors import NasplugError
 from nasplug.core.options import OptionError
 from nasplug.runs.settings import field_default
@@ -162,7 +163,7 @@ def test_an_uninstalled_class_searches_and_resumes_exactly(tmp_path):
     strip = [{k: v for k, v in record.items() if k != "seconds"} for record in full.history]
     assert [{k: v for k, v in r.items() if k != "seconds"} for r in resumed.history] == strip
     def steps(run_dir):
-        return torch.load(run_dir / "checkpoints" / "epoch-0002.pt", weights_only=True)["controller"]["steps"]
+        return load_checkpoint(run_dir / "checkpoints" / "epoch-0002.pt")["controller"]["steps"]
 
     assert steps(cut) == steps(full.run_dir) > 0
 

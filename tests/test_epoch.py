@@ -9,7 +9,7 @@ import torch
 from nasplug.data import TensorImages
 from nasplug.data.loaders import cycling_batches
 from nasplug.search import SearchConfig, run_search
-from nasplug.runs.checkpoint import checkpoint_paths
+from nasplug.runs.checkpoint import checkpoint_paths, load_checkpoint
 from nasplug.plugin import load_plugins
 
 
@@ -44,6 +44,6 @@ def test_an_epoch_covers_the_training_split_and_resumes_exactly(tmp_path):
     for a, b in zip(history, resumed, strict=True):
         a.pop("seconds"), b.pop("seconds")
     assert resumed == history
-    final = torch.load(checkpoint_paths(full)[-1], weights_only=True)["supernet"]
-    again = torch.load(checkpoint_paths(cut)[-1], weights_only=True)["supernet"]
+    final = load_checkpoint(checkpoint_paths(full)[-1])["supernet"]
+    again = load_checkpoint(checkpoint_paths(cut)[-1])["supernet"]
     assert all(torch.equal(final[name], again[name]) for name in final)

@@ -27,6 +27,8 @@ class Option:
     default: Any
     help: str = ""
     choices: tuple[Any, ...] | None = None
+    bounds: tuple[float, float] | None = None
+    """Inclusive (low, high) of a number: a network's size is bounded where its options are parsed."""
 
     def parse(self, key: str, value: Any) -> Any:
         """Convert a string (or an already typed value) to this option's type, or raise OptionError."""
@@ -51,6 +53,10 @@ class Option:
             parsed = value
         if isinstance(parsed, float) and not math.isfinite(parsed):
             raise OptionError(f"option {key!r} must be a finite number, got {value!r}")
+        if self.bounds is not None and not self.bounds[0] <= parsed <= self.bounds[1]:
+            low, high = self.bounds
+            side = f"at least {low:g}" if parsed < low else f"at most {high:g}"
+            raise OptionError(f"option {key!r} must be {side}, got {parsed}")
         if self.choices is not None and parsed not in self.choices:
             allowed = ", ".join(map(str, self.choices))
             raise OptionError(f"option {key!r} must be one of {allowed}, got {value!r}")

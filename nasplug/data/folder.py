@@ -102,9 +102,23 @@ def read_image(path: Path, mode: str | None = None) -> Image.Image:
     try:
         with Image.open(path) as image:
             image.load()
+            image = to_eight_bits(image)
             return image.convert(mode) if mode else image.copy()
     except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise DatasetError(f"folder dataset: cannot read image {path}: {error}") from error
+
+
+SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
+"""Grey modes PIL opens 16-bit files in (a 16-bit PNG is ``I;16``, or ``I`` in older Pillow)."""
+
+
+def to_eight_bits(image: Image.Image) -> Image.Image:
+    """A 16-bit grey image scaled to 8 bits (v · 255 / 65535, rounded), as PIL's own ``convert`` would
+    not: that clips every value above 255 to white. Other images are returned as they are."""
+    if image.mode not in SIXTEEN_BIT_MODES:
+        return image
+    values = np.asarray(image, dtype=np.float64)
+    return Image.fromarray(np.clip(np.rint(values * (255 / 65535)), 0, 255).astype(np.uint8))
 
 
 def _small(root: Path, classes: Sequence[str], train_files: Files, val_files: Files, mode: str, size: int,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import torch
 from torch import nn
 
 from nasplug.core.errors import NasplugError
@@ -15,6 +16,7 @@ from nasplug.core.options import resolve_options
 from nasplug.plugin import Hooks, SpaceEntry
 from nasplug.core.space import DataShape, Genotype
 from nasplug.data.preprocessing import Preprocessing
+from nasplug.runs.network_size import refuse_oversized
 
 
 @attrs.frozen
@@ -80,12 +82,17 @@ class NetworkSizeError(NasplugError, MemoryError):
 
 
 def allocate(build: Callable[[], nn.Module], what: str, options: Mapping[str, Any]) -> nn.Module:
-    """``build()``, with an allocation failure turned into one line naming ``what`` and its ``options``."""
+    """``build()``, with an allocation failure turned into one line naming ``what`` and its ``options``.
+
+    The network's size is estimated first (nasplug.runs.network_size): one that could not fit in this
+    machine's memory is refused before anything is allocated.
+    """
+    described = ", ".join(f"{key}={value}" for key, value in options.items())
+    refuse_oversized(build, f"{what} ({described})", torch.device("cpu"), "lower its width or depth")
     try:
         return build()
     except (MemoryError, RuntimeError) as exc:
         if not isinstance(exc, MemoryError) and "allocate" not in str(exc):
             raise
-        described = ", ".join(f"{key}={value}" for key, value in options.items())
         raise NetworkSizeError(f"{what} ({described}) does not fit in memory; lower its width or "
                                f"depth") from exc

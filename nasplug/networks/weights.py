@@ -20,7 +20,7 @@ from nasplug.core.errors import NasplugError
 from nasplug.core.space import DataShape, Genotype
 from nasplug.networks.build import genotype_network
 from nasplug.plugin import Hooks
-from nasplug.runs.files import atomic_write
+from nasplug.runs.files import atomic_write, parse_json
 
 WEIGHTS_FILE = "model.safetensors"
 METADATA_FORMAT = "nasplug-network-1"
@@ -84,9 +84,14 @@ def load_safetensors(path: str | Path, hooks: Hooks) -> nn.Module:
         raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from exc
     if metadata.get("format") != METADATA_FORMAT:
         raise WeightsError(f"{path}: no nasplug network metadata (format {metadata.get('format')!r})")
-    entry = hooks.space_entry(metadata["space"])
-    genotype = entry.cls.parse_genotype(json.loads(metadata["genotype"]), str(path))
-    data = DataShape(**json.loads(metadata["data_shape"]))
-    module = genotype_network(entry, genotype, data, json.loads(metadata["network_options"]))
+    try:
+        entry = hooks.space_entry(metadata["space"])
+        stored = {key: parse_json(metadata[key], f"{path} metadata {key!r}", WeightsError, "nasplug network")
+                  for key in ("genotype", "data_shape", "network_options")}
+        genotype = entry.cls.parse_genotype(stored["genotype"], str(path))
+        data = DataShape(**stored["data_shape"])
+    except (KeyError, TypeError) as exc:
+        raise WeightsError(f"{path}: damaged nasplug network metadata ({type(exc).__name__}: {exc})") from exc
+    module = genotype_network(entry, genotype, data, stored["network_options"])
     load_weights_into(module, read_weights(path), str(path))
     return module.eval()

@@ -11,12 +11,13 @@ pruning events; losses and learning rate). ``nasplug plot RUN RUN ...`` instead 
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nasplug.runs.files import atomic_write, read_json_file
+from nasplug.core.schema import SchemaError
+from nasplug.runs.files import atomic_write, read_json_file, read_json_lines
+from nasplug.runs.history import check_history_record
 from nasplug.runs.run_config import CONFIG_FILE
 from nasplug.core.errors import NasplugError
 
@@ -38,12 +39,12 @@ def _read_history(run_dir: Path) -> list[dict[str, Any]]:
         raise PlotError(f"{run_dir}: no such run directory")
     if not path.is_file():
         raise PlotError(f"{run_dir}: not a nasplug run directory (no history.jsonl)")
-    records = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    records = read_json_lines(path, PlotError, "nasplug search history")
+    for number, record in enumerate(records, start=1):
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise PlotError(f"{path}: line {number} is not JSON ({exc.msg})") from exc
+            check_history_record(record, number, f"{path} line {number}")
+        except SchemaError as exc:
+            raise PlotError(str(exc)) from exc
     if not records:
         raise PlotError(f"{path}: no epoch recorded yet")
     return records
@@ -53,10 +54,10 @@ def _genotype(run_dir: Path, records: Sequence[dict[str, Any]]) -> dict[str, Any
     """The final genotype, or the latest epoch's while the search is still running."""
     path = run_dir / "genotype.json"
     if path.is_file():
-        try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise PlotError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+        genotype = read_json_file(path, PlotError, "genotype file")
+        if not isinstance(genotype, dict):
+            raise PlotError(f"{path}: not a genotype file (a {type(genotype).__name__}, not an object)")
+        return genotype
     return records[-1]["genotype"]
 
 
@@ -120,5 +121,5 @@ def _config(run_dir: Path) -> dict[str, Any]:
 
 
 def _describe(genotype: dict[str, Any], hooks: Hooks) -> str:
-    entry = hooks.space_entry(genotype["space"])
+    entry = hooks.space_entry(str(genotype.get("space")))
     return entry.cls.describe(entry.cls.parse_genotype(genotype, "genotype.json"))

@@ -11,6 +11,7 @@ its distribution and the hook (as pytest names a failing plugin).
 from __future__ import annotations
 
 import contextlib
+import operator
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 import attrs
 import pluggy
+import torch
 
 from nasplug.core.architecture import Architecture, Feedback, Step
 from nasplug.core.controller import Controller
@@ -100,6 +102,7 @@ class Hooks:
         self.broken = dict(broken or {})  # plugin name -> why it was left out
         self.installed = installed
         """Whether the installed distributions' entry points count, or only nasplug's built-ins."""
+        self._sizes_of: tuple[SearchSpace, dict[str, int] | None] | None = None
 
     # ------------------------------------------------------------------ registration
 
@@ -252,14 +255,48 @@ class Hooks:
 
     def sample_architecture(self, space: SearchSpace, step: Step) -> list[Architecture]:
         samples = self._call("sample_architecture", space=space, step=step)
-        if not samples:
+        if samples is None:
             raise PluginError("no controller returned architectures from sample_architecture")
+        who = self._implementers("sample_architecture")
         if isinstance(samples, (str, bytes, Mapping)) or not isinstance(samples, Sequence) or not all(
             isinstance(sample, Architecture) for sample in samples
         ):
-            raise PluginError(f"{self._implementers('sample_architecture')}: sample_architecture returned "
-                              f"{_kind(samples)}, expected a list of nasplug.Architecture")
+            raise PluginError(f"{who}: sample_architecture returned {_kind(samples)}, expected a list of "
+                              f"nasplug.Architecture")
+        if not samples:
+            raise PluginError(f"{who}: sample_architecture returned no architectures (an empty list)")
+        sizes = self._known_sizes(space)
+        for number, sample in enumerate(samples):
+            problem = _sample_problem(sample, sizes) if sizes is not None else None
+            if problem is not None:
+                raise PluginError(f"{who}: sample_architecture returned an architecture (sample {number}) "
+                                  f"whose {problem}")
         return list(samples)
+
+    def _known_sizes(self, space: SearchSpace) -> dict[str, int] | None:
+        """:meth:`_decision_sizes`, computed once per space object (every step asks)."""
+        if self._sizes_of is None or self._sizes_of[0] is not space:
+            self._sizes_of = (space, self._decision_sizes(space))
+        return self._sizes_of[1]
+
+    def _decision_sizes(self, space: SearchSpace) -> dict[str, int] | None:
+        """Each decision key of ``space`` in any factorisation, with its number of choices (None for a
+        duck-typed test space without factorisations); what every sample and reported distribution must fit."""
+        if not isinstance(space, SearchSpace):
+            return None
+        return {decision.key: len(decision.choices) for factorisation in space.factorisations
+                for decision in space.decisions(factorisation)}
+
+    def check_space_unchanged(self, space: SearchSpace, before: Any) -> None:
+        """Raise a PluginError naming the controller where ``space`` no longer has the decisions and
+        options it had when ``before`` (:meth:`space_fingerprint`) was taken: a controller changed it."""
+        if self.space_fingerprint(space) != before:
+            raise PluginError(f"{self._implementers('update_distribution')}: the search space changed during "
+                              f"the epoch (its decisions or options); a controller must not modify the space")
+
+    def space_fingerprint(self, space: SearchSpace) -> Any:
+        """What a controller must leave as it found it: the space's decisions and options."""
+        return (self._decision_sizes(space), repr(sorted(getattr(space, "config", {}).items())))
 
     def record_feedback(
         self, space: SearchSpace, samples: Sequence[Architecture], feedback: Sequence[Feedback], step: Step
@@ -279,6 +316,10 @@ class Hooks:
         if len(numbers) != len(samples):
             raise PluginError(f"{self._implementers('sample_weights')}: sample_weights returned "
                               f"{len(numbers)} weights for {len(samples)} samples")
+        negative = [weight for weight in numbers if weight < 0]
+        if negative:
+            raise PluginError(f"{self._implementers('sample_weights')}: sample_weights returned the negative "
+                              f"weight {negative[0]:g}; a sample's weight scales its loss and must be ≥ 0")
         return numbers
 
     def update_distribution(self, space: SearchSpace, step: Step) -> None:
@@ -301,7 +342,12 @@ class Hooks:
         if converted is None or any(value is None for value in converted.values()):
             raise PluginError(f"{self._implementers('report_distribution')}: report_distribution returned "
                               f"{_kind(probabilities)}, expected a dict of decision -> list of probabilities")
-        return {str(key): value for key, value in converted.items() if value is not None}
+        reported = {str(key): value for key, value in converted.items() if value is not None}
+        problem = _distribution_problem(reported, self._known_sizes(space))
+        if problem is not None:
+            raise PluginError(f"{self._implementers('report_distribution')}: report_distribution returned "
+                              f"{problem}")
+        return reported
 
     # ------------------------------------------------------------------ observers
 
@@ -328,11 +374,15 @@ class Hooks:
     # ------------------------------------------------------------------ blame
 
     def _listings(self, hook: str, expected: str) -> list[tuple[Provider, Mapping[str, Any]]]:
-        """Each implementation of listing hook ``hook``, called guarded, with the provider of its plugin."""
+        """Each implementation of listing hook ``hook``, called guarded, with the provider of its plugin;
+        a listing that is not a dict of names to what ``expected`` says is that plugin's PluginError."""
+        fits = {"list_search_spaces": lambda value: isinstance(value, type) and issubclass(value, SearchSpace),
+                "list_datasets": lambda value: isinstance(value, DatasetInfo)}[hook]
         listings = []
         for impl in getattr(self.pm.hook, hook).get_hookimpls():
             listed = self._guarded(impl, hook)
-            if not isinstance(listed, Mapping):
+            if not isinstance(listed, Mapping) or not all(
+                    isinstance(name, str) and fits(value) for name, value in listed.items()):
                 raise PluginError(f"{self._who(impl)}: {hook} returned {_kind(listed)}, expected {expected}")
             listings.append((self.providers.get(impl.plugin_name, Provider(impl.plugin_name, "unknown", "")),
                              listed))
@@ -393,6 +443,49 @@ def _code(function: Any) -> Any:
 def _kind(value: Any) -> str:
     text = repr(value)
     return f"a {type(value).__name__} ({text[:40] + '...' if len(text) > 40 else text})"
+
+
+def _sample_problem(sample: Architecture, sizes: Mapping[str, int]) -> str | None:
+    """What is wrong with ``sample`` for a space of decisions ``sizes`` (key → choices), or None."""
+    for key, paths in sample.paths.items():
+        if key not in sizes:
+            return f"decision key {key!r} is not one of the space's"
+        for path in paths:
+            choice = path.choice
+            if isinstance(choice, bool) or not _is_index(choice):
+                return f"choice {choice!r} for {key!r} is not an integer index"
+            if not 0 <= operator.index(choice) < sizes[key]:
+                return f"choice {choice} for {key!r} is out of range ({sizes[key]} choices)"
+            gate = path.gate
+            if isinstance(gate, torch.Tensor) and gate.numel() != 1:
+                return f"gate for {key!r} has shape {tuple(gate.shape)}, expected a scalar"
+            if gate is not None and not isinstance(gate, (torch.Tensor, int, float)):
+                return f"gate for {key!r} is {_kind(gate)}, expected None, a number or a scalar tensor"
+    return None
+
+
+def _is_index(value: Any) -> bool:
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _distribution_problem(reported: Mapping[str, list[float]], sizes: Mapping[str, int] | None) -> str | None:
+    """What is wrong with a reported distribution, or None: probabilities in [0, 1] (and finite), and where
+    the space is known, only its decision keys, each with one probability per choice."""
+    for key, probabilities in reported.items():
+        bad = [p for p in probabilities if not 0 <= p <= 1]  # NaN fails both comparisons
+        if bad:
+            return f"the probability {bad[0]!r} for {key!r}; probabilities lie between 0 and 1"
+        if sizes is None:
+            continue
+        if key not in sizes:
+            return f"the unknown decision key {key!r}; the space's keys: {', '.join(sorted(sizes))}"
+        if len(probabilities) != sizes[key]:
+            return f"{len(probabilities)} probabilities for {key!r}, which has {sizes[key]} choices"
+    return None
 
 
 def _numbers(value: Any) -> list[float] | None:

@@ -11,6 +11,7 @@ recipes), or from any file path; the run's ``Hooks.recipes()`` lists the named o
 
 from __future__ import annotations
 
+import math
 import tomllib
 import types
 import typing
@@ -22,6 +23,7 @@ import attrs
 
 from nasplug.core.errors import NasplugError
 from nasplug.core.options import Option, OptionError
+from nasplug.core.schema import SchemaError, check_plain
 
 if TYPE_CHECKING:
     from nasplug.plugin import Hooks
@@ -117,8 +119,10 @@ def recipe_for(reference: str, command: str, hooks: Hooks) -> Recipe:
     return recipe
 
 
-def check_settings(recipe: Recipe, types: Mapping[str, Any]) -> dict[str, Any]:
-    """The recipe's ``[settings]``, each key one of ``types`` (name → type) and of that type."""
+def check_settings(recipe: Recipe, types: Mapping[str, Any],
+                   bounds: Mapping[str, tuple[float, float]] | None = None) -> dict[str, Any]:
+    """The recipe's ``[settings]``, each key one of ``types`` (name → type), of that type, finite and
+    within its inclusive range in ``bounds`` (a configuration's ``BOUNDS``, nasplug.core.schema)."""
     for key, value in recipe.settings.items():
         if key not in types:
             raise RecipeError(f"{recipe.source}: [settings] unknown key {key!r}; accepted: "
@@ -126,6 +130,13 @@ def check_settings(recipe: Recipe, types: Mapping[str, Any]) -> dict[str, Any]:
         if not matches_type(value, types[key]):
             raise RecipeError(f"{recipe.source}: [settings] key {key!r} expects {_type_name(types[key])}, "
                               f"got {value!r}")
+        try:
+            check_plain(value, f"{recipe.source}: [settings] {key}")
+        except SchemaError as exc:
+            raise RecipeError(str(exc)) from None
+        low, high = (bounds or {}).get(key, (-math.inf, math.inf))
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not low <= value <= high:
+            raise RecipeError(f"{recipe.source}: [settings] {key} = {value!r} lies outside {low:g} to {high:g}")
     return dict(recipe.settings)
 
 

@@ -28,13 +28,27 @@ class ThreadsError(NasplugError, ValueError):
     """A thread count that is not a positive integer."""
 
 
+def available_cores() -> int:
+    """The CPUs this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def default_threads() -> int:
     """The threads a run uses unless told: the CPUs this process may use, capped at MAX_DEFAULT_THREADS."""
-    try:
-        available = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        available = os.cpu_count() or 1
-    return max(1, min(available, MAX_DEFAULT_THREADS))
+    return max(1, min(available_cores(), MAX_DEFAULT_THREADS))
+
+
+def oversubscription(threads: int) -> str | None:
+    """A warning where ``threads`` exceeds the cores this process may use (threads then wait on one another:
+    a run gets slower, not faster), else None."""
+    cores = available_cores()
+    if threads <= cores:
+        return None
+    return (f"{threads} threads on {cores} available core(s): the threads wait on one another and the run is "
+            f"slower, not faster; --threads {cores} or fewer is faster")
 
 
 def use_threads(threads: int | None) -> int:
@@ -97,4 +111,6 @@ def start_threads(asked: int | None, recorded: Mapping[str, Any] | None) -> tupl
     warning = None
     if recorded is not None:
         asked, warning = resume_threads(recorded, asked)
-    return use_threads(asked), warning
+    count = use_threads(asked)
+    warnings = [text for text in (warning, oversubscription(count)) if text]
+    return count, "; ".join(warnings) or None

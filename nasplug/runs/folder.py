@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from nasplug.core.errors import NasplugError
+from nasplug.runs.checkpoint import CHECKPOINT_DIR
 from nasplug.runs.lock import contents, remove_temporary_files
 
 
@@ -33,6 +34,7 @@ def fresh_output_dir(path: Path, *, out: str = "--out", resume: str | None = "--
     the caller's ways to choose another folder and to continue this one: the CLI's options, or the
     Python API's.
     """
+    refuse_unnamable(path, NasplugError, out)
     if path.exists() and not path.is_dir():
         raise NasplugError(f"{path} is a file, not a folder; choose another {out}")
     if contents(path):
@@ -41,11 +43,20 @@ def fresh_output_dir(path: Path, *, out: str = "--out", resume: str | None = "--
     return path
 
 
+def refuse_unnamable(path: Path, error: type[Exception], out: str = "--out") -> None:
+    """Raise ``error`` where the system cannot even look ``path`` up (a name too long, a loop of links)."""
+    try:
+        path.exists()
+    except OSError as exc:
+        raise error(f"{path}: cannot use it as a folder ({exc.strerror or exc}); choose another {out}") from exc
+
+
 def claim_folder(folder: Path, *, resume: bool, error: type[Exception], choose: str) -> None:
     """Under the run's lock: a fresh run needs ``folder`` empty; a resumed one loses the temporary files
     an interrupted atomic write left. ``choose`` names what the user picks instead ("folder")."""
     if not resume:
         if contents(folder):
             raise error(f"{folder} exists and is not empty; choose another {choose} or resume it")
+        remove_temporary_files([folder, folder / CHECKPOINT_DIR])  # a start killed before its first result
         return
-    remove_temporary_files(folder)
+    remove_temporary_files([folder, folder / CHECKPOINT_DIR])

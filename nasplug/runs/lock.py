@@ -16,14 +16,15 @@ import json
 import os
 import shlex
 import socket
+import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from nasplug.core.errors import NasplugError
+from nasplug.runs.files import TEMPORARY_NAME
 
 LOCK_FILE = ".nasplug.lock"
-TEMPORARY_SUFFIX = ".tmp"
 
 
 class RunLockedError(NasplugError, RuntimeError):
@@ -34,26 +35,38 @@ class RunFolderError(NasplugError, OSError):
     """The run folder cannot be created or opened (under a file, on a read-only or special file system)."""
 
 
-def make_run_folder(folder: Path) -> None:
-    """Create ``folder`` (and its parents), or raise RunFolderError naming it and the reason."""
+def make_run_folder(folder: Path) -> list[Path]:
+    """Create ``folder`` (and its parents), or raise RunFolderError naming it and the reason.
+
+    Returns the folders this call created, deepest first, so that a refused start can remove them again.
+    """
     try:
+        missing = [path for path in (folder, *folder.parents) if not path.exists()]
         folder.mkdir(parents=True, exist_ok=True)
-    except FileExistsError as exc:
-        raise RunFolderError(f"{folder}: cannot create the run folder: {exc.filename} is a file") from exc
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise RunFolderError(f"{folder}: cannot create the run folder: a part of its path is a file") from exc
     except OSError as exc:
         raise RunFolderError(f"{folder}: cannot create the run folder ({exc.strerror or exc})") from exc
+    return missing
 
 
 def contents(folder: Path) -> list[Path]:
-    """What ``folder`` holds besides the lock file (empty when the folder does not exist)."""
+    """What ``folder`` holds besides the lock file and the temporary files of interrupted atomic writes
+    (empty when the folder does not exist): a folder a kill left before its first result counts as empty."""
     if not folder.is_dir():
         return []
-    return sorted(path for path in folder.iterdir() if path.name != LOCK_FILE)
+    return sorted(path for path in folder.iterdir()
+                  if path.name != LOCK_FILE and not _temporary(path))
 
 
-def remove_temporary_files(folder: Path) -> list[Path]:
-    """Delete the ``*.tmp`` files an interrupted atomic write left in ``folder`` (call under the lock)."""
-    stray = [path for path in folder.rglob(f"*{TEMPORARY_SUFFIX}") if path.is_file()]
+def _temporary(path: Path) -> bool:
+    return TEMPORARY_NAME.match(path.name) is not None and path.is_file() and not path.is_symlink()
+
+
+def remove_temporary_files(folders: Iterable[Path]) -> list[Path]:
+    """Delete the temporary files an interrupted atomic write left directly in ``folders`` (call under
+    the lock): only names of the form ``.NAME.XXXXXXXX.tmp``, never a user's ``draft.tmp`` or a subfolder's."""
+    stray = [path for folder in folders if folder.is_dir() for path in folder.iterdir() if _temporary(path)]
     for path in stray:
         path.unlink(missing_ok=True)
     return stray
@@ -74,14 +87,18 @@ def run_lock(folder: Path, command: str) -> Iterator[None]:
     """Hold ``folder``'s lock for the ``with`` block; RunLockedError at once if another process has it.
 
     ``command`` names what holds the lock (``nasplug run`` ...); it and the
-    process's arguments go into the message another process prints. A folder
-    this call created and that is still empty at the end (a run refused before
-    writing anything) is removed again, so a failed start leaves nothing behind.
+    process's arguments go into the message another process prints. Folders
+    this call created (``--out a/b/run`` creates up to three) and that are still
+    empty at the end (a run refused before writing anything) are removed again,
+    and so is a lock file it created in a folder it left as it found it (a
+    ``--resume`` of a folder that is not a run): a failed start leaves nothing behind.
     """
     folder = Path(folder)
-    created = not folder.exists()
-    make_run_folder(folder)
-    fd = _acquire(folder / LOCK_FILE, folder)
+    created = make_run_folder(folder)
+    lock_path = folder / LOCK_FILE
+    lock_existed = lock_path.exists() or lock_path.is_symlink()
+    found = contents(folder)
+    fd = _acquire(lock_path, folder)
     try:
         me = {
             "pid": os.getpid(),
@@ -94,11 +111,13 @@ def run_lock(folder: Path, command: str) -> Iterator[None]:
         os.pwrite(fd, json.dumps(me).encode(), 0)
         yield
     finally:
-        if created and not contents(folder):
+        left = contents(folder)
+        if (created and not left) or (not lock_existed and left == found):
             # Unlinked while still locked: a process that opened the old file sees it is gone and retries.
-            (folder / LOCK_FILE).unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+            lock_path.unlink(missing_ok=True)
+            for path in created:  # deepest first; a folder that is not empty stays
+                with contextlib.suppress(OSError):
+                    path.rmdir()
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 
@@ -106,11 +125,14 @@ def run_lock(folder: Path, command: str) -> Iterator[None]:
 def _acquire(path: Path, folder: Path) -> int:
     """Open and lock ``path``, again if the holder removed it meanwhile (the lock must be on the live file)."""
     while True:
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:  # never through a symbolic link, and a FIFO there must not block the open
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
         except OSError as exc:
-            reason = exc.strerror or exc
+            reason = "it is a symbolic link" if path.is_symlink() else exc.strerror or exc
             raise RunFolderError(f"{path}: cannot open the run folder's lock ({reason})") from exc
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise RunFolderError(f"{path}: cannot open the run folder's lock (not a regular file)")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -12,12 +12,22 @@ from typing import Any, ClassVar, TypeVar
 
 import attrs
 
+from nasplug.core.schema import field_problems
 from nasplug.runs.environment import ENVIRONMENT_KEY, split_environment
 from nasplug.runs.files import read_json_file, write_json
+from nasplug.runs.lock import LOCK_FILE, contents
 
 CONFIG_FILE = "config.json"
 
 Saved = TypeVar("Saved", bound="SavedConfig")
+
+
+def reject_malformed(config: Any, error: type[Exception], what: str) -> None:
+    """Raise ``error`` naming every field of the wrong type, not finite or outside its declared range
+    (nasplug.core.schema): called first, so the configuration's own checks compare numbers only."""
+    problems = field_problems(config)
+    if problems:
+        raise error(f"invalid {what}: {'; '.join(problems)}")
 
 
 def reject_invalid(config: Any, checks: Mapping[str, bool], error: type[Exception], what: str) -> None:
@@ -54,11 +64,16 @@ class SavedConfig:
             return cls(**data)
         except TypeError as exc:
             raise cls.error(f"{source}: {exc}") from exc
+        except cls.error as exc:  # a field's type or range (nasplug.core.schema)
+            raise cls.error(f"{source}: {exc}") from exc
 
 
 def read_saved_config(folder: Path, cls: type[Saved]) -> tuple[Saved, Mapping[str, Any]]:
     """The configuration saved in ``folder``'s ``config.json`` and its environment record (empty if old)."""
     path = Path(folder) / CONFIG_FILE
+    if not path.is_file() and (Path(folder) / LOCK_FILE).is_file() and not contents(Path(folder)):
+        raise cls.error(f"{folder}: no {CONFIG_FILE}: the {cls.kind} stopped before writing it, so there is "
+                        f"nothing to resume; start it again with the same command into this folder")
     if not path.is_file():
         raise cls.error(f"{folder}: not a nasplug {cls.kind} directory (no {CONFIG_FILE})")
     data, environment = split_environment(read_json_file(path, cls.error, f"nasplug {cls.kind} configuration"))

@@ -29,10 +29,12 @@ from nasplug.core.controller import Controller
 from nasplug.core.errors import CheckpointError, NasplugError
 from nasplug.core.space import Genotype
 from nasplug.data import DataBundle
+from nasplug.networks.build import allocate
 from nasplug.networks.export_metadata import write_run_preprocessing
-from nasplug.plugin import Hooks, describe
+from nasplug.plugin import Hooks, describe, guard_plugin
 from nasplug.runs.checkpoint import (
     check_loadable,
+    check_progress,
     checkpoint_paths,
     load_checkpoint,
     optimisation_state,
@@ -119,7 +121,8 @@ class SearchEngine:
         self.environment: dict[str, Any] = {}
         hooks.add_controller(self.controller, config.controller, provider)
 
-        self.supernet: nn.Module = self.space.build_supernet().to(self.device)
+        supernet = allocate(self.space.build_supernet, f"the {config.space} supernet", config.space_options)
+        self.supernet: nn.Module = supernet.to(self.device)
         if self.precision.channels_last:
             self.supernet.to(memory_format=torch.channels_last)
         model = data_parallel(self.supernet, self.device) if self.world.is_distributed else self.supernet
@@ -155,7 +158,8 @@ class SearchEngine:
         """
         if self.config.init_from is not None:
             earlier = load_checkpoint(latest_checkpoint(Path(self.config.init_from)))
-            self.controller.transfer_state(earlier["controller"])
+            guard_plugin(self.controller_owner, "transfer_state",
+                         lambda: self.controller.transfer_state(earlier["controller"]))
             self.progress.message(f"controller initialised from {self.config.init_from}")
         if self.world.is_main:
             write_saved_config(self.run_dir, self.config, self.environment)
@@ -166,7 +170,7 @@ class SearchEngine:
             **optimisation_state(CHECKPOINT_FORMAT, self.config.to_json(), self.epoch, self.optimizer,
                                  self.scheduler, self.device),
             "supernet": self.supernet.state_dict(),
-            "controller": self.controller.state_dict(),
+            "controller": guard_plugin(self.controller_owner, "state_dict", self.controller.state_dict),
             "history": self.history,
             "world_size": self.world.size,
         }
@@ -181,11 +185,14 @@ class SearchEngine:
         # A setting newer than the checkpoint is absent from it and at its default in config.json too.
         if not isinstance(state["config"], dict) or {**current, **state["config"]} != current:
             raise RunError("the checkpoint was written by a run with a different configuration")
+        check_progress(state, self.config.epochs, "history")
+        if not isinstance(state["controller"], dict):
+            raise CheckpointError(f"damaged: its controller state is a {type(state['controller']).__name__}, "
+                                  f"not the dict {self.controller_owner}'s state_dict() returns")
         try:
-            if not isinstance(state["epoch"], int) or not isinstance(state["history"], list):
-                raise TypeError("'epoch' must be an integer and 'history' a list")
             self.supernet.load_state_dict(state["supernet"])
-            self.controller.load_state_dict(state["controller"])
+            guard_plugin(self.controller_owner, "load_state_dict",
+                         lambda: self.controller.load_state_dict(state["controller"]))
             restore_optimisation(state, self.optimizer, self.scheduler, self.device)
         except (KeyError, RuntimeError, TypeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint does not match this run: {exc}") from exc
@@ -206,7 +213,8 @@ class SearchEngine:
         check_identical(
             self.world,
             {
-                "the controller state": self.controller.state_dict(),
+                "the controller state": guard_plugin(self.controller_owner, "state_dict",
+                                                     self.controller.state_dict),
                 "the supernet weights": dict(self.supernet.named_parameters()),
             },
         )
@@ -225,7 +233,9 @@ class SearchEngine:
         cfg = self.config
         for epoch in range(self.epoch, cfg.epochs):
             started = time.perf_counter()
+            space_before = self.hooks.space_fingerprint(self.space)
             metrics = self._train_epoch(epoch)
+            self.hooks.check_space_unchanged(self.space, space_before)
             record = self._epoch_record(epoch, metrics, time.perf_counter() - started)
             trained = {key: value for key, value in record.items() if key != "benchmark"}  # table values may be NaN
             check_finite(trained, f"epoch {epoch + 1}", self._divergence_advice)  # before its checkpoint

@@ -9,7 +9,7 @@ from nasplug.core.controller import Controller
 from nasplug.core.errors import CheckpointError
 from nasplug.data import DataBundle
 from nasplug.plugin import Hooks
-from nasplug.runs.checkpoint import CHECKPOINT_DIR, checkpoint_paths, load_checkpoint
+from nasplug.runs.checkpoint import CHECKPOINT_DIR, checkpoint_paths, explained_write_failures, load_checkpoint
 from nasplug.runs.environment import describe, environment_record, start_threads
 from nasplug.runs.folder import claim_folder
 from nasplug.runs.lock import run_lock
@@ -49,7 +49,8 @@ def run_search(
     progress = progress or Progress(False)
     resume = resume_from is not None
     lock = run_lock(run_dir, "nasplug run") if world.is_main else contextlib.nullcontext()
-    with lock, hooks.run_scope():  # the controller the engine registers leaves with the run
+    failures = explained_write_failures(run_dir, "run")
+    with lock, failures, hooks.run_scope():  # the controller the engine registers leaves with the run
         recorded = None
         if resume:
             saved, recorded = read_saved_config(run_dir, SearchConfig)

@@ -79,7 +79,8 @@ def run_steps(
             if not hooks.pm.is_registered(controller):
                 hooks.pm.register(controller, registered)
         if start:
-            engine.restore({**engine.state_dict(), "epoch": start})
+            earlier = [{"epoch": epoch + 1} for epoch in range(start)]  # what a checkpoint of epoch `start` holds
+            engine.restore({**engine.state_dict(), "epoch": start, "history": earlier})
         else:
             engine.start()
         engine.run()

@@ -20,7 +20,8 @@ from nasplug.data import folder as folder_dataset
 from nasplug.networks.genotypes import load_genotype
 from nasplug.plugin import Hooks
 from nasplug.runs.optimiser import DARTS_SGD
-from nasplug.runs.run_config import SavedConfig, read_saved_config, reject_invalid
+from nasplug.core.schema import INT_RANGE
+from nasplug.runs.run_config import SavedConfig, read_saved_config, reject_invalid, reject_malformed
 
 SCHEDULES = ("cosine", "step", "linear")
 
@@ -46,6 +47,13 @@ class TrainConfig(SavedConfig):
 
     error: ClassVar[type[Exception]] = TrainError
     kind: ClassVar[str] = "training"
+    BOUNDS: ClassVar[dict[str, tuple[float, float]]] = {
+        "input_size": (1, 8192), "epochs": (1, 100_000), "batch_size": (1, 1 << 20), "lr": (0, 1e6),
+        "lr_min": (0, 1e6), "lr_decay": (0, 1), "momentum": (0, 1), "weight_decay": (0, 1),
+        "grad_clip": (0, 1e6), "label_smoothing": (0, 1), "cutout": (0, 8192), "auxiliary_weight": (0, 100),
+        "seed": INT_RANGE, "num_workers": (0, 1024), "keep_checkpoints": (0, 1 << 20),
+    }
+    """Every numeric field's inclusive range (nasplug.core.schema); the checks below narrow some."""
 
     space: str
     genotype: dict[str, Any]
@@ -75,6 +83,7 @@ class TrainConfig(SavedConfig):
     keep_checkpoints: int = 2
 
     def __attrs_post_init__(self) -> None:
+        reject_malformed(self, TrainError, "training configuration")
         checks = {
             "epochs": self.epochs >= 1,
             "batch_size": self.batch_size >= 1,

@@ -7,10 +7,10 @@ from pathlib import Path
 from nasplug.data import DataBundle
 from nasplug.networks.export_metadata import write_run_preprocessing
 from nasplug.plugin import Hooks
-from nasplug.runs.checkpoint import checkpoint_paths, load_checkpoint
+from nasplug.runs.checkpoint import checkpoint_paths, explained_write_failures, load_checkpoint
 from nasplug.runs.environment import describe, environment_record, start_threads
 from nasplug.runs.files import write_json
-from nasplug.runs.folder import claim_folder
+from nasplug.runs.folder import claim_folder, refuse_unnamable
 from nasplug.runs.lock import run_lock
 from nasplug.runs.progress import Progress
 from nasplug.runs.run_config import read_saved_config, write_saved_config
@@ -38,9 +38,10 @@ def train_network(
     out_dir = Path(out_dir)
     if not resume and config is None:
         raise TrainError("a training configuration is needed unless resuming")
+    refuse_unnamable(out_dir, TrainError)
     if out_dir.exists() and not out_dir.is_dir():
         raise TrainError(f"{out_dir} is a file, not a folder; choose another output directory")
-    with run_lock(out_dir, "nasplug train"):
+    with run_lock(out_dir, "nasplug train"), explained_write_failures(out_dir, "train"):
         recorded = None
         if resume:
             saved, recorded = read_saved_config(out_dir, TrainConfig)
@@ -60,6 +61,8 @@ def train_network(
         if resume and checkpoints:
             trainer.restore(load_checkpoint(checkpoints[-1]))
             trainer.progress.message(f"resuming {out_dir} after epoch {trainer.epoch}")
+        if resume and not (out_dir / GENOTYPE_FILE).is_file():  # a kill right after config.json
+            write_json(out_dir / GENOTYPE_FILE, config.genotype)
         elif not resume:  # written only once the network is built: a bad configuration leaves nothing behind
             write_saved_config(out_dir, config, environment)
             write_json(out_dir / GENOTYPE_FILE, config.genotype)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from nasplug.networks.export_metadata import read_run_preprocessing
 from nasplug.networks.weights import WEIGHTS_FILE, load_weights_into, read_weights
 from nasplug.plugin import Hooks
 from nasplug.runs.checkpoint import checkpoint_paths, load_checkpoint
+from nasplug.runs.files import read_json_file
 from nasplug.runs.run_config import CONFIG_FILE
 from nasplug.train.config import TrainError, read_config
 
@@ -23,8 +23,8 @@ def is_training_dir(path: Path) -> bool:
     if not (path.is_dir() and config.is_file()):
         return False
     try:
-        data = json.loads(config.read_text())
-    except (OSError, json.JSONDecodeError):
+        data = read_json_file(config, TrainError, "nasplug training configuration")
+    except TrainError:
         return False
     return isinstance(data, dict) and "network_options" in data and "genotype" in data
 

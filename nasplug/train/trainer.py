@@ -24,7 +24,7 @@ from nasplug.networks.cost import ModelCost, model_cost
 from nasplug.networks.export_metadata import export_metadata
 from nasplug.networks.weights import WEIGHTS_FILE, network_metadata, save_weights
 from nasplug.plugin import Hooks
-from nasplug.runs.checkpoint import optimisation_state, restore_optimisation, save_epoch_checkpoint
+from nasplug.runs.checkpoint import check_progress, optimisation_state, restore_optimisation, save_epoch_checkpoint
 from nasplug.runs.device import Precision, resolve_device
 from nasplug.runs.divergence import check_finite, divergence_advice
 from nasplug.runs.files import write_json, write_jsonl
@@ -125,6 +125,10 @@ class Trainer:
         if state.get("config") != self.config.to_json():
             raise TrainError(f"{self.out_dir}: the checkpoint was written with a different configuration")
         try:
+            check_progress(state, self.config.epochs, "metrics")
+        except CheckpointError as exc:
+            raise CheckpointError(f"{self.out_dir}: its latest checkpoint is {exc}") from exc
+        try:
             self.model.load_state_dict(state["model"])
             restore_optimisation(state, self.optimizer, self.scheduler, self.device)
             self.epoch = int(state["epoch"])
@@ -155,7 +159,8 @@ class Trainer:
             save_epoch_checkpoint(self.out_dir, self.epoch, self.state_dict(), cfg.keep_checkpoints)
             save_weights(self.out_dir / WEIGHTS_FILE, self.model, self.weights_metadata)
             write_jsonl(self.out_dir / METRICS_FILE, self.metrics)
-            self.hooks.train_epoch_finished(record, str(self.out_dir))
+            for failure in self.hooks.train_epoch_finished(record, str(self.out_dir)):
+                self.progress.message(f"warning: {failure} (epoch {self.epoch} is saved; the training goes on)")
             self.progress.end_epoch(_summary(record, cfg.epochs))
         return self._finish()
 

@@ -22,20 +22,26 @@ IMAGENET_STEM_FROM = 128
 """``stem=auto`` picks the ImageNet stem from this input size on."""
 
 
+MAX_LAYERS = 1000
+"""More cells than any DARTS network has (20 on CIFAR, 14 on ImageNet) by far; beyond it a build would hang
+before its size could be estimated (the width needs no bound: nasplug.runs.network_size refuses what cannot fit)."""
+
+
 class DartsCellSpace(SearchSpace):
     """The DARTS cell space: a normal and a reduction cell, 14 edges each, 8 ops per edge."""
 
     name = "darts-cell"
     description = "DARTS cells (normal + reduction, 14 edges × 8 ops); edge or PARSEC slot decisions"
     options = {
-        "layers": Option(int, 8, "cells in the search network"),
+        "layers": Option(int, 8, "cells in the search network", bounds=(1, MAX_LAYERS)),
         "channels": Option(int, 16, "initial channels C of the search network"),
-        "stem_multiplier": Option(int, 3, "the stem outputs stem_multiplier × C channels"),
+        "stem_multiplier": Option(int, 3, "the stem outputs stem_multiplier × C channels", bounds=(1, 16)),
         "reductions": Option(str, AUTO_REDUCTIONS, "reduction cells: 'auto' (1/3 and 2/3 of the depth) or "
                              "cell indices from 0, e.g. 1,2 (MdeNAS)"),
     }
     network_options = {
-        "layers": Option(int, 20, "cells in the evaluation network (DARTS: 20 CIFAR, 14 ImageNet)"),
+        "layers": Option(int, 20, "cells in the evaluation network (DARTS: 20 CIFAR, 14 ImageNet)",
+                         bounds=(1, MAX_LAYERS)),
         "channels": Option(int, 36, "initial channels C (DARTS: 36 CIFAR, 48 ImageNet)"),
         "auxiliary": Option(bool, True, "auxiliary classifier at 2/3 depth (training only)"),
         "drop_path": Option(float, 0.2, "final drop-path probability (the trainer ramps it from 0)"),

@@ -29,17 +29,22 @@ BENCHMARK_CELLS, BENCHMARK_CHANNELS = 5, 16
 """N and C of the networks the benchmark trained (paper §2.1); its numbers are for these."""
 
 
+MAX_CELLS = 1000
+"""Far beyond the benchmark's N = 5; a deeper network would take too long to build for its size to be estimated."""
+
+
 class Nb201Space(SearchSpace):
     """NAS-Bench-201: one cell of 6 edges × 5 ops, repeated 3 × N times; 15,625 cells, all tabulated."""
 
     name = SPACE_NAME
     description = "NAS-Bench-201 cell (6 edges × 5 ops, 15,625 cells), every cell's accuracy tabulated"
     options = {
-        "cells": Option(int, BENCHMARK_CELLS, "cells per stage N of the search network (benchmark: 5)"),
+        "cells": Option(int, BENCHMARK_CELLS, "cells per stage N of the search network (benchmark: 5)",
+                        bounds=(1, MAX_CELLS)),
         "channels": Option(int, BENCHMARK_CHANNELS, "channels C of the first stage (benchmark: 16)"),
     }
     network_options = {
-        "cells": Option(int, BENCHMARK_CELLS, "cells per stage N (the benchmark trained N = 5)"),
+        "cells": Option(int, BENCHMARK_CELLS, "cells per stage N (the benchmark trained N = 5)", bounds=(1, MAX_CELLS)),
         "channels": Option(int, BENCHMARK_CHANNELS, "channels C of the first stage (the benchmark trained C = 16)"),
     }
     factorisations = ("edge",)
