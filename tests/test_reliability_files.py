@@ -17,7 +17,7 @@ from reliability import SEARCH2, assert_one_line_error, cli, snapshot
 pytestmark = pytest.mark.slow
 
 SEARCH = SEARCH2
-EXPORT = ["export", "DARTS_V2", "--dataset", "digits", "--layers", "3", "--channels", "4"]
+EXPORT = ["export", "DARTS_V2", "--dataset", "digits", "--layers", "3", "--channels", "4", "--untrained"]
 
 
 # ---------------------------------------------------------------------------- export
