@@ -1,0 +1,83 @@
+"""How well proxyless-mbv2's per-block latency table predicts the measured network (issue #27, part 2).
+
+Builds the lookup table on this device (`nasplug latency-table`'s code: every candidate of every block
+timed as a standalone block at its input shape, plus the fixed frame), then samples ``--archs``
+architectures uniformly from the space (seeded), and times each one's whole standalone network with
+the same protocol (`nasplug latency`'s code). Reports Pearson's r and Kendall's τ between the table's
+sum and the measured median, and the mean relative error |predicted − measured| / measured. Each
+network's line is appended to the output as it is measured.
+
+    python benchmarks/lut_accuracy.py --threads 1 --table benchmarks/results/proxyless_lut_cpu.json \
+        --out benchmarks/results/lut_accuracy_cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from scipy import stats
+
+from nasplug import api
+from nasplug.core.architecture import Architecture
+from nasplug.core.cost import genotype_of
+from nasplug.networks.latency import LatencyProtocol, measure_latency
+from nasplug.plugin import load_plugins
+from nasplug.runs.files import write_json
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--archs", type=int, default=40, help="sampled architectures (default 40)")
+    parser.add_argument("--input-size", type=int, default=224)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--table", type=Path, required=True, help="where the lookup table is written")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+
+    hooks = load_plugins()
+    started = time.perf_counter()
+    table = api.latency_table(args.table, input_size=args.input_size, device=args.device, threads=args.threads,
+                              warmup=args.warmup, runs=args.runs, hooks=hooks)
+    table_seconds = time.perf_counter() - started
+    data = hooks.dataset_shape("imagenet")
+    data = type(data)(data.num_classes, data.in_channels, args.input_size)
+    space = hooks.build_space("proxyless-mbv2", data, {})
+    protocol = LatencyProtocol(args.device, 1, "fp32", args.threads, args.input_size, args.warmup, args.runs)
+    generator = torch.Generator().manual_seed(args.seed)
+    rows = []
+    result = {"table": str(args.table), "table_seconds": table_seconds, "protocol": protocol.to_json(),
+              "device_name": table.report["device_name"], "software": table.report["software"], "networks": rows}
+    for index in range(args.archs):
+        choices = {d.key: int(torch.randint(len(d), (), generator=generator)) for d in space.decisions()}
+        architecture = Architecture.single_path(choices)
+        genotype = genotype_of(space, architecture)
+        names = {key: chosen[0] for key, chosen in architecture.to_json(space.decisions()).items()}
+        predicted = table.network_ms(names)
+        report = measure_latency(space.build_network(genotype, {}), data.in_channels, protocol)
+        rows.append({"blocks": genotype.to_json()["blocks"], "predicted_ms": predicted,
+                     "measured_ms": report.median_ms, "measured_q1_ms": report.quartiles_ms[0],
+                     "measured_q3_ms": report.quartiles_ms[1]})
+        print(f"{index + 1:>3}  predicted {predicted:8.3f} ms  measured {report.median_ms:8.3f} ms", flush=True)
+        write_json(args.out, result)
+    predicted = [row["predicted_ms"] for row in rows]
+    measured = [row["measured_ms"] for row in rows]
+    result["pearson_r"] = float(stats.pearsonr(predicted, measured)[0])
+    result["kendall_tau"] = float(stats.kendalltau(predicted, measured)[0])
+    result["mean_relative_error"] = statistics.fmean(abs(p - m) / m for p, m in zip(predicted, measured))
+    result["mean_signed_relative_error"] = statistics.fmean((p - m) / m for p, m in zip(predicted, measured))
+    write_json(args.out, result)
+    print(f"| archs | Pearson r | Kendall τ | mean relative error | mean signed error |\n| --- | --- | --- | --- | --- |\n"
+          f"| {len(rows)} | {result['pearson_r']:.3f} | {result['kendall_tau']:.3f} | "
+          f"{100 * result['mean_relative_error']:.1f} % | {100 * result['mean_signed_relative_error']:+.1f} % |")
+
+
+if __name__ == "__main__":
+    main()
