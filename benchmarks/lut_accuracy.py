@@ -2,8 +2,12 @@
 
 Builds the lookup table on this device (`nasplug latency-table`'s code: every candidate of every block
 timed as a standalone block at its input shape, plus the fixed frame), then samples ``--archs``
-architectures uniformly from the space (seeded), and times each one's whole standalone network with
-the same protocol (`nasplug latency`'s code). Reports Pearson's r and Kendall's τ between the table's
+architectures (seeded) spread over the space's depths: each draws a share q ~ U(0, 1) and makes every
+block that may be skipped `zero` with probability q, the other blocks a uniform MBConv candidate (a
+uniform draw over the 7 choices would give networks of nearly one depth, whose latencies differ by
+less than this shared machine's noise). Each network is timed with the table's protocol (`nasplug
+latency`'s code) in ``--rounds`` interleaved rounds (every network once per round, so a burst of load
+from other processes spreads over all of them); its latency is the median over all its timed runs. Reports Pearson's r and Kendall's τ between the table's
 sum and the measured median, and the mean relative error |predicted − measured| / measured. Each
 network's line is appended to the output as it is measured.
 
@@ -37,6 +41,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds of --runs timed runs each")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--table", type=Path, required=True, help="where the lookup table is written")
     parser.add_argument("--out", type=Path, required=True)
@@ -52,21 +57,33 @@ def main() -> None:
     space = hooks.build_space("proxyless-mbv2", data, {})
     protocol = LatencyProtocol(args.device, 1, "fp32", args.threads, args.input_size, args.warmup, args.runs)
     generator = torch.Generator().manual_seed(args.seed)
+    networks = []
+    for _ in range(args.archs):
+        skip = float(torch.rand((), generator=generator))
+        choices = {}
+        for decision in space.decisions():
+            candidates = [i for i, name in enumerate(decision.choices) if name != "zero"]
+            skipped = "zero" in decision.choices and float(torch.rand((), generator=generator)) < skip
+            pick = int(torch.randint(len(candidates), (), generator=generator))
+            choices[decision.key] = decision.index("zero") if skipped else candidates[pick]
+        architecture = Architecture.single_path(choices)
+        names = {key: chosen[0] for key, chosen in architecture.to_json(space.decisions()).items()}
+        genotype = genotype_of(space, architecture)
+        networks.append((genotype, table.network_ms(names), space.build_network(genotype, {})))
+    times: list[list[float]] = [[] for _ in networks]
     rows = []
     result = {"table": str(args.table), "table_seconds": table_seconds, "protocol": protocol.to_json(),
-              "device_name": table.report["device_name"], "software": table.report["software"], "networks": rows}
-    for index in range(args.archs):
-        choices = {d.key: int(torch.randint(len(d), (), generator=generator)) for d in space.decisions()}
-        architecture = Architecture.single_path(choices)
-        genotype = genotype_of(space, architecture)
-        names = {key: chosen[0] for key, chosen in architecture.to_json(space.decisions()).items()}
-        predicted = table.network_ms(names)
-        report = measure_latency(space.build_network(genotype, {}), data.in_channels, protocol)
+              "rounds": args.rounds, "device_name": table.report["device_name"],
+              "software": table.report["software"], "networks": rows}
+    for round_ in range(args.rounds):
+        for index, (_, predicted, network) in enumerate(networks):
+            times[index] += measure_latency(network, data.in_channels, protocol).times_ms
+        print(f"round {round_ + 1}/{args.rounds} done", flush=True)
+    for (genotype, predicted, _), measured in zip(networks, times):
+        q1, _, q3 = statistics.quantiles(measured, n=4, method="inclusive")
         rows.append({"blocks": genotype.to_json()["blocks"], "predicted_ms": predicted,
-                     "measured_ms": report.median_ms, "measured_q1_ms": report.quartiles_ms[0],
-                     "measured_q3_ms": report.quartiles_ms[1]})
-        print(f"{index + 1:>3}  predicted {predicted:8.3f} ms  measured {report.median_ms:8.3f} ms", flush=True)
-        write_json(args.out, result)
+                     "measured_ms": statistics.median(measured), "measured_q1_ms": q1, "measured_q3_ms": q3})
+        print(f"predicted {predicted:8.3f} ms  measured {rows[-1]['measured_ms']:8.3f} ms", flush=True)
     predicted = [row["predicted_ms"] for row in rows]
     measured = [row["measured_ms"] for row in rows]
     result["pearson_r"] = float(stats.pearsonr(predicted, measured)[0])

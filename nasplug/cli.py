@@ -411,6 +411,13 @@ def plugins() -> None:
             continue
         click.echo(f"  {name:<18} {where}  {cls.description}")
         _echo_options(cls.options)
+    click.echo("cost models (--cost-model, docs/hardware-aware-search.md):")
+    for name, mentry in sorted(hooks.cost_models().items()):
+        if mentry.conflict:
+            click.echo(f"  {name:<18} BROKEN: {mentry.conflict}")
+            continue
+        click.echo(f"  {name:<18} {mentry.provider.distribution} {mentry.provider.version}  "
+                   f"{mentry.cls.description} [{mentry.cls.quantity}]")
     modules = [p for p in hooks.providers.values() if p.distribution != "nasplug"]
     if modules or hooks.broken:
         click.echo("plugin modules:")

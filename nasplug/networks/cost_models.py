@@ -41,7 +41,8 @@ class _Analytical(CostModel):
         plain = _plain(architecture)
         key = tuple(sorted(plain.choices().items()))
         if key not in self._known:
-            child = self.space.build_supernet(only=plain).eval()
+            with torch.random.fork_rng(devices=[]):  # building draws weights: the run's random stream is not touched
+                child = self.space.build_supernet(only=plain).eval()
             data = self.space.data
             x = torch.zeros(1, data.in_channels, data.input_size, data.input_size)
             counter = FlopCounterMode(display=False)

@@ -27,8 +27,7 @@ class Nb201Latency(CostModel):
         self.column = table.latency_ms[:, table.devices.index(self.device)]
 
     def cost(self, architecture: Architecture) -> float:
-        genotype = genotype_of(self.space, architecture)
-        assert isinstance(genotype, Nb201Genotype)
+        genotype: Nb201Genotype = genotype_of(self.space, architecture)  # type: ignore[assignment]
         return float(self.column[genotype.code])
 
 
