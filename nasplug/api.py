@@ -549,12 +549,14 @@ def latency_table(
     warmup: int = 10,
     runs: int = 50,
     progress: Callable[[str], None] = lambda _line: None,
+    statistic: str = "median",
     hooks: Hooks | None = None,
 ) -> LatencyTable:
     """Measure proxyless-mbv2's per-block latency table on this device and save it to ``out`` (atomically).
 
     ``options`` are the space's (``skeleton``, ``width_mult``, ``kernels``, ...); the table prices a
-    search of the space with the same options (``--cost-model proxyless-lut:OUT``).
+    search of the space with the same options (``--cost-model proxyless-lut:OUT``). Each entry is the
+    median of its timed runs, or with ``statistic="min"`` their minimum (for a machine other jobs share).
     """
     from nasplug.networks.latency import LatencyProtocol
     from nasplug.networks.lookup_table import build_latency_table, save_latency_table
@@ -565,6 +567,6 @@ def latency_table(
         data = attrs.evolve(data, input_size=input_size)
     space = hooks.build_space("proxyless-mbv2", data, dict(options or {}))
     protocol = LatencyProtocol(device, batch_size, precision, threads, data.input_size, warmup, runs)
-    table = build_latency_table(space, protocol, progress)  # type: ignore[arg-type]
+    table = build_latency_table(space, protocol, progress, statistic)  # type: ignore[arg-type]
     save_latency_table(table, Path(out))
     return table

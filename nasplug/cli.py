@@ -557,8 +557,11 @@ def latency(reference: str, space: str | None, dataset: str | None, input_size: 
 @click.option("--input-size", type=click.IntRange(min=1), help="Override the dataset's input size.")
 @click.option("-o", "--option", "assignments", multiple=True, metavar="KEY=VALUE",
               help="An option of the proxyless-mbv2 space (skeleton, width_mult, kernels, ...). Repeatable.")
+@click.option("--statistic", type=click.Choice(["median", "min"]), default="median", show_default=True,
+              help="Each entry's statistic of its timed runs (min: the least disturbed run, where other jobs "
+                   "share the machine).")
 @latency_protocol_options
-def latency_table(out: str, dataset: str, input_size: int | None, assignments: tuple[str, ...],
+def latency_table(out: str, dataset: str, input_size: int | None, assignments: tuple[str, ...], statistic: str,
                   **protocol: Any) -> None:
     """Measure proxyless-mbv2's per-block latency table on this device (ProxylessNAS's predictor).
 
@@ -568,7 +571,8 @@ def latency_table(out: str, dataset: str, input_size: int | None, assignments: t
       nasplug run --space proxyless-mbv2 --target latency=40ms --cost-model proxyless-lut:cpu.json ...
     """
     table = api.latency_table(out, dataset=dataset, input_size=input_size,
-                              options=dict(parse_assignments(assignments)), progress=click.echo, **protocol)
+                              options=dict(parse_assignments(assignments)), progress=click.echo,
+                              statistic=statistic, **protocol)
     blocks = sum(len(row) for row in table.blocks.values())
-    click.echo(f"{blocks} block latencies and the fixed frame ({table.fixed_ms:.3f} ms) on "
+    click.echo(f"{blocks} block latencies ({statistic}s) and the fixed frame ({table.fixed_ms:.3f} ms) on "
                f"{table.report['device_name']}, written to {out}")

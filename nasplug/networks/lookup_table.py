@@ -12,6 +12,7 @@ the unit, and refuses to price a space whose blocks or choices differ from the o
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,14 @@ from nasplug.spaces.proxyless.blocks import Classifier, feature_mix, first_block
 
 TABLE_FORMAT = "nasplug-latency-table-1"
 UNIT = "ms"
+STATISTICS = ("median", "min")
+"""What a table entry is of its timed runs: the median, or the minimum (the least disturbed run, for a
+machine other jobs share: a short block's runs are rarely preempted, a whole network's often are)."""
 
 
 @attrs.frozen
 class LatencyTable:
-    """Median latency (ms) of the fixed frame and of every (block, choice), with how they were measured."""
+    """Latency (ms) of the fixed frame and of every (block, choice), with how they were measured."""
 
     space_options: dict[str, Any]
     num_classes: int
@@ -42,6 +46,8 @@ class LatencyTable:
     blocks: dict[str, dict[str, float]]
     report: dict[str, Any]
     """The protocol, the device's name and the software versions of the measurement."""
+    statistic: str = "median"
+    """Which of :data:`STATISTICS` each entry is."""
 
     @property
     def input_size(self) -> int:
@@ -78,13 +84,18 @@ def build_latency_table(
     space: ProxylessSpace,
     protocol: LatencyProtocol,
     progress: Callable[[str], None] = lambda _line: None,
+    statistic: str = "median",
 ) -> LatencyTable:
-    """Time the fixed frame and every candidate of every block of ``space`` at ``space.data.input_size``."""
+    """Time the fixed frame and every candidate of every block of ``space`` at ``space.data.input_size``;
+    each entry is the ``statistic`` (:data:`STATISTICS`) of its timed runs."""
+    if statistic not in STATISTICS:
+        raise CostError(f"a latency table's statistic is one of {', '.join(STATISTICS)}, got {statistic!r}")
     layout = space.layout
     *sides, last_side = block_sides(space)
 
     def timed(module: nn.Module, channels: int, side: int) -> float:
-        return measure_latency(module, channels, attrs.evolve(protocol, input_size=side)).median_ms
+        times = measure_latency(module, channels, attrs.evolve(protocol, input_size=side)).times_ms
+        return statistics.median(times) if statistic == "median" else min(times)
 
     head = nn.Sequential(feature_mix(layout), Classifier(layout.feature_mix, space.data.num_classes))
     last_channels = layout.blocks[-1].out_chs if layout.blocks else layout.first_block_width
@@ -106,7 +117,7 @@ def build_latency_table(
                 "device_name": device_name(device),
                 "software": environment_record(protocol.threads, device, ())}
     return LatencyTable(dict(space.config), space.data.num_classes, space.data.in_channels, fixed, blocks,
-                        measured)
+                        measured, statistic)
 
 
 def save_latency_table(table: LatencyTable, path: Path) -> None:
@@ -123,7 +134,9 @@ def load_latency_table(path: Path) -> LatencyTable:
     try:
         blocks = {str(key): {str(name): float(ms) for name, ms in row.items()} for key, row in data["blocks"].items()}
         table = LatencyTable(dict(data["space_options"]), int(data["num_classes"]), int(data["in_channels"]),
-                             float(data["fixed_ms"]), blocks, dict(data["report"]))
+                             float(data["fixed_ms"]), blocks, dict(data["report"]), str(data["statistic"]))
+        if table.statistic not in STATISTICS:
+            raise ValueError(f"statistic {table.statistic!r} is not one of {', '.join(STATISTICS)}")
         int(table.report["protocol"]["input_size"])  # the protocol must state the input size
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CostError(f"{path}: damaged latency table ({type(exc).__name__}: {exc})") from None
