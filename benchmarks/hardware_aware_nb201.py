@@ -87,6 +87,8 @@ def main() -> None:
     parser.add_argument("--input-size", type=int, default=16)
     parser.add_argument("--rule", default="hard", choices=("soft", "hard"))
     parser.add_argument("--controllers", default=",".join(CONTROLLERS))
+    parser.add_argument("--devices", default=",".join(DEVICES), help="the devices whose targets to search under")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the searches without a target")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=Path("/tmp/hardware_aware_nb201"))
     parser.add_argument("--out", type=Path, required=True)
@@ -99,7 +101,8 @@ def main() -> None:
     result = {"budget": {"subset": args.subset, "epochs": args.epochs, "input_size": args.input_size,
                          "cells": 1, "channels": 16, "threads": 1, "seed": args.seed, "rule": args.rule,
                          "pixels": "CIFAR-10 python batches, JPEG-decoded pixels"}, "runs": runs}
-    jobs = [(None, None)] + [(device, p) for device in DEVICES for p in PERCENTILES]
+    jobs = [] if args.no_baseline else [(None, None)]
+    jobs += [(device, p) for device in args.devices.split(",") for p in PERCENTILES]
     for device, percentile in jobs:
         for name in args.controllers.split(","):
             options, epochs = controller_options(name, args.epochs)
