@@ -88,6 +88,8 @@ def main() -> None:
     parser.add_argument("--rule", default="hard", choices=("soft", "hard"))
     parser.add_argument("--controllers", default=",".join(CONTROLLERS))
     parser.add_argument("--devices", default=",".join(DEVICES), help="the devices whose targets to search under")
+    parser.add_argument("--percentiles", default=",".join(map(str, PERCENTILES)),
+                        help="the targets, as percentiles of each device's latency over the space")
     parser.add_argument("--no-baseline", action="store_true", help="skip the searches without a target")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=Path("/tmp/hardware_aware_nb201"))
@@ -102,7 +104,7 @@ def main() -> None:
                          "cells": 1, "channels": 16, "threads": 1, "seed": args.seed, "rule": args.rule,
                          "pixels": "CIFAR-10 python batches, JPEG-decoded pixels"}, "runs": runs}
     jobs = [] if args.no_baseline else [(None, None)]
-    jobs += [(device, p) for device in args.devices.split(",") for p in PERCENTILES]
+    jobs += [(device, int(p)) for device in args.devices.split(",") for p in args.percentiles.split(",")]
     for device, percentile in jobs:
         for name in args.controllers.split(","):
             options, epochs = controller_options(name, args.epochs)
