@@ -1,6 +1,7 @@
 """Hardware-aware search: the latency protocol, cost models as plugins, and a target any controller learns under."""
 
 import json
+import shutil
 import math
 
 import pytest
@@ -262,3 +263,16 @@ def test_every_controller_searches_under_a_target_and_records_reward_accuracy_an
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert (config["target"], config["cost_model"], config["target_rule"]) == (
         "latency=5ms", "nb201-latency-pixel3", "soft")
+
+
+def test_a_search_under_a_target_resumes_exactly(tmp_path):
+    """The target, cost model and rule come back from config.json; the resumed history is the uninterrupted one."""
+    full = api.search("darts-cell", "random", out=tmp_path / "full", target="madds=0.05M", cost_model="madds",
+                      **{**TINY, "epochs": 2})
+    cut = tmp_path / "cut"
+    shutil.copytree(full.run_dir, cut)
+    (cut / "checkpoints" / "epoch-0002.pt").unlink()
+    resumed = api.resume_search(cut, progress=False)
+    strip = [{k: v for k, v in record.items() if k != "seconds"} for record in full.history]
+    assert [{k: v for k, v in r.items() if k != "seconds"} for r in resumed.history] == strip
+    assert resumed.history[-1]["search_cost"] > 0.05  # the bound binds: the samples cost more than 0.05 M
