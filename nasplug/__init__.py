@@ -21,6 +21,7 @@ try:  # importing torch takes the first seconds of every command
         host_floats,
     )
     from nasplug.core.controller import Controller, TransferError
+    from nasplug.core.cost import CostError, CostModel, genotype_of
     from nasplug.core.errors import CheckpointError, NasplugError
     from nasplug.core.markers import hookimpl
     from nasplug.core.options import Option, OptionError, resolve_options
@@ -34,6 +35,8 @@ __all__ = [
     "ArchitectureError",
     "CheckpointError",
     "Controller",
+    "CostError",
+    "CostModel",
     "DataShape",
     "Decision",
     "Feedback",
@@ -48,6 +51,7 @@ __all__ = [
     "TransferError",
     "entropy",
     "feedback_values",
+    "genotype_of",
     "hookimpl",
     "host_floats",
     "resolve_options",

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from nasplug.data import DataBundle
     from nasplug.networks.build import BuiltNetwork
     from nasplug.networks.cost import ModelCost
+    from nasplug.networks.latency import LatencyReport
+    from nasplug.networks.lookup_table import LatencyTable
     from nasplug.search import SearchConfig, SearchResult
     from nasplug.search.distributed import World
     from nasplug.train import TrainConfig, TrainResult
@@ -50,6 +52,8 @@ __all__ = [
     "info",
     "info_network",
     "exportable_network",
+    "latency",
+    "latency_table",
     "resume_search",
     "resume_training",
     "search",
@@ -610,3 +614,69 @@ def _interruptible(folder: Path, progress: Progress) -> Iterator[None]:
 def _progress(progress: bool | Progress, shown_here: bool = True) -> Progress:
     """``progress`` as given, or the display (where this process shows it: rank 0 of torchrun's) or none."""
     return progress if isinstance(progress, Progress) else Progress(enabled=bool(progress) and shown_here)
+
+
+def latency(
+    genotype: str | Path,
+    *,
+    space: str | None = None,
+    dataset: str | None = None,
+    data_dir: str | Path | None = None,
+    input_size: int | None = None,
+    options: Mapping[str, Any] | None = None,
+    device: str = "cpu",
+    batch_size: int = 1,
+    precision: str = "fp32",
+    threads: int = 1,
+    warmup: int = 10,
+    runs: int = 50,
+    hooks: Hooks | None = None,
+) -> LatencyReport:
+    """The measured latency (ms) of a genotype's standalone network, as ``nasplug latency`` reports it.
+
+    The input is the dataset's size (``input_size`` overrides it); every other part of the protocol is
+    a keyword (nasplug.networks.latency). ``options`` and ``hooks`` as for :func:`info`.
+    """
+    from nasplug.networks.build import build_network
+    from nasplug.networks.latency import LatencyProtocol, measure_latency
+
+    built = build_network(str(genotype), hooks=_plugins(hooks), dataset=dataset, data_dir=data_dir,
+                          input_size=input_size, space=space, options=dict(options or {}))
+    protocol = LatencyProtocol(device, batch_size, precision, threads, built.data.input_size, warmup, runs)
+    return measure_latency(built.module, built.data.in_channels, protocol)
+
+
+def latency_table(
+    out: str | Path,
+    *,
+    dataset: str = "imagenet",
+    input_size: int | None = None,
+    options: Mapping[str, Any] | None = None,
+    device: str = "cpu",
+    batch_size: int = 1,
+    precision: str = "fp32",
+    threads: int = 1,
+    warmup: int = 10,
+    runs: int = 50,
+    progress: Callable[[str], None] = lambda _line: None,
+    statistic: str = "median",
+    hooks: Hooks | None = None,
+) -> LatencyTable:
+    """Measure proxyless-mbv2's per-block latency table on this device and save it to ``out`` (atomically).
+
+    ``options`` are the space's (``skeleton``, ``width_mult``, ``kernels``, ...); the table prices a
+    search of the space with the same options (``--cost-model proxyless-lut:OUT``). Each entry is the
+    median of its timed runs, or with ``statistic="min"`` their minimum (for a machine other jobs share).
+    """
+    from nasplug.networks.latency import LatencyProtocol
+    from nasplug.networks.lookup_table import build_latency_table, save_latency_table
+
+    hooks = _plugins(hooks)
+    data = hooks.dataset_shape(dataset)
+    if input_size is not None:
+        data = attrs.evolve(data, input_size=input_size)
+    space = hooks.build_space("proxyless-mbv2", data, dict(options or {}))
+    protocol = LatencyProtocol(device, batch_size, precision, threads, data.input_size, warmup, runs)
+    table = build_latency_table(space, protocol, progress, statistic)  # type: ignore[arg-type]
+    save_latency_table(table, Path(out))
+    return table

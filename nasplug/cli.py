@@ -416,6 +416,13 @@ def plugins() -> None:
             continue
         click.echo(f"  {name:<18} {where}  {cls.description}")
         _echo_options(cls.options)
+    click.echo("cost models (--cost-model, docs/hardware-aware-search.md):")
+    for name, mentry in sorted(hooks.cost_models().items()):
+        if mentry.conflict:
+            click.echo(f"  {name:<18} BROKEN: {mentry.conflict}")
+            continue
+        click.echo(f"  {name:<18} {mentry.provider.distribution} {mentry.provider.version}  "
+                   f"{mentry.cls.description} [{mentry.cls.quantity}]")
     modules = [p for p in hooks.providers.values() if p.distribution != "nasplug"]
     if modules or hooks.broken:
         click.echo("plugin modules:")
@@ -508,3 +515,88 @@ def plot(run_dirs: tuple[str, ...], out: str | None, formats: tuple[str, ...]) -
 
 
 main.add_command(protocol)
+
+
+def latency_protocol_options(command: Command) -> Command:
+    """The flags of a latency measurement's protocol (nasplug.networks.latency), shared by two commands."""
+    flags = [
+        click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True),
+        click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32",
+                     show_default=True, help="Weights and input in this dtype (fp16: CUDA only)."),
+        click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="CPU threads for torch while timing."),
+        click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True,
+                     help="Untimed forwards before the timed ones."),
+        click.option("--runs", type=click.IntRange(min=1), default=50, show_default=True,
+                     help="Timed forwards; the median and spread are over these."),
+    ]
+    for flag in reversed(flags):
+        command = flag(command)
+    return command
+
+
+@main.command()
+@click.option("--genotype", "reference", required=True, help="A genotype file, run directory or published name.")
+@click.option("--space", help="The genotype's space, where the reference alone does not say.")
+@click.option("--dataset", help="Sets classes, channels and input size (default: the space's).")
+@click.option("--input-size", type=click.IntRange(min=1), help="Override the dataset's input size.")
+@click.option("--layers", type=click.IntRange(min=1), help="Cells of the network (cell spaces).")
+@click.option("--channels", type=click.IntRange(min=1), help="Initial channels (cell spaces).")
+@click.option("-o", "--option", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="A network option of the genotype's space. Repeatable.")
+@latency_protocol_options
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write every timed run here.")
+def latency(reference: str, space: str | None, dataset: str | None, input_size: int | None,
+            layers: int | None, channels: int | None, assignments: tuple[str, ...], json_out: str | None,
+            **protocol: Any) -> None:
+    """Measured latency (ms) of a genotype's network: median and spread, warm-up excluded.
+
+    \b
+    Example:
+      nasplug latency --genotype proxyless_cpu --threads 1 --runs 50
+    """
+    from nasplug.runs.files import write_json
+
+    options: dict[str, Any] = dict(parse_assignments(assignments))
+    for name, value in (("layers", layers), ("channels", channels)):
+        if value is not None:
+            options[name] = value
+    report = api.latency(reference, space=space, dataset=dataset, input_size=input_size, options=options,
+                         **protocol)
+    used = report.protocol
+    software = report.software
+    click.echo(f"{reference}: batch {used.batch_size} x {used.input_size}x{used.input_size}, {used.precision}, "
+               f"{used.threads} thread(s), {used.device} ({report.device_name})")
+    click.echo(f"latency  {report.summary()}")
+    click.echo(f"software python {software['python']}, torch {software['torch']}, "
+               f"nasplug {software['versions'].get('nasplug', 'unknown')}")
+    if json_out:
+        write_json(Path(json_out), {"genotype": reference, **report.to_json()})
+
+
+@main.command("latency-table")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Where the table goes (JSON).")
+@click.option("--dataset", default="imagenet", show_default=True, help="Sets classes and input size.")
+@click.option("--input-size", type=click.IntRange(min=1), help="Override the dataset's input size.")
+@click.option("-o", "--option", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="An option of the proxyless-mbv2 space (skeleton, width_mult, kernels, ...). Repeatable.")
+@click.option("--statistic", type=click.Choice(["median", "min"]), default="median", show_default=True,
+              help="Each entry's statistic of its timed runs (min: the least disturbed run, where other jobs "
+                   "share the machine).")
+@latency_protocol_options
+def latency_table(out: str, dataset: str, input_size: int | None, assignments: tuple[str, ...], statistic: str,
+                  **protocol: Any) -> None:
+    """Measure proxyless-mbv2's per-block latency table on this device (ProxylessNAS's predictor).
+
+    \b
+    Example:
+      nasplug latency-table --out cpu.json --threads 1 --runs 20
+      nasplug run --space proxyless-mbv2 --target latency=40ms --cost-model proxyless-lut:cpu.json ...
+    """
+    table = api.latency_table(out, dataset=dataset, input_size=input_size,
+                              options=dict(parse_assignments(assignments)), progress=click.echo,
+                              statistic=statistic, **protocol)
+    blocks = sum(len(row) for row in table.blocks.values())
+    click.echo(f"{blocks} block latencies ({statistic}s) and the fixed frame ({table.fixed_ms:.3f} ms) on "
+               f"{table.report['device_name']}, written to {out}")

@@ -8,9 +8,10 @@
 
 from nasplug.plugin.discovery import Discovered, RecipeEntry
 from nasplug.plugin.errors import PluginError, Provider, describe, guard_plugin
-from nasplug.plugin.manager import DatasetEntry, Hooks, SpaceEntry, load_plugins
+from nasplug.plugin.manager import CostModelEntry, DatasetEntry, Hooks, SpaceEntry, load_plugins
 
 __all__ = [
+    "CostModelEntry",
     "DatasetEntry",
     "Discovered",
     "Hooks",

@@ -32,7 +32,8 @@ KINDS = {PLUGIN_GROUP: "plugin", CONTROLLER_GROUP: "controller", RECIPE_GROUP: "
 """How messages call a member of each group."""
 
 BUILTINS: dict[str, dict[str, str]] = {
-    PLUGIN_GROUP: {"nasplug.spaces": "nasplug.spaces", "nasplug.data.builtin": "nasplug.data.builtin"},
+    PLUGIN_GROUP: {"nasplug.spaces": "nasplug.spaces", "nasplug.data.builtin": "nasplug.data.builtin",
+                   "nasplug.networks.cost_models": "nasplug.networks.cost_models"},
     CONTROLLER_GROUP: {"random": "nasplug.controllers.random:RandomController"},
     RECIPE_GROUP: {"nasplug": "nasplug.recipes"},
     LOGGER_GROUP: {"csv": "nasplug.loggers.csv:CsvLogger",

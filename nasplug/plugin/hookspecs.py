@@ -24,6 +24,7 @@ from nasplug.core.markers import hookspec
 
 if TYPE_CHECKING:
     from nasplug.core.architecture import Architecture, Feedback, Step
+    from nasplug.core.cost import CostModel
     from nasplug.data.bundle import DataBundle, DatasetInfo, DatasetOptions
     from nasplug.core.space import DataShape, Genotype, SearchSpace
 
@@ -87,6 +88,20 @@ def build_dataset(name: str, data_dir: Path | None, options: DatasetOptions) -> 
     :return: a :class:`~nasplug.data.DataBundle`, best with ``train_plain`` (the training images
         without augmentation, which a search evaluates its derived architecture on); problems raise
         :class:`~nasplug.data.DatasetError`. None leaves ``name`` to another plugin.
+    """
+
+
+# --------------------------------------------------------------------------- cost models
+
+
+@hookspec
+def list_cost_models() -> Mapping[str, type[CostModel]]:
+    """Name the cost models this plugin provides (a device's latency table, an analytical count).
+
+    Called when a search is given ``--cost-model`` and by ``nasplug plugins``. A third party adds a
+    device by listing its own :class:`~nasplug.core.cost.CostModel` subclass here.
+
+    :return: a mapping from cost-model name to its :class:`~nasplug.core.cost.CostModel` class.
     """
 
 

@@ -23,6 +23,7 @@ import torch
 
 from nasplug.core.architecture import Architecture, Feedback, Step
 from nasplug.core.controller import Controller
+from nasplug.core.cost import CostModel
 from nasplug.core.errors import NasplugError
 from nasplug.core.markers import PROJECT
 from nasplug.core.options import resolve_options
@@ -49,6 +50,15 @@ class SpaceEntry:
     provider: Provider
     conflict: str | None = None
     """Set when several plugins list this name: building it is refused with this message."""
+
+
+@attrs.frozen
+class CostModelEntry:
+    name: str
+    cls: type[CostModel]
+    provider: Provider
+    conflict: str | None = None
+    """As :attr:`SpaceEntry.conflict`."""
 
 
 @attrs.frozen
@@ -184,6 +194,23 @@ class Hooks:
         if entry is None:
             raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(datasets)}")
         return _usable(entry)
+
+    def cost_models(self) -> dict[str, CostModelEntry]:
+        """Every cost model any registered plugin lists, by name; a name listed twice carries a conflict."""
+        models = [CostModelEntry(name, cls, provider) for provider, listed in self._listings(
+            "list_cost_models", "a dict of name -> CostModel class") for name, cls in listed.items()]
+        for entry in models:
+            if not (isinstance(entry.cls, type) and issubclass(entry.cls, CostModel)):
+                raise PluginError(f"{describe(entry.provider, 'plugin')}: cost model {entry.name!r} is "
+                                  f"{_kind(entry.cls)}, expected a nasplug.CostModel subclass")
+        return one_per_name(models, "cost model")
+
+    def build_cost_model(self, spec: str, space: SearchSpace) -> CostModel:
+        """The cost model ``NAME`` or ``NAME:ARGUMENT`` (e.g. a lookup table's file) for ``space``."""
+        name, _, argument = spec.partition(":")
+        entry = _pick(self.cost_models(), "cost model", name)
+        where = describe(entry.provider, "plugin")
+        return guard_plugin(where, f"cost model {name!r}.__init__", lambda: entry.cls(space, argument or None))
 
     def controllers(self) -> dict[str, Discovered]:
         """Every controller class of the ``nasplug.controllers`` group, by name (not imported)."""

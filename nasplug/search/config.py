@@ -72,6 +72,9 @@ class SearchConfig(SavedConfig):
     eval_derived: bool = True
     keep_checkpoints: int = 3
     init_from: str | None = None
+    target: str | None = None
+    cost_model: str | None = None
+    target_rule: str = "soft"
 
     def __attrs_post_init__(self) -> None:
         reject_malformed(self, RunError, "search configuration")
@@ -88,8 +91,12 @@ class SearchConfig(SavedConfig):
             "lr": self.lr > 0,
             "lr_min": 0 <= self.lr_min <= self.lr,
             "keep_checkpoints": self.keep_checkpoints >= 0,
+            "target_rule": self.target_rule in ("soft", "hard"),
         }
         reject_invalid(self, checks, RunError, "search configuration")
+        if (self.target is None) != (self.cost_model is None):
+            raise RunError("a cost target needs both --target (e.g. latency=5ms) and --cost-model (what prices "
+                           "a sample); one was given without the other")
 
 
 def read_config(run_dir: Path) -> SearchConfig:

@@ -64,6 +64,7 @@ from nasplug.search.evaluation import search_split_accuracy
 from nasplug.search.step import STEP_METRICS, SearchStep
 from nasplug.search.step_totals import StepTotals, steps_label
 from nasplug.search.summary import SUMMARY_FILE, RunSummary, summarise, too_few_steps
+from nasplug.search.target import TARGET_METRICS, CostTarget, parse_target
 
 CHECKPOINT_FORMAT = "nasplug-search-1"
 HISTORY_FILE = "history.jsonl"
@@ -120,6 +121,9 @@ class SearchEngine:
         self.distributions = [hooks.space_entry(config.space).provider.distribution, provider.distribution]
         self.environment: dict[str, Any] = {}
         hooks.add_controller(self.controller, config.controller, provider)
+        self.target = None if config.target is None else CostTarget(
+            parse_target(config.target), hooks.build_cost_model(config.cost_model, self.space),
+            config.cost_model, config.target_rule)
 
         supernet = allocate(self.space.build_supernet, f"the {config.space} supernet", config.space_options)
         self.supernet: nn.Module = supernet.to(self.device)
@@ -130,7 +134,8 @@ class SearchEngine:
                              nesterov=config.nesterov)
         self.scheduler = cosine_schedule(self.optimizer, config.epochs, config.lr_min)
         self.step = SearchStep(self.hooks, self.space, config.controller, self.supernet, model, self.optimizer,
-                               config.grad_clip, self.precision, self.world, self._divergence_advice)
+                               config.grad_clip, self.precision, self.world, self._divergence_advice,
+                               self.target)
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
         self.batches.check_sizes()
@@ -272,7 +277,7 @@ class SearchEngine:
         train_batches = self.batches.train_epoch(epoch)
         steps = len(train_batches)
         search_batches = self.batches.search_steps(epoch * steps)
-        totals = StepTotals(STEP_METRICS, self.device)
+        totals = StepTotals(STEP_METRICS + (TARGET_METRICS if self.target else ()), self.device)
         shown: dict[str, float] = {}
         self.supernet.train()
         remaining = self.config.epochs - epoch - 1
@@ -314,6 +319,10 @@ class SearchEngine:
         derived = self.space.architecture_from_genotype(genotype)
         if self.config.eval_derived:
             record["derived_accuracy"] = self.evaluate(derived)
+        if self.target is not None:  # the derived genotype's cost, and its reward where its accuracy is known
+            record["derived_cost"] = self.target.price(derived)
+            if "derived_accuracy" in record:
+                record["derived_reward"] = record["derived_accuracy"] * self.target.factor(record["derived_cost"])
         benchmark = self._benchmark_results(genotype)
         if benchmark:  # a tabular benchmark's truth about the derived genotype
             record["benchmark"] = benchmark
@@ -344,7 +353,8 @@ def latest_checkpoint(run_dir: Path) -> Path:
 
 def _summary(record: Mapping[str, Any], epochs: int) -> str:
     parts = [f"epoch {record['epoch']}/{epochs}"]
-    for key in ("train_loss", "train_accuracy", "search_accuracy", "derived_accuracy"):
+    for key in ("train_loss", "train_accuracy", "search_accuracy", "derived_accuracy", "search_reward",
+                "derived_cost"):
         if record.get(key) is not None:
             parts.append(f"{key} {record[key]:.4f}")
     if record.get("entropy") is not None:

@@ -62,6 +62,12 @@ SEARCH_SETTINGS: tuple[Setting, ...] = (
             flag={"type": click.IntRange(min=0)}),
     Setting("eval_derived", bool, "Evaluate the derived architecture on the search split after every epoch.",
             _default("eval_derived")),
+    Setting("target", str, "Search under a cost target, units required: latency=5ms, params=3M, madds=600M "
+            "(docs/hardware-aware-search.md). Needs --cost-model."),
+    Setting("cost_model", str, "What prices a sample for --target: params, madds, proxyless-lut:FILE, "
+            "nb201-latency-DEVICE or a plugin's (`nasplug plugins`)."),
+    Setting("target_rule", str, "MnasNet's reward acc·(cost/target)^w: soft (w = -0.07) or hard (w = 0 under "
+            "the target, -1 over it).", _default("target_rule"), flag={"type": click.Choice(("soft", "hard"))}),
     Setting("init_from", str | Path, "Start the controller from the distribution an earlier run learnt.",
             flag={"type": click.Path(exists=True, file_okay=False)}),
 )

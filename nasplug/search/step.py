@@ -25,6 +25,7 @@ from nasplug.runs.divergence import check_finite
 from nasplug.search.config import RunError
 from nasplug.search.distributed import World, all_sum_tensor, exchange_feedback, training_share
 from nasplug.search.step_totals import ordered_mean
+from nasplug.search.target import CostTarget
 
 STEP_METRICS = ("train_loss", "train_accuracy", "search_loss", "search_accuracy")
 """What every step measures; the epoch's record holds their means."""
@@ -47,6 +48,8 @@ class SearchStep:
     precision: Precision
     world: World
     divergence_advice: Callable[[], str]
+    target: CostTarget | None = None
+    """Where the run searches under a cost target: scores the feedback the controller receives."""
 
     def __call__(self, step: Step, train: Batch, search: Batch) -> dict[str, torch.Tensor]:
         """One search step; its metrics are float64 0-d tensors on the device (nothing waits for it)."""
@@ -60,14 +63,21 @@ class SearchStep:
             del local
         else:
             feedback = [self.feedback(sample, *search) for sample in samples]
+        measured = feedback
+        if self.target is not None:
+            feedback, costs = self.target.score(samples, feedback)
         self.hooks.record_feedback(self.space, samples, feedback, step)
         weights = self.hooks.sample_weights(self.space, samples, feedback, step)
         # The weights are host floats from the controller: checking them every step is free.
         check_finite({"sample_weights": weights}, f"epoch {step.epoch + 1}, step {step.index + 1}",
                      self.divergence_advice)
-        search_loss = ordered_mean([f.loss for f in feedback])
-        search_accuracy = ordered_mean([f.accuracy for f in feedback])
-        del feedback  # drop any graph to the gates before the weight step
+        search_loss = ordered_mean([f.loss for f in measured])
+        search_accuracy = ordered_mean([f.accuracy for f in measured])
+        metrics = {}
+        if self.target is not None:
+            metrics = {"search_cost": torch.tensor(sum(costs) / len(costs), dtype=torch.float64, device=device),
+                       "search_reward": ordered_mean([f.accuracy.double() for f in feedback])}
+        del feedback, measured  # drop any graph to the gates before the weight step
         train_loss, train_accuracy = self.train_weights(samples, weights, *train)
         self.hooks.update_distribution(self.space, step)
         return {
@@ -75,6 +85,7 @@ class SearchStep:
             "train_accuracy": train_accuracy,
             "search_loss": search_loss,
             "search_accuracy": search_accuracy,
+            **metrics,
         }
 
     def sample(self, step: Step) -> list[Architecture]:

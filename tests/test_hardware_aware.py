@@ -1,0 +1,278 @@
+"""Hardware-aware search: the latency protocol, cost models as plugins, and a target any controller learns under."""
+
+import json
+import shutil
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from nasplug import Architecture, CostError, CostModel, Feedback, GatedChoice, api
+from nasplug.networks.latency import LatencyError, LatencyProtocol, measure_latency
+from nasplug.plugin import load_plugins
+from nasplug.search.target import CostTarget, parse_target
+from nasplug.testing import assert_one_line_error, run_cli, search_args, tiny_space
+
+TINY = {"layers": 3, "channels": 4, "epochs": 1, "batch_size": 32, "device": "cpu", "progress": False}
+
+
+# --------------------------------------------------------------------------- measured latency
+
+
+class ScriptedClock:
+    """A fake clock: returns the scripted readings in turn and counts how often it was read."""
+
+    def __init__(self, readings):
+        self.readings = list(readings)
+        self.reads = 0
+
+    def __call__(self):
+        self.reads += 1
+        return self.readings.pop(0)
+
+
+class CountingNet(nn.Module):
+    """Records, for every forward, how often the clock had been read by then."""
+
+    def __init__(self, clock):
+        super().__init__()
+        self.clock = clock
+        self.seen = []
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, x):
+        self.seen.append(self.clock.reads)
+        return x * self.scale
+
+
+def test_latency_protocol_excludes_warmup_and_times_the_stated_runs_in_ms():
+    # timed run k starts at 10·k s and lasts durations[k] ms
+    durations = [4.0, 1.0, 9.0, 2.0, 3.0]
+    readings = [value for k, d in enumerate(durations) for value in (10.0 * k, 10.0 * k + d / 1000)]
+    clock = ScriptedClock(readings)
+    net = CountingNet(clock)
+    report = measure_latency(net, 3, LatencyProtocol(input_size=4, warmup=3, runs=5, threads=1), clock=clock)
+    assert net.seen[:3] == [0, 0, 0]  # the warm-up ran before the clock was first read
+    assert net.seen[3:] == [1, 3, 5, 7, 9]  # each timed forward between its two readings
+    assert clock.reads == 10 and len(report.times_ms) == 5
+    assert report.times_ms == pytest.approx(durations)
+    assert report.median_ms == pytest.approx(3.0)
+    assert report.quartiles_ms == pytest.approx((2.0, 4.0))
+    summary = report.summary()
+    assert "3.000 ms median" in summary and "IQR 2.000-4.000 ms" in summary and "min-max 1.000-9.000 ms" in summary
+    assert "5 timed runs after 3 warm-up runs" in summary
+    written = report.to_json()
+    assert written["unit"] == "ms" and written["protocol"]["threads"] == 1 and written["software"]["torch"]
+
+
+def test_latency_protocol_refuses_what_it_cannot_run():
+    with pytest.raises(LatencyError, match="fp16 is timed on CUDA only"):
+        LatencyProtocol(precision="fp16")
+    with pytest.raises(LatencyError, match="runs must be at least 1"):
+        LatencyProtocol(runs=0)
+
+
+def test_latency_command_prints_median_spread_device_and_versions(tmp_path):
+    out = tmp_path / "latency.json"
+    result = run_cli("latency", "--genotype", "DARTS_V2", "--layers", "1", "--channels", "4", "--input-size", "8",
+                     "--warmup", "1", "--runs", "3", "--json", out)
+    assert "batch 1 x 8x8, fp32, 1 thread(s), cpu (" in result.output
+    assert " ms median (IQR " in result.output and "3 timed runs after 1 warm-up runs" in result.output
+    assert "torch " in result.output
+    written = json.loads(out.read_text())
+    assert written["unit"] == "ms" and len(written["times_ms"]) == 3
+    refused = run_cli("latency", "--genotype", "DARTS_V2", "--precision", "fp16", exit_code=None)
+    assert_one_line_error(refused, "fp16 is timed on CUDA only")
+
+
+# --------------------------------------------------------------------------- the lookup table
+
+
+def test_proxyless_lookup_table_is_saved_with_its_protocol_and_sums_its_blocks(tmp_path):
+    path = tmp_path / "table.json"
+    table = api.latency_table(path, dataset="digits", input_size=8, warmup=0, runs=1,
+                              options={"skeleton": "mobilenetv2", "kernels": "3", "expansions": "1"})
+    saved = json.loads(path.read_text())
+    assert saved["unit"] == "ms" and saved["format"] == "nasplug-latency-table-1"
+    protocol = saved["report"]["protocol"]
+    assert (protocol["device"], protocol["batch_size"], protocol["precision"], protocol["threads"],
+            protocol["input_size"]) == ("cpu", 1, "fp32", 1, 8)
+    assert saved["report"]["device_name"] and saved["report"]["software"]["torch"] == torch.__version__
+
+    hooks = load_plugins()
+    shape = hooks.dataset_shape("digits")
+    space = hooks.build_space("proxyless-mbv2", shape, {"kernels": "3", "expansions": "1"})
+    model = hooks.build_cost_model(f"proxyless-lut:{path}", space)
+    decisions = space.decisions()
+    first = Architecture.single_path({d.key: 0 for d in decisions})
+    assert model.cost(first) == pytest.approx(table.fixed_ms + sum(row["3x3_MBConv1"] for row in table.blocks.values()))
+    skipping = Architecture.single_path({d.key: len(d) - 1 for d in decisions})  # zero where allowed
+    swapped = model.decision_costs(first)
+    key = next(d.key for d in decisions if "zero" in d.choices)
+    assert swapped[key][-1] == pytest.approx(model.cost(first) - table.blocks[key]["3x3_MBConv1"])
+    assert model.cost(skipping) < model.cost(first)
+
+    other = hooks.build_space("proxyless-mbv2", shape, {})  # 6 candidates per block: not what was measured
+    with pytest.raises(CostError, match="blocks or choices differ"):
+        hooks.build_cost_model(f"proxyless-lut:{path}", other)
+    path.write_text('{"format": "nasplug-latency-table-1", "unit": "s"}')
+    with pytest.raises(CostError, match=r"table\.json: the table's unit is 's'"):
+        hooks.build_cost_model(f"proxyless-lut:{path}", space)
+
+
+# --------------------------------------------------------------------------- cost models as plugins
+
+TINY_DEVICE = '''
+    import nasplug
+
+
+    class TinyDevice(nasplug.CostModel):
+        """Latency 1 ms plus 1 ms per decision whose choice is not its first."""
+
+        description = "a made-up device (test plugin)"
+        quantity = "latency"
+
+        def cost(self, architecture):
+            return 1.0 + sum(1.0 for paths in architecture.choices().values() if paths[0] != 0)
+
+
+    @nasplug.hookimpl
+    def list_cost_models():
+        return {"tiny-device": TinyDevice}
+'''
+
+
+def test_list_cost_models_finds_a_third_party_cost_model_through_its_entry_point(fake_dist, tmp_path):
+    fake_dist("nasplug-tinydevice", {"nasplug": {"tinydevice": "nasplug_tinydevice"}},
+              {"nasplug_tinydevice.py": TINY_DEVICE})
+    hooks = load_plugins()
+    entry = hooks.cost_models()["tiny-device"]
+    assert entry.provider.distribution == "nasplug-tinydevice"
+    result = api.search("darts-cell", "random", out=tmp_path / "run", target="latency=4ms",
+                        cost_model="tiny-device", hooks=hooks, **TINY)
+    record = result.history[0]
+    # 14 edges per cell type drawn uniformly from 8 ops: the mean cost lies far from 1 ms and within 1..29 ms
+    assert 5.0 < record["search_cost"] < 29.0
+    assert "tiny-device" in run_cli("plugins").output
+
+
+# --------------------------------------------------------------------------- the target and the reward
+
+
+def test_target_units_are_required_and_converted():
+    assert parse_target("latency=5ms").value == 5.0
+    assert parse_target("latency = 0.005s").value == pytest.approx(5.0)
+    assert parse_target("madds=0.6G").value == pytest.approx(600.0)
+    for text, message in (("latency=5", "no unit for latency"), ("latency=5GB", "unit 'GB' for latency"),
+                          ("speed=5ms", "unknown quantity 'speed'"), ("latency=0ms", "positive"),
+                          ("latency", "expected QUANTITY=VALUE UNIT")):
+        with pytest.raises(CostError, match=message):
+            parse_target(text)
+
+
+class ByChoice(CostModel):
+    """Cost 1 + the sum of the chosen indices: additive, so decision_costs is the default's exact answer."""
+
+    quantity = "latency"
+
+    def cost(self, architecture):
+        return 1.0 + sum(paths[0] for paths in architecture.choices().values())
+
+
+def scored_one(rule, cost_target_ms, accuracy=0.5, log_likelihood=-10.0):
+    space = tiny_space({"a": 3, "b": 2})
+    target = CostTarget(parse_target(f"latency={cost_target_ms}ms"), ByChoice(space), "by-choice", rule)
+    sample = Architecture.single_path({"a": 1, "b": 0})  # cost 2 ms
+    result = Feedback(loss=1.0, accuracy=accuracy, log_likelihood=log_likelihood, batch_size=4)
+    (scored,), (cost,) = target.score([sample], [result])
+    return scored, cost
+
+
+def test_reward_is_mnasnets_soft_and_hard_form_hand_computed():
+    scored, cost = scored_one("soft", 1)
+    assert cost == 2.0
+    assert float(scored.accuracy) == pytest.approx(0.5 * 2 ** -0.07)
+    assert float(scored.log_likelihood) == pytest.approx(-10.0 + 4 * -0.07 * math.log(2))
+    assert float(scored.loss) == 1.0  # the loss itself is what was measured
+    scored, _ = scored_one("hard", 4)  # under the target: nothing changes
+    assert float(scored.accuracy) == 0.5 and float(scored.log_likelihood) == -10.0
+    scored, _ = scored_one("hard", 1)  # twice the target: the reward halves
+    assert float(scored.accuracy) == pytest.approx(0.25)
+    assert float(scored.log_likelihood) == pytest.approx(-10.0 - 4 * math.log(2))
+
+
+def test_a_gradient_based_step_gets_the_gradient_of_the_expected_cost():
+    space = tiny_space({"a": 3})
+    target = CostTarget(parse_target("latency=1ms"), ByChoice(space), "by-choice", "soft")
+    logits = torch.zeros(3, requires_grad=True)
+    gates = torch.softmax(logits, 0)
+    sample = Architecture({"a": tuple(GatedChoice(i, gates[i]) for i in range(3))})  # a DARTS mixture
+    loss = (gates * torch.tensor([0.3, 0.2, 0.1])).sum()
+    result = Feedback(loss=loss.detach(), accuracy=0.5, log_likelihood=-1.0, batch_size=1, loss_tensor=loss)
+    (scored,), (cost,) = target.score([sample], [result])
+    assert cost == 1.0  # the strongest path (ties: the first) is choice 0
+    assert float(scored.loss_tensor.detach()) == pytest.approx(float(loss.detach()))  # the value is the loss's
+    (gradient,) = torch.autograd.grad(scored.loss_tensor, logits, retain_graph=True)
+    (plain,) = torch.autograd.grad(loss, logits)
+    # per-choice costs 1, 2, 3: d E[cost]/d logit_j = p_j (c_j − Σ p c) = (c_j − 2)/3; scaled by −w / cost = 0.07
+    assert (gradient - plain).tolist() == pytest.approx([0.07 * (c - 2) / 3 for c in (1, 2, 3)])
+
+
+def test_a_unit_mismatch_and_a_target_without_cost_model_are_one_line_errors(tmp_path):
+    mismatch = run_cli(*search_args("random", tmp_path / "a", "--target", "latency=5ms", "--cost-model", "params"),
+                       exit_code=None)
+    assert_one_line_error(mismatch, "bounds latency, but cost model 'params' measures params (M)", "unit mismatch")
+    alone = run_cli(*search_args("random", tmp_path / "b", "--target", "latency=5ms"), exit_code=None)
+    assert_one_line_error(alone, "needs both --target")
+    unknown = run_cli(*search_args("random", tmp_path / "c", "--target", "latency=5ms", "--cost-model", "nope"),
+                      exit_code=None)
+    assert_one_line_error(unknown, "unknown cost model 'nope'; available:", "madds", "params")
+    assert not (tmp_path / "a").exists()
+
+
+def test_without_a_target_the_history_is_what_it_was(tmp_path):
+    """A target that never binds (hard rule, far above any cost) hands controllers what they got without one:
+    the history must then hold the same values, bit for bit, plus the cost columns; without one, no new key."""
+    plain = api.search("darts-cell", "random", out=tmp_path / "plain", **{**TINY, "epochs": 2})
+    bound = api.search("darts-cell", "random", out=tmp_path / "bound", target="madds=1000G", cost_model="madds",
+                       target_rule="hard", **{**TINY, "epochs": 2})
+    for before, after in zip(plain.history, bound.history):
+        assert not {"search_cost", "search_reward", "derived_cost", "derived_reward"} & set(before)
+        assert {key: after[key] for key in before if key != "seconds"} == {
+            key: value for key, value in before.items() if key != "seconds"}
+        assert after["search_reward"] == after["search_accuracy"] and after["derived_cost"] > 0
+    assert plain.genotype == bound.genotype
+
+
+@pytest.mark.parametrize("controller, options", [
+    ("random", {}), ("mdenas", {}), ("parsec", {"samples": 2}), ("eoinas", {"warmup": 0}),
+])
+def test_every_controller_searches_under_a_target_and_records_reward_accuracy_and_cost(tmp_path, controller,
+                                                                                      options):
+    pytest.importorskip("nasplug_nb201")
+    result = api.search("nas-bench-201", controller, out=tmp_path / "run", dataset="digits", epochs=1,
+                        batch_size=32, device="cpu", progress=False, options={"cells": 1, "channels": 4, **options},
+                        target="latency=5ms", cost_model="nb201-latency-pixel3")
+    record = result.history[0]
+    assert record["search_cost"] > 0 and record["derived_cost"] > 0
+    assert 0 < record["search_reward"] and 0 <= record["search_accuracy"] <= 1
+    assert record["search_reward"] != record["search_accuracy"]  # the soft rule always scales
+    assert record["derived_reward"] == pytest.approx(
+        record["derived_accuracy"] * (record["derived_cost"] / 5) ** -0.07)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (config["target"], config["cost_model"], config["target_rule"]) == (
+        "latency=5ms", "nb201-latency-pixel3", "soft")
+
+
+def test_a_search_under_a_target_resumes_exactly(tmp_path):
+    """The target, cost model and rule come back from config.json; the resumed history is the uninterrupted one."""
+    full = api.search("darts-cell", "random", out=tmp_path / "full", target="madds=0.05M", cost_model="madds",
+                      **{**TINY, "epochs": 2})
+    cut = tmp_path / "cut"
+    shutil.copytree(full.run_dir, cut)
+    (cut / "checkpoints" / "epoch-0002.pt").unlink()
+    resumed = api.resume_search(cut, progress=False)
+    strip = [{k: v for k, v in record.items() if k != "seconds"} for record in full.history]
+    assert [{k: v for k, v in r.items() if k != "seconds"} for r in resumed.history] == strip
+    assert resumed.history[-1]["search_cost"] > 0.05  # the bound binds: the samples cost more than 0.05 M
