@@ -468,11 +468,10 @@ def export_command(reference: str, fmt: str, out: str | None, space: str | None,
       nasplug export runs/my-search --untrained --format onnx
       nasplug export DARTS_V2 --dataset cifar10 --untrained --format onnx
     """
-    from nasplug.networks.export import SUFFIXES, export_network
-    from nasplug.runs.files import refuse_overwrite
+    from nasplug.networks.export import SUFFIXES, export_network, refuse_export_overwrite
 
     target = Path(out) if out else Path("model" + SUFFIXES[fmt])
-    refuse_overwrite(target, force)  # before any work: another run's files are never replaced unasked
+    refuse_export_overwrite(fmt, target, force)  # before any work: another run's files are never replaced unasked
     options: dict[str, Any] = dict(parse_assignments(assignments))
     for name, value in (("layers", layers), ("channels", channels)):
         if value is not None:

@@ -40,6 +40,22 @@ def test_export_with_force_replaces_the_file(tmp_path):
     assert target.read_bytes() != b"old" and target.stat().st_size > 1000
 
 
+def test_a_pt2_export_never_replaces_the_json_beside_it_without_force(tmp_path):
+    sidecar = tmp_path / "net.json"
+    sidecar.write_text("the user's notes\n")
+    assert_one_line_error(cli(*EXPORT, "--format", "pt2", "--out", tmp_path / "net.pt2"), "net.json", "--force")
+    assert sidecar.read_text() == "the user's notes\n" and not (tmp_path / "net.pt2").exists()
+    result = cli(*EXPORT, "--format", "pt2", "--out", tmp_path / "net.pt2", "--force")
+    assert result.exit_code == 0, result.output
+    assert '"trained": "false"' in sidecar.read_text()
+
+
+def test_a_pt2_export_to_a_json_name_is_refused(tmp_path):
+    assert_one_line_error(cli(*EXPORT, "--format", "pt2", "--out", tmp_path / "net.json", "--force"),
+                          "net.json", "metadata")
+    assert not (tmp_path / "net.json").exists()
+
+
 @pytest.mark.parametrize("where, fragment", [
     ("under-a-file", "is a file, not a folder"),
     ("proc", "cannot write /proc/"),

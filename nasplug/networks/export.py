@@ -28,9 +28,9 @@ import torch
 from nasplug.core.errors import NasplugError
 from nasplug.core.space import DataShape
 from nasplug.networks.build import BuiltNetwork
-from nasplug.networks.export_metadata import export_metadata, write_sidecar
+from nasplug.networks.export_metadata import export_metadata, sidecar_path, write_sidecar
 from nasplug.networks.weights import network_metadata, save_weights
-from nasplug.runs.files import atomic_write
+from nasplug.runs.files import atomic_write, refuse_overwrite
 
 FORMATS = ("pt2", "onnx", "safetensors")
 BATCH_DIMENSION = "batch"
@@ -47,6 +47,18 @@ class ExportError(NasplugError, RuntimeError):
 
 def example_input(data: DataShape, batch: int = 2) -> torch.Tensor:
     return torch.randn(batch, data.in_channels, data.input_size, data.input_size)
+
+
+def refuse_export_overwrite(fmt: str, path: Path, force: bool) -> None:
+    """Refuse an export whose file, or a pt2's ``.json`` beside it, exists (unless ``force``); a pt2 export
+    named ``.json`` would be its own metadata file and is always refused."""
+    path = Path(path)
+    if fmt == "pt2" and sidecar_path(path) == path:
+        raise ExportError(f"{path}: a pt2 export keeps its metadata in NAME.json beside it; "
+                          f"give --out another suffix (net.pt2)")
+    refuse_overwrite(path, force)
+    if fmt == "pt2":
+        refuse_overwrite(sidecar_path(path), force)
 
 
 def export_network(built: BuiltNetwork, fmt: str, path: Path) -> Path:
