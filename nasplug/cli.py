@@ -546,17 +546,20 @@ def latency_protocol_options(command: Command) -> Command:
               help="A network option of the genotype's space. Repeatable.")
 @latency_protocol_options
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write every timed run here.")
+@click.option("--force", is_flag=True, help="Replace the --json file if it exists (default: refuse).")
 def latency(reference: str, space: str | None, dataset: str | None, input_size: int | None,
             layers: int | None, channels: int | None, assignments: tuple[str, ...], json_out: str | None,
-            **protocol: Any) -> None:
+            force: bool, **protocol: Any) -> None:
     """Measured latency (ms) of a genotype's network: median and spread, warm-up excluded.
 
     \b
     Example:
       nasplug latency --genotype proxyless_cpu --threads 1 --runs 50
     """
-    from nasplug.runs.files import write_json
+    from nasplug.runs.files import refuse_overwrite, write_json
 
+    if json_out:
+        refuse_overwrite(Path(json_out), force, out="--json")  # before timing anything
     options: dict[str, Any] = dict(parse_assignments(assignments))
     for name, value in (("layers", layers), ("channels", channels)):
         if value is not None:
@@ -584,8 +587,9 @@ def latency(reference: str, space: str | None, dataset: str | None, input_size: 
               help="Each entry's statistic of its timed runs (min: the least disturbed run, where other jobs "
                    "share the machine).")
 @latency_protocol_options
+@click.option("--force", is_flag=True, help="Replace the --out file if it exists (default: refuse).")
 def latency_table(out: str, dataset: str, input_size: int | None, assignments: tuple[str, ...], statistic: str,
-                  **protocol: Any) -> None:
+                  force: bool, **protocol: Any) -> None:
     """Measure proxyless-mbv2's per-block latency table on this device (ProxylessNAS's predictor).
 
     \b
@@ -593,6 +597,9 @@ def latency_table(out: str, dataset: str, input_size: int | None, assignments: t
       nasplug latency-table --out cpu.json --threads 1 --runs 20
       nasplug run --space proxyless-mbv2 --target latency=40ms --cost-model proxyless-lut:cpu.json ...
     """
+    from nasplug.runs.files import refuse_overwrite
+
+    refuse_overwrite(Path(out), force)  # before timing anything
     table = api.latency_table(out, dataset=dataset, input_size=input_size,
                               options=dict(parse_assignments(assignments)), progress=click.echo,
                               statistic=statistic, **protocol)

@@ -56,6 +56,26 @@ def test_a_pt2_export_to_a_json_name_is_refused(tmp_path):
     assert not (tmp_path / "net.json").exists()
 
 
+LATENCY = ["latency", "--genotype", "DARTS_V2", "--layers", "1", "--channels", "4", "--input-size", "8",
+           "--warmup", "0", "--runs", "2"]
+
+
+@pytest.mark.parametrize("command", [[*LATENCY, "--json"], ["latency-table", "--runs", "1", "--out"]])
+def test_latency_files_are_never_replaced_without_force(tmp_path, command):
+    target = tmp_path / "mine.json"
+    target.write_text("the user's file\n")
+    assert_one_line_error(cli(*command, target), "exists", "--force")
+    assert target.read_text() == "the user's file\n"
+
+
+def test_latency_json_with_force_replaces_the_file(tmp_path):
+    target = tmp_path / "mine.json"
+    target.write_text("old")
+    result = cli(*LATENCY, "--json", target, "--force")
+    assert result.exit_code == 0, result.output
+    assert '"genotype": "DARTS_V2"' in target.read_text()
+
+
 @pytest.mark.parametrize("where, fragment", [
     ("under-a-file", "is a file, not a folder"),
     ("proc", "cannot write /proc/"),
