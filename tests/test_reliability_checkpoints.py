@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import signal
 import subprocess
@@ -128,6 +129,17 @@ def test_a_full_disk_says_which_checkpoint_is_good_and_the_run_continues_from_it
     assert (moved / "genotype.json").read_text() == (finished_search / "genotype.json").read_text()
 
 
+def test_an_already_full_disk_is_one_line_at_the_lock(small_disk):
+    fd = os.open(small_disk / "filler", os.O_WRONLY | os.O_CREAT)
+    with pytest.raises(OSError, match="No space left"):  # fill the disk to the last byte
+        while True:
+            os.write(fd, b"\0" * 4096)
+    os.close(fd)
+    out = small_disk / "run"
+    line = assert_one_line_error(cli(*SEARCH, "--out", out), "lock", "No space left on device")
+    assert "Traceback" not in line and not out.exists()
+
+
 LIMITED = """
 import resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
@@ -148,6 +160,19 @@ def test_a_file_too_large_to_write_is_one_line_naming_what_to_do(tmp_path, comma
     assert "cannot write" in last and "epoch-0001.pt" in last and "no checkpoint had been written yet" in last
     assert f"nasplug {command[0]} --resume {out}" in last
     assert not list((out / "checkpoints").iterdir())  # the torn temporary file is gone
+
+
+@pytest.mark.parametrize("command", [SEARCH, TRAIN])
+def test_a_file_limit_hit_at_the_lock_is_one_line(tmp_path, command):
+    """The lock's own record is the first write: a zero-byte file-size limit fails it."""
+    out = tmp_path / "out"
+    limited = LIMITED.replace("1_000_000", "0")
+    done = subprocess.run([sys.executable, "-c", limited, *command, "--out", str(out)], env=QUIET_ENV,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert "cannot write the run folder's lock" in last and "too large" in last, last
+    assert not out.exists()
 
 
 # ---------------------------------------------------------------------------- kills in the first seconds

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import fcntl
 import json
 import os
@@ -107,8 +108,7 @@ def run_lock(folder: Path, command: str) -> Iterator[None]:
             "argv": shlex.join(sys.argv),
             "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(me).encode(), 0)
+        _write_record(fd, lock_path, json.dumps(me).encode())
         yield
     finally:
         left = contents(folder)
@@ -120,6 +120,22 @@ def run_lock(folder: Path, command: str) -> Iterator[None]:
                     path.rmdir()
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def _write_record(fd: int, path: Path, record: bytes) -> None:
+    """Write who holds the lock, or RunFolderError naming the lock file (a disk already full, a file-size
+    limit): the first write of every run, so its failure must read like the others."""
+    try:
+        os.ftruncate(fd, 0)
+        written = os.pwrite(fd, record, 0)
+    except OSError as exc:
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        reason = f"{exc.strerror}: the disk is full or the file too large" if full else exc.strerror or exc
+        raise RunFolderError(f"{path}: cannot write the run folder's lock ({reason}); free space (or fix "
+                             f"the cause), then start again with the same command") from exc
+    if written != len(record):
+        raise RunFolderError(f"{path}: cannot write the run folder's lock (only {written} of {len(record)} "
+                             f"bytes written: the disk is full or the file too large)")
 
 
 def _acquire(path: Path, folder: Path) -> int:
