@@ -215,7 +215,7 @@ def _continue(command: list[str], out: Path) -> None:
 
 @pytest.mark.parametrize("name, when", [
     ("config.json", "before"), ("config.json", "after"), ("genotype.json", "before"),
-    ("genotype.json", "after"), ("epoch-0001.pt", "after"),
+    ("genotype.json", "after"), ("preprocessing.json", "before"), ("epoch-0001.pt", "after"),
 ])
 def test_a_training_killed_in_its_first_seconds_resumes_to_the_uninterrupted_result(finished_training, tmp_path, name,
                                                                                      when):
@@ -226,14 +226,17 @@ def test_a_training_killed_in_its_first_seconds_resumes_to_the_uninterrupted_res
     assert json.loads((out / "genotype.json").read_text()) == json.loads((finished_training / "genotype.json").read_text())
     results = [json.loads((folder / "results.json").read_text()) for folder in (out, finished_training)]
     assert results[0]["top1"] == results[1]["top1"]
+    assert (out / "preprocessing.json").read_text() == (finished_training / "preprocessing.json").read_text()
 
 
-def test_a_search_killed_before_its_config_exists_starts_again(finished_search, tmp_path):
+@pytest.mark.parametrize("name", ["config.json", "preprocessing.json"])
+def test_a_search_killed_before_its_first_files_exist_continues(finished_search, tmp_path, name):
     out = tmp_path / "run"
-    _killed_at(SEARCH, out, "config.json", "before")
-    assert list(out.glob(".config.json.*.tmp"))  # what the kill left: a torn config
+    _killed_at(SEARCH, out, name, "before")
+    assert list(out.glob(f".{name}.*.tmp"))  # what the kill left: a torn file
     _continue(SEARCH, out)
     assert _history(out) == _history(finished_search)
+    assert (out / "preprocessing.json").read_text() == (finished_search / "preprocessing.json").read_text()
     assert not list(out.glob("*.tmp"))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nasplug.data import DataBundle
-from nasplug.networks.export_metadata import write_run_preprocessing
+from nasplug.networks.export_metadata import PREPROCESSING_FILE, write_run_preprocessing
 from nasplug.plugin import Hooks
 from nasplug.runs.checkpoint import checkpoint_paths, explained_write_failures, load_checkpoint
 from nasplug.runs.environment import describe, environment_record, start_threads
@@ -61,9 +61,12 @@ def train_network(
         if resume and checkpoints:
             trainer.restore(load_checkpoint(checkpoints[-1]))
             trainer.progress.message(f"resuming {out_dir} after epoch {trainer.epoch}")
-        if resume and not (out_dir / GENOTYPE_FILE).is_file():  # a kill right after config.json
-            write_json(out_dir / GENOTYPE_FILE, config.genotype)
-        elif not resume:  # written only once the network is built: a bad configuration leaves nothing behind
+        if resume:  # a kill between config.json and the files written after it: write what is missing
+            if not (out_dir / GENOTYPE_FILE).is_file():
+                write_json(out_dir / GENOTYPE_FILE, config.genotype)
+            if not (out_dir / PREPROCESSING_FILE).is_file():
+                write_run_preprocessing(out_dir, trainer.data.preprocessing)
+        else:  # written only once the network is built: a bad configuration leaves nothing behind
             write_saved_config(out_dir, config, environment)
             write_json(out_dir / GENOTYPE_FILE, config.genotype)
             write_run_preprocessing(out_dir, trainer.data.preprocessing)
