@@ -16,7 +16,7 @@ from nasplug.core.options import resolve_options
 from nasplug.plugin import Hooks, SpaceEntry
 from nasplug.core.space import DataShape, Genotype
 from nasplug.data.preprocessing import Preprocessing
-from nasplug.runs.network_size import refuse_oversized
+from nasplug.runs.network_size import NetworkTooLargeError, build_within_memory
 
 
 @attrs.frozen
@@ -66,31 +66,35 @@ def build_network(
     return BuiltNetwork(genotype_network(entry, genotype, data, resolved), entry, genotype, dataset, data, resolved)
 
 
-def genotype_network(entry: SpaceEntry, genotype: Genotype, data: DataShape, options: Mapping[str, Any]) -> nn.Module:
+def genotype_network(entry: SpaceEntry, genotype: Genotype, data: DataShape, options: Mapping[str, Any],
+                     device: torch.device = torch.device("cpu")) -> nn.Module:
     """The standalone network of ``genotype`` in ``entry``'s space for ``data``, with network ``options``
     already resolved: the one place nasplug builds one (info, export, training, loading weights).
 
     A network needs only its genotype and network options, so the space is built with its defaults; a
-    network too large for memory is a one-line NetworkSizeError naming ``options``.
+    network too large for memory (this machine's, or ``device``'s for training) is a one-line error
+    naming ``options``.
     """
     space = entry.cls(data, resolve_options(entry.cls.options, {}, f"space {entry.name!r}"))
-    return allocate(lambda: space.build_network(genotype, options), f"the {entry.name} network", options)
+    return allocate(lambda: space.build_network(genotype, options), f"the {entry.name} network", options, device)
 
 
 class NetworkSizeError(NasplugError, MemoryError):
     """A network's weights do not fit in memory; the message names the options that set its size."""
 
 
-def allocate(build: Callable[[], nn.Module], what: str, options: Mapping[str, Any]) -> nn.Module:
+def allocate(build: Callable[[], nn.Module], what: str, options: Mapping[str, Any],
+             device: torch.device = torch.device("cpu")) -> nn.Module:
     """``build()``, with an allocation failure turned into one line naming ``what`` and its ``options``.
 
-    The network's size is estimated first (nasplug.runs.network_size): one that could not fit in this
-    machine's memory is refused before anything is allocated.
+    A network that could not be built in this machine's memory, or trained in ``device``'s (where it goes
+    next), is refused before it is allocated (nasplug.runs.network_size).
     """
     described = ", ".join(f"{key}={value}" for key, value in options.items())
-    refuse_oversized(build, f"{what} ({described})", torch.device("cpu"), "lower its width or depth")
     try:
-        return build()
+        return build_within_memory(build, f"{what} ({described})", device, "lower its width or depth")
+    except NetworkTooLargeError:
+        raise
     except (MemoryError, RuntimeError) as exc:
         if not isinstance(exc, MemoryError) and "allocate" not in str(exc):
             raise

@@ -125,7 +125,8 @@ class SearchEngine:
             parse_target(config.target), hooks.build_cost_model(config.cost_model, self.space),
             config.cost_model, config.target_rule)
 
-        supernet = allocate(self.space.build_supernet, f"the {config.space} supernet", config.space_options)
+        supernet = allocate(self.space.build_supernet, f"the {config.space} supernet", config.space_options,
+                            self.device)
         self.supernet: nn.Module = supernet.to(self.device)
         if self.precision.channels_last:
             self.supernet.to(memory_format=torch.channels_last)

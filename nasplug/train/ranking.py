@@ -25,6 +25,7 @@ from nasplug.core.architecture import Architecture
 from nasplug.core.errors import NasplugError
 from nasplug.core.space import SearchSpace
 from nasplug.data import make_loader
+from nasplug.networks.build import allocate
 from nasplug.plugin import Hooks
 from nasplug.runs.device import Precision, resolve_device
 from nasplug.runs.files import atomic_write, write_json
@@ -151,7 +152,7 @@ def run_ranking_experiment(
     """Sample, train and rank ``architectures`` children for ``epochs`` epochs each.
 
     Writes ``ranking.json`` (and ``ranking.png`` where matplotlib is installed)
-    into ``out_dir`` when given. Child k is initialised under ``torch.manual_seed(seed + k)``
+    into ``out_dir`` when given. Child k is initialised under ``torch.manual_seed((seed + k) mod 2**64)``
     and every child sees the same batches, so results repeat and differences
     between children come from their architectures.
     """
@@ -183,8 +184,9 @@ def run_ranking_experiment(
         curves, losses = [], []
         for index, architecture in enumerate(samples):
             progress.message(f"architecture {index + 1}/{architectures}")
-            torch.manual_seed(seed + index)
-            child = space.build_supernet(only=architecture).to(target)
+            torch.manual_seed((seed + index) % 2**64)  # torch's seeds are 64 bits; -1 is 2**64 - 1 to torch
+            child = allocate(lambda: space.build_supernet(only=architecture), f"child {index + 1} of "
+                             f"{space_name}", dict(space.config), target).to(target)
             accuracy, loss = train_child(child, architecture, train_set, test_set, settings, seed, target)
             curves.append(accuracy)
             losses.append(loss)

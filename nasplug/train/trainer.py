@@ -86,7 +86,7 @@ class Trainer:
         )
         entry = hooks.space_entry(config.space)
         genotype = entry.cls.parse_genotype(config.genotype, f"the genotype of {out_dir / CONFIG_FILE}")
-        model = genotype_network(entry, genotype, self.data.shape, config.network_options)
+        model = genotype_network(entry, genotype, self.data.shape, config.network_options, self.device)
         self.weights_metadata = {
             **network_metadata(entry.name, genotype, config.network_options, config.dataset, self.data.shape),
             **export_metadata(config.dataset, True, self.data.preprocessing),
