@@ -101,6 +101,14 @@ def test_a_training_checkpoint_inconsistent_with_its_run_is_refused(finished_tra
     assert snapshot(run) == before
 
 
+def test_init_from_a_training_folder_names_the_checkpoint_not_the_controller(finished_training, tmp_path):
+    line = assert_one_line_error(cli(*SEARCH, "--init-from", finished_training, "--out", tmp_path / "out"),
+                                 str(finished_training / "checkpoints"), "not a search checkpoint",
+                                 "nasplug-train-1")
+    assert "failed in transfer_state" not in line
+    assert not (tmp_path / "out").exists()
+
+
 # ---------------------------------------------------------------------------- full disks
 
 

@@ -163,7 +163,13 @@ class SearchEngine:
         The config is written last, so a start refused here leaves no folder behind.
         """
         if self.config.init_from is not None:
-            earlier = load_checkpoint(latest_checkpoint(Path(self.config.init_from)))
+            source = latest_checkpoint(Path(self.config.init_from))
+            earlier = load_checkpoint(source)
+            if earlier.get("format") != CHECKPOINT_FORMAT:
+                raise CheckpointError(f"{source}: not a search checkpoint (format {earlier.get('format')!r}); "
+                                      f"--init-from takes a search run's folder or checkpoint")
+            if not isinstance(earlier.get("controller"), dict):
+                raise CheckpointError(f"{source}: damaged: its controller state is not a dict")
             guard_plugin(self.controller_owner, "transfer_state",
                          lambda: self.controller.transfer_state(earlier["controller"]))
             self.progress.message(f"controller initialised from {self.config.init_from}")
