@@ -73,6 +73,9 @@ def _nan_in_history(state):
     (_nan_in_history, "not a finite number"),
     (_tensor_in_history, "Tensor is not a plain value"),
     (lambda state: state.update(controller=5), "controller state is a int"),
+    # what history.jsonl's reader (plot, check_history_record) would refuse is refused here too
+    (lambda state: state["history"][0].pop("distribution"), "history[0]: the record has no 'distribution'"),
+    (lambda state: state["history"][1].update(genotype="DARTS"), "history[1]: 'genotype' is 'DARTS'"),
 ])
 def test_a_checkpoint_inconsistent_with_its_run_is_refused(finished_search, tmp_path, change, fragment):
     run = _copy(finished_search, tmp_path)

@@ -14,7 +14,7 @@ import hashlib
 import io
 import re
 import shlex
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -116,10 +116,12 @@ def optimisation_state(
     }
 
 
-def check_progress(state: Mapping[str, Any], epochs: int, records: str) -> int:
+def check_progress(state: Mapping[str, Any], epochs: int, records: str,
+                   check_record: Callable[[Mapping[str, Any], int, str], None] | None = None) -> int:
     """The checkpoint's epoch, once it is consistent with the run: an integer from 1 to ``epochs``, and
     ``state[records]`` (the history or metrics) a list of exactly that many plain, finite records, the
-    i-th for epoch i. A CheckpointError says which field is wrong."""
+    i-th for epoch i, each passing ``check_record(record, epoch, where)`` where given (the validator of
+    the file the records are written to). A CheckpointError says which field is wrong."""
     epoch = state.get("epoch")
     if not isinstance(epoch, int) or isinstance(epoch, bool) or not 1 <= epoch <= epochs:
         raise CheckpointError(f"damaged: its epoch {epoch!r} is not one of this run's 1-{epochs}")
@@ -132,6 +134,8 @@ def check_progress(state: Mapping[str, Any], epochs: int, records: str) -> int:
             raise CheckpointError(f"damaged: {records}[{number - 1}] is not the record of epoch {number}")
         try:
             check_plain(record, f"{records}[{number - 1}]")
+            if check_record is not None:
+                check_record(record, number, f"{records}[{number - 1}]")
         except SchemaError as exc:
             raise CheckpointError(f"damaged: {exc}") from exc
     return epoch

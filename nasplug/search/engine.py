@@ -44,7 +44,7 @@ from nasplug.runs.checkpoint import (
 from nasplug.runs.device import Precision, resolve_device
 from nasplug.runs.divergence import check_finite, divergence_advice
 from nasplug.runs.files import write_json, write_jsonl
-from nasplug.runs.history import choice_names, uniform_entropy
+from nasplug.runs.history import check_history_record, choice_names, uniform_entropy
 from nasplug.runs.optimiser import cosine_schedule, sgd
 from nasplug.runs.progress import Progress
 from nasplug.runs.run_config import write_saved_config
@@ -197,7 +197,7 @@ class SearchEngine:
         # A setting newer than the checkpoint is absent from it and at its default in config.json too.
         if not isinstance(state["config"], dict) or {**current, **state["config"]} != current:
             raise RunError("the checkpoint was written by a run with a different configuration")
-        check_progress(state, self.config.epochs, "history")
+        check_progress(state, self.config.epochs, "history", check_history_record)
         if not isinstance(state["controller"], dict):
             raise CheckpointError(f"damaged: its controller state is a {type(state['controller']).__name__}, "
                                   f"not the dict {self.controller_owner}'s state_dict() returns")

@@ -79,7 +79,8 @@ def run_steps(
             if not hooks.pm.is_registered(controller):
                 hooks.pm.register(controller, registered)
         if start:
-            earlier = [{"epoch": epoch + 1} for epoch in range(start)]  # what a checkpoint of epoch `start` holds
+            # what a checkpoint of epoch `start` holds: records as the engine writes them (without metrics)
+            earlier = [engine._epoch_record(epoch, {}, 0.0) for epoch in range(start)]
             engine.restore({**engine.state_dict(), "epoch": start, "history": earlier})
         else:
             engine.start()
