@@ -15,11 +15,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nasplug.core.errors import NasplugError
 from nasplug.core.markers import hookimpl
-from nasplug.runs.files import atomic_write
+from nasplug.runs.files import atomic_write, read_text_file
 
 SEARCH_FILE = "history.csv"
 TRAIN_FILE = "metrics.csv"
+
+
+class CsvError(NasplugError, ValueError):
+    """A run's CSV file cannot be read back; the message names it and the line."""
 
 
 def scalar_fields(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -33,10 +38,7 @@ def scalar_fields(record: Mapping[str, Any]) -> dict[str, Any]:
 def append_row(path: Path, record: Mapping[str, Any]) -> None:
     """Write ``path`` with its earlier epochs' rows and this record's row, atomically."""
     row = scalar_fields(record)
-    rows: list[dict[str, str]] = []
-    if path.is_file():
-        with path.open(newline="") as handle:
-            rows = [old for old in csv.DictReader(handle) if int(old["epoch"]) < int(row["epoch"])]
+    rows = [old for old in read_rows(path) if int(old["epoch"]) < int(row["epoch"])] if path.is_file() else []
     columns = list(dict.fromkeys([*(rows[0].keys() if rows else []), *row]))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
@@ -44,6 +46,22 @@ def append_row(path: Path, record: Mapping[str, Any]) -> None:
     writer.writerows([*rows, {key: "" if value is None else value for key, value in row.items()}])
     text = buffer.getvalue()
     atomic_write(path, lambda handle: handle.write(text.encode()))
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file this logger wrote, through the validating reader (nasplug.runs.files), or
+    CsvError naming the file where a row has no whole-number epoch."""
+    text = read_text_file(path, CsvError, "CSV file")
+    try:
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise CsvError(f"{path}: not a CSV file ({exc})") from exc
+    for number, row in enumerate(rows, start=2):
+        epoch = row.get("epoch") or ""
+        if not (epoch.isascii() and epoch.isdigit()):
+            raise CsvError(f"{path} line {number}: no whole-number epoch (its JSON-lines file beside it holds "
+                           f"the same numbers; delete the CSV to start it again at the next epoch)")
+    return rows
 
 
 class CsvLogger:

@@ -24,6 +24,7 @@ import attrs
 from nasplug.core.errors import NasplugError
 from nasplug.core.options import Option, OptionError
 from nasplug.core.schema import SchemaError, check_plain
+from nasplug.runs.files import read_text_file
 
 if TYPE_CHECKING:
     from nasplug.plugin import Hooks
@@ -90,13 +91,7 @@ def parse_recipe(text: str, source: str, name: str) -> Recipe:
 def read_recipe_file(path: str | Path) -> Recipe:
     """The recipe in file ``path``, named after the file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RecipeError(f"cannot read recipe {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise RecipeError(f"{path}: not a UTF-8 text file") from None
-    return parse_recipe(text, str(path), path.stem)
+    return parse_recipe(read_text_file(path, RecipeError, "recipe"), str(path), path.stem)
 
 
 def load_recipe(reference: str, hooks: Hooks) -> Recipe:
@@ -108,7 +103,7 @@ def load_recipe(reference: str, hooks: Hooks) -> Recipe:
         raise RecipeError(f"unknown recipe {reference!r}; available: {', '.join(sorted(recipes)) or 'none'} "
                           f"(or give the path of a .toml file)")
     entry = hooks.recipe_entry(reference)  # a name several distributions ship is refused, naming them
-    return parse_recipe(entry.path.read_text(encoding="utf-8"), f"recipe {reference}", reference)
+    return parse_recipe(read_text_file(entry.path, RecipeError, "recipe"), f"recipe {reference}", reference)
 
 
 def recipe_for(reference: str, command: str, hooks: Hooks) -> Recipe:

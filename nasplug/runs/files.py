@@ -122,16 +122,31 @@ def write_jsonl(path: Path, records: Iterable[Mapping[str, Any]]) -> None:
     atomic_write(path, lambda handle: handle.write(text.encode()))
 
 
-def read_json_file(path: Path, error: type[Exception], what: str = "JSON file") -> Any:
-    """Parse ``path`` as JSON, or raise ``error`` with one line naming it: unreadable, not UTF-8, not JSON,
-    nested too deeply or holding an integer too long to convert."""
+MAX_READ_BYTES = 64 * 2**20
+"""The largest text file nasplug reads (64 MiB; a 1,000-epoch history is a few MB): a larger one is
+refused before it is parsed, whose Python objects would take many times its size in memory."""
+
+
+def read_text_file(path: Path, error: type[Exception], what: str) -> str:
+    """``path``'s UTF-8 text, or ``error`` with one line naming it: unreadable, larger than
+    :data:`MAX_READ_BYTES` or not UTF-8."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise error(f"{path}: not a {what} (not UTF-8 text at byte {exc.start})") from exc
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_READ_BYTES + 1)
     except OSError as exc:
         raise error(f"{path}: cannot read it ({exc.strerror or exc})") from exc
-    return parse_json(text, path, error, what)
+    if len(data) > MAX_READ_BYTES:
+        raise error(f"{path}: too large for a {what} (over {MAX_READ_BYTES // 2**20} MiB)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not a {what} (not UTF-8 text at byte {exc.start})") from exc
+
+
+def read_json_file(path: Path, error: type[Exception], what: str = "JSON file") -> Any:
+    """Parse ``path`` as JSON, or raise ``error`` with one line naming it: unreadable, too large, not UTF-8,
+    not JSON, nested too deeply or holding an integer too long to convert."""
+    return parse_json(read_text_file(path, error, what), path, error, what)
 
 
 def parse_json(text: str, where: object, error: type[Exception], what: str) -> Any:
@@ -154,12 +169,7 @@ def parse_json(text: str, where: object, error: type[Exception], what: str) -> A
 def read_json_lines(path: Path, error: type[Exception], what: str = "JSON-lines file") -> list[dict[str, Any]]:
     """The records of a JSON-lines file (``history.jsonl``, ``metrics.jsonl``): each line a plain, finite JSON
     object; anything else raises ``error`` naming the file and the line."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise error(f"{path}: not a {what} (not UTF-8 text at byte {exc.start})") from exc
-    except OSError as exc:
-        raise error(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+    text = read_text_file(path, error, what)
     records = []
     for number, line in enumerate(text.splitlines(), start=1):
         record = parse_json(line, f"{path} line {number}", error, what)
