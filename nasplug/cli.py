@@ -15,7 +15,7 @@ from nasplug import api
 from nasplug.api import RunInterrupted, Spelling, route_options
 from nasplug.core.errors import NasplugError
 from nasplug.core.options import parse_assignments
-from nasplug.core.schema import INT_RANGE
+from nasplug.core.schema import SEED_RANGE
 from nasplug.runs.settings import Setting
 from nasplug.plugin import load_plugins
 from nasplug.protocol.command import protocol
@@ -351,7 +351,7 @@ RANKING_DEFAULTS = {name: parameter.default for name, parameter in inspect.signa
 @click.option("--batch-size", type=click.IntRange(min=1), default=RANKING_DEFAULTS["batch_size"], show_default=True)
 @click.option("--layers", type=click.IntRange(min=1), help="Cells of each network (spaces that have cells).")
 @click.option("--channels", type=click.IntRange(min=1), help="Initial channels of each network.")
-@click.option("--seed", type=click.IntRange(*INT_RANGE), default=RANKING_DEFAULTS["seed"], show_default=True,
+@click.option("--seed", type=click.IntRange(*SEED_RANGE), default=RANKING_DEFAULTS["seed"], show_default=True,
               help="Seeds the sampling, weights and data.")
 @click.option("--device", default=RANKING_DEFAULTS["device"], show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--out", type=click.Path(), help="Output directory (default: a new folder under runs/).")
@@ -449,7 +449,7 @@ def _echo_options(options: Mapping[str, Any]) -> None:
 @click.option("--input-size", type=click.IntRange(min=1), help="Override the dataset's input size.")
 @click.option("--layers", type=click.IntRange(min=1), help="Cells of the network (cell spaces).")
 @click.option("--channels", type=click.IntRange(min=1), help="Initial channels (cell spaces).")
-@click.option("--seed", type=click.IntRange(*INT_RANGE), default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(*SEED_RANGE), default=0, show_default=True,
               help="Seeds a genotype's fresh weights.")
 @click.option("--untrained", is_flag=True,
               help="Export a genotype or search run with freshly initialised weights (refused otherwise).")

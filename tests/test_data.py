@@ -367,6 +367,8 @@ def test_loader_rejects_bad_arguments():
         make_loader(_numbered(4), 0, shuffle=True, seed=0, epoch=0)
     with pytest.raises(DatasetError, match="seed must be a non-negative integer"):
         make_loader(_numbered(4), 2, shuffle=True, seed=-1, epoch=0)
+    with pytest.raises(DatasetError, match="below 2\\*\\*64"):  # what torch's and numpy's generators take
+        make_loader(_numbered(4), 2, shuffle=True, seed=2**64, epoch=0)
 
 
 class _RandomNoise(torch.utils.data.Dataset):

@@ -56,6 +56,18 @@ def test_a_truncated_checkpoint_is_refused_before_unpickling(finished_search, tm
     assert_one_line_error(cli("run", "--resume", run), "epoch-0002.pt", "truncated")
 
 
+def test_a_headerless_checkpoint_from_before_the_checksum_still_resumes(finished_search, tmp_path):
+    run = _copy(finished_search, tmp_path)
+    (run / "checkpoints" / "epoch-0002.pt").unlink()
+    first = run / "checkpoints" / "epoch-0001.pt"
+    torch.save(load_checkpoint(first), first)  # a bare torch.save zip: how checkpoints were written before
+    assert first.read_bytes()[:4] == b"PK\x03\x04"
+    result = cli("run", "--resume", run, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert _history(run) == _history(finished_search)
+    assert (run / "genotype.json").read_text() == (finished_search / "genotype.json").read_text()
+
+
 def _tensor_in_history(state):
     state["history"][0]["train_loss"] = torch.tensor(1.0)
 

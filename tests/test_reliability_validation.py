@@ -21,10 +21,41 @@ TINY = ROUND2
 
 
 def test_every_numeric_setting_declares_its_range():
-    """The schema's guard: a numeric field added without a range in BOUNDS fails here."""
-    from nasplug.core.schema import undeclared_ranges
+    """The schema's guard: a numeric field (or container of numbers) added without a range in BOUNDS, to
+    any configuration read from a file, a recipe or the command line, fails here."""
+    import attrs
 
-    assert undeclared_ranges(SearchConfig) == [] and undeclared_ranges(TrainConfig) == []
+    from nasplug.core.schema import SEED_RANGE, undeclared_ranges
+    from nasplug.data.preprocessing import Preprocessing
+    from nasplug.protocol.seeds import ProtocolPlan
+
+    for cls in (SearchConfig, TrainConfig, ProtocolPlan, Preprocessing):
+        assert undeclared_ranges(cls) == [], cls
+        assert cls.BOUNDS.get("seed", SEED_RANGE) == SEED_RANGE  # what the data loaders accept
+
+    @attrs.frozen
+    class Planted:
+        name: str
+        scale: tuple[float, ...]
+        counts: dict[str, list[int]] | None
+        options: dict[str, object]
+
+    assert undeclared_ranges(Planted) == ["scale", "counts"]
+
+
+def test_numbers_inside_a_container_are_checked_against_its_range():
+    from nasplug.data.preprocessing import Preprocessing
+
+    with pytest.raises(ValueError, match="std holds 0.0, which lies outside"):
+        Preprocessing("RGB", 255, 32, 32, [0.5] * 3, [0.2, 0.0, 0.2], ["cat"])
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**64)])
+def test_a_seed_outside_what_the_generators_take_is_refused_where_it_is_parsed(tmp_path, seed):
+    result = cli(*SEARCH2, "--seed", seed, "--out", tmp_path / "out")
+    assert result.exit_code in (1, 2) and "Traceback" not in result.output, result.output
+    assert "seed" in result.output.strip().splitlines()[-1]
+    assert not (tmp_path / "out").exists()
 
 
 # ---------------------------------------------------------------------------- config.json

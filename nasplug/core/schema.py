@@ -28,6 +28,8 @@ MAX_DEPTH = 32
 """How deep a value read from a file may nest (a genotype needs 3, a history record 4)."""
 INT_RANGE = (-(2**63), 2**64 - 1)
 """Integers beyond 64 bits are refused anywhere (torch's seeds take up to 2⁶⁴ − 1)."""
+SEED_RANGE = (0, 2**64 - 1)
+"""Every seed's range: what torch's and numpy's generators take (nasplug.data.loaders checks the same)."""
 
 
 class SchemaError(NasplugError, ValueError):
@@ -98,7 +100,20 @@ def _accepts(kind: Any, value: Any) -> bool:
 
 
 def _numeric(annotation: Any) -> bool:
-    return any(kind in NUMBER_TYPES for kind in _alternatives(annotation))
+    """A number, or a container (``tuple[float, ...]``, ``dict[str, int]``) holding numbers at any depth."""
+    return any(kind in NUMBER_TYPES or any(_numeric(arg) for arg in typing.get_args(kind) if arg is not ...)
+               for kind in _alternatives(annotation))
+
+
+def _numbers(value: Any) -> list[Any]:
+    """Every number in ``value`` (itself, or inside its lists, tuples and dict values)."""
+    if isinstance(value, NUMBER_TYPES) and not isinstance(value, bool):
+        return [value]
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [number for item in value for number in _numbers(item)]
+    return []
 
 
 def _fields(cls: type) -> tuple[attrs.Attribute, ...]:
@@ -134,12 +149,18 @@ def field_problems(config: Any) -> list[str]:
         except SchemaError as exc:
             problems.append(str(exc))
             continue
-        if isinstance(value, NUMBER_TYPES) and not isinstance(value, bool) and field.name in bounds:
+        if field.name in bounds:
             low, high = bounds[field.name]
-            if not low <= value <= high:
-                shown = _short(value) if isinstance(value, int) else repr(value)
-                problems.append(f"{field.name}={shown} lies outside {low:g} to {high:g}")
+            outside = [number for number in _numbers(value) if not low <= number <= high]
+            if outside:
+                shown = _short(outside[0]) if isinstance(outside[0], int) else repr(outside[0])
+                named = f"{field.name}={shown}" if outside[0] is value else f"{field.name} holds {shown}, which"
+                problems.append(f"{named} lies outside {_bound(low)} to {_bound(high)}")
     return problems
+
+
+def _bound(limit: float) -> str:
+    return str(limit) if isinstance(limit, int) else f"{limit:g}"
 
 
 def _describe(value: Any) -> str:

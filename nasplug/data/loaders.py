@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from nasplug.core.schema import SEED_RANGE
 from nasplug.data.bundle import DatasetError
 
 
@@ -152,5 +153,5 @@ def derived_seed(seed: int, epoch: int, *stream: int) -> int:
 
 
 def _check_seed(value: int, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise DatasetError(f"the {name} must be a non-negative integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= SEED_RANGE[1]:
+        raise DatasetError(f"the {name} must be a non-negative integer below 2**64, got {value!r}")

@@ -9,9 +9,11 @@ exports carry it (nasplug.networks.export_metadata; docs/train.md shows how to a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
+
+from nasplug.core.schema import field_problems
 
 CHANNEL_ORDERS = ("RGB", "L")
 """``RGB``: three channels, red first; ``L``: one grey channel."""
@@ -25,6 +27,11 @@ def _floats(values: Any) -> tuple[float, ...]:
 class Preprocessing:
     """A dataset's test pipeline, step by step, and the names of its classes in label order."""
 
+    BOUNDS: ClassVar[dict[str, tuple[float, float]]] = {
+        "pixel_scale": (1, 2**32), "resize_shorter_side": (1, 65_536), "input_size": (1, 65_536),
+        "mean": (-1e6, 1e6), "std": (1e-12, 1e6)}
+    """Every numeric field's inclusive range (nasplug.core.schema), checked when preprocessing.json is read."""
+
     channel_order: str
     pixel_scale: float
     resize_shorter_side: int
@@ -34,6 +41,9 @@ class Preprocessing:
     classes: tuple[str, ...] = attrs.field(converter=lambda names: tuple(str(name) for name in names))
 
     def __attrs_post_init__(self) -> None:
+        problems = field_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
         channels = 3 if self.channel_order == "RGB" else 1
         if self.channel_order not in CHANNEL_ORDERS or len(self.mean) != channels or len(self.std) != channels:
             raise ValueError(f"channel order {self.channel_order!r} with {len(self.mean)} means and "

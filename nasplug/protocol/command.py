@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from nasplug.core.options import parse_assignments
+from nasplug.core.schema import SEED_RANGE
 from nasplug.protocol.seeds import PICKS, ProtocolPlan, run_protocol
 
 
@@ -32,7 +33,7 @@ def typed_settings(pairs: tuple[str, ...]) -> dict[str, Any]:
                    "best on its search split in the last epoch.")
 @click.option("--eval-seeds", type=click.IntRange(min=1), default=1, show_default=True,
               help="Evaluation seeds M per picked search (PARSEC: 5), seeds SEED … SEED+M−1.")
-@click.option("--seed", type=int, default=0, show_default=True, help="The first seed.")
+@click.option("--seed", type=click.IntRange(*SEED_RANGE), default=0, show_default=True, help="The first seed.")
 @click.option("--search", "search_pairs", multiple=True, metavar="KEY=VALUE",
               help="A `nasplug run` setting over the recipe (Python name: epochs=2, dataset=digits). Repeatable.")
 @click.option("--search-option", "search_option_pairs", multiple=True, metavar="KEY=VALUE",

@@ -17,12 +17,13 @@ import json
 import statistics
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
 from nasplug import api
 from nasplug.core.errors import NasplugError
+from nasplug.core.schema import SEED_RANGE, field_problems
 from nasplug.plugin import Hooks
 from nasplug.runs.files import read_json_file, write_json
 
@@ -44,6 +45,10 @@ class ProtocolError(NasplugError, RuntimeError):
 class ProtocolPlan:
     """What a protocol runs: the recipes, how many searches and seeds, the pick, the overrides."""
 
+    BOUNDS: ClassVar[dict[str, tuple[float, float]]] = {
+        "searches": (1, 10_000), "eval_seeds": (1, 10_000), "seed": SEED_RANGE}
+    """Every numeric field's inclusive range (nasplug.core.schema)."""
+
     search_recipe: str
     eval_recipe: str
     searches: int = 1
@@ -56,6 +61,9 @@ class ProtocolPlan:
     train_options: Mapping[str, Any] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
+        problems = field_problems(self)
+        if problems:
+            raise ProtocolError(f"the protocol's plan: {'; '.join(problems)}")
         if self.searches < 1 or self.eval_seeds < 1:
             raise ProtocolError(f"a protocol needs at least one search and one evaluation seed, got "
                                 f"searches={self.searches}, eval_seeds={self.eval_seeds}")

@@ -11,7 +11,7 @@ from nasplug.core.errors import NasplugError
 from nasplug.data import NORMALISATIONS
 from nasplug.data.device import DEVICE_DATA_CHOICES
 from nasplug.runs.optimiser import DARTS_SGD
-from nasplug.core.schema import INT_RANGE
+from nasplug.core.schema import SEED_RANGE
 from nasplug.runs.run_config import SavedConfig, read_saved_config, reject_invalid, reject_malformed
 
 
@@ -37,7 +37,7 @@ class SearchConfig(SavedConfig):
     error: ClassVar[type[Exception]] = RunError
     kind: ClassVar[str] = "run"
     BOUNDS: ClassVar[dict[str, tuple[float, float]]] = {
-        "epochs": (1, 100_000), "batch_size": (1, 1 << 20), "seed": INT_RANGE, "lr": (0, 1e6),
+        "epochs": (1, 100_000), "batch_size": (1, 1 << 20), "seed": SEED_RANGE, "lr": (0, 1e6),
         "lr_min": (0, 1e6), "momentum": (0, 1), "weight_decay": (0, 1), "grad_clip": (0, 1e6),
         "train_fraction": (0, 1), "search_images": (1, 1 << 31), "input_size": (1, 8192), "cutout": (0, 8192),
         "num_workers": (0, 1024), "keep_checkpoints": (0, 1 << 20),

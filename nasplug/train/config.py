@@ -20,7 +20,7 @@ from nasplug.data import folder as folder_dataset
 from nasplug.networks.genotypes import load_genotype
 from nasplug.plugin import Hooks
 from nasplug.runs.optimiser import DARTS_SGD
-from nasplug.core.schema import INT_RANGE
+from nasplug.core.schema import SEED_RANGE
 from nasplug.runs.run_config import SavedConfig, read_saved_config, reject_invalid, reject_malformed
 
 SCHEDULES = ("cosine", "step", "linear")
@@ -51,7 +51,7 @@ class TrainConfig(SavedConfig):
         "input_size": (1, 8192), "epochs": (1, 100_000), "batch_size": (1, 1 << 20), "lr": (0, 1e6),
         "lr_min": (0, 1e6), "lr_decay": (0, 1), "momentum": (0, 1), "weight_decay": (0, 1),
         "grad_clip": (0, 1e6), "label_smoothing": (0, 1), "cutout": (0, 8192), "auxiliary_weight": (0, 100),
-        "seed": INT_RANGE, "num_workers": (0, 1024), "keep_checkpoints": (0, 1 << 20),
+        "seed": SEED_RANGE, "num_workers": (0, 1024), "keep_checkpoints": (0, 1 << 20),
     }
     """Every numeric field's inclusive range (nasplug.core.schema); the checks below narrow some."""
 
