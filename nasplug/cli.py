@@ -494,7 +494,9 @@ def export_command(reference: str, fmt: str, out: str | None, space: str | None,
               help="Folder for the pictures (default: RUN_DIR/plots; several runs: comparison/ beside the first).")
 @click.option("--format", "formats", type=click.Choice(["png", "svg"]), multiple=True,
               help="Picture format; repeatable.  [default: png and svg]")
-def plot(run_dirs: tuple[str, ...], out: str | None, formats: tuple[str, ...]) -> None:
+@click.option("--force", is_flag=True, help="Replace pictures already in --out (the default folders are "
+              "always redrawn).")
+def plot(run_dirs: tuple[str, ...], out: str | None, formats: tuple[str, ...], force: bool) -> None:
     """Draw a search: the derived architecture, every choice's probability over epochs, entropy, accuracy,
     loss and learning rate; given several runs, overlay their curves in one picture.
 
@@ -505,10 +507,11 @@ def plot(run_dirs: tuple[str, ...], out: str | None, formats: tuple[str, ...]) -
     """
     from nasplug.plots import FORMATS, plot_comparison, plot_run
 
+    replace = force or out is None  # a folder the user names may hold their own pictures
     if len(run_dirs) > 1:
-        written = plot_comparison(run_dirs, out, formats or FORMATS)
+        written = plot_comparison(run_dirs, out, formats or FORMATS, replace=replace)
     else:
-        written = plot_run(run_dirs[0], out, formats or FORMATS, hooks=load_plugins())
+        written = plot_run(run_dirs[0], out, formats or FORMATS, hooks=load_plugins(), replace=replace)
     for path in written:
         click.echo(f"wrote {path}")
 

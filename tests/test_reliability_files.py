@@ -89,6 +89,24 @@ def test_export_to_an_unwritable_place_is_one_line(tmp_path, where, fragment):
     assert (tmp_path / "file.txt").read_text() == "mine"
 
 
+# ---------------------------------------------------------------------------- plot
+
+
+def test_plot_never_replaces_a_picture_in_a_named_folder_without_force(finished_search, tmp_path):
+    out = tmp_path / "pictures"
+    out.mkdir()
+    (out / "curves.png").write_bytes(b"the user's picture")
+    assert_one_line_error(cli("plot", finished_search, "--out", out, "--format", "png"), "curves.png", "--force")
+    assert sorted(path.name for path in out.iterdir()) == ["curves.png"]  # nothing drawn before the refusal
+    (out / "comparison.png").write_bytes(b"mine")
+    assert_one_line_error(cli("plot", finished_search, finished_search, "--out", out, "--format", "png"),
+                          "comparison.png", "exists", "--force")
+    assert (out / "comparison.png").read_bytes() == b"mine"
+    result = cli("plot", finished_search, "--out", out, "--format", "png", "--force")
+    assert result.exit_code == 0, result.output
+    assert (out / "curves.png").read_bytes().startswith(b"\x89PNG")
+
+
 # ---------------------------------------------------------------------------- the lock
 
 

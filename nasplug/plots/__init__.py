@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nasplug.core.schema import SchemaError
-from nasplug.runs.files import atomic_write, read_json_file, read_json_lines
+from nasplug.runs.files import atomic_write, read_json_file, read_json_lines, refuse_overwrite
 from nasplug.runs.history import check_history_record
 from nasplug.runs.run_config import CONFIG_FILE
 from nasplug.core.errors import NasplugError
@@ -72,9 +72,17 @@ def _save(figure: Any, folder: Path, name: str, formats: Sequence[str]) -> list[
     return written
 
 
+def refuse_replacing(folder: Path, names: Sequence[str], formats: Sequence[str]) -> None:
+    """Refuse, before anything is drawn, to replace a picture already in ``folder`` (a user's ``--out``)."""
+    for name in names:
+        for fmt in formats:
+            refuse_overwrite(folder / f"{name}.{fmt}", False)
+
+
 def plot_run(run_dir: str | Path, out_dir: str | Path | None = None,
-             formats: Sequence[str] = FORMATS, *, hooks: Hooks) -> list[Path]:
-    """Draw the run's pictures; return the files written. ``hooks`` knows the run's space."""
+             formats: Sequence[str] = FORMATS, *, hooks: Hooks, replace: bool = True) -> list[Path]:
+    """Draw the run's pictures; return the files written. ``hooks`` knows the run's space; with
+    ``replace`` False a picture already in the folder is refused (WriteError)."""
     try:
         from nasplug.plots import diagrams, history
     except ImportError as exc:
@@ -85,6 +93,9 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None,
     folder = Path(out_dir) if out_dir is not None else run_dir / PLOT_DIR
     config = _config(run_dir)
     title = f"{config.get('controller', '?')} on {genotype.get('space', '?')}, {config.get('dataset', '?')}"
+    if not replace:
+        drawn = ["architecture", *(["distribution"] if records[-1].get("distribution") else []), "curves"]
+        refuse_replacing(folder, drawn, formats)
     drawing = diagrams.DRAWINGS.get(genotype.get("space"))
     architecture = drawing(genotype) if drawing else diagrams.text_figure(_describe(genotype, hooks), title)
     written = _save(architecture, folder, "architecture", formats)
@@ -95,10 +106,11 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None,
 
 
 def plot_comparison(run_dirs: Sequence[str | Path], out_dir: str | Path | None = None,
-                    formats: Sequence[str] = FORMATS) -> list[Path]:
+                    formats: Sequence[str] = FORMATS, *, replace: bool = True) -> list[Path]:
     """Overlay the runs' curves in ``comparison.{png,svg}``; return the files written.
 
-    ``out_dir`` defaults to ``comparison/`` beside the first run's folder.
+    ``out_dir`` defaults to ``comparison/`` beside the first run's folder; with ``replace`` False a
+    picture already there is refused.
     """
     try:
         from nasplug.plots import compare
@@ -107,6 +119,8 @@ def plot_comparison(run_dirs: Sequence[str | Path], out_dir: str | Path | None =
     folders = [Path(run_dir) for run_dir in run_dirs]
     runs = [compare.ComparedRun(folder.resolve().name, _read_history(folder), _config(folder)) for folder in folders]
     folder = Path(out_dir) if out_dir is not None else folders[0].resolve().parent / "comparison"
+    if not replace:
+        refuse_replacing(folder, ["comparison"], formats)
     return _save(compare.comparison_figure(runs), folder, "comparison", formats)
 
 
