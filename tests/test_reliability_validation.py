@@ -185,12 +185,31 @@ def test_an_out_name_too_long_is_one_line(tmp_path, command):
 
 
 def test_more_threads_than_cores_warns():
-    from nasplug.runs.environment import available_cores, start_threads
+    from nasplug.runs.environment import available_cores, oversubscription
 
     cores = available_cores()
-    threads, warning = start_threads(cores + 1, None)
-    assert threads == cores + 1 and "slower, not faster" in warning and f"--threads {cores}" in warning
-    assert start_threads(1, None) == (1, None)
+    warning = oversubscription(cores + 1)
+    assert "slower, not faster" in warning and f"--threads {cores}" in warning
+    assert oversubscription(cores) is None
+
+
+@pytest.mark.parametrize("command", [
+    [*SEARCH2, "--threads"], [*TRAIN2, "--threads"],
+    ["latency", "--genotype", "DARTS_V2", "--layers", "1", "--channels", "4", "--threads"],
+])
+def test_far_more_threads_than_cores_is_refused_before_torch_sees_them(tmp_path, command):
+    import torch
+
+    from nasplug.runs.environment import THREADS_PER_CORE_LIMIT, available_cores
+
+    before = torch.get_num_threads()
+    too_many = THREADS_PER_CORE_LIMIT * available_cores() + 1
+    for threads in (too_many, 10**6):
+        line = assert_one_line_error(cli(*command, str(threads), "--out", tmp_path / "out")
+                                     if command[0] != "latency" else cli(*command, str(threads)),
+                                     f"{threads} threads on", "refused")
+        assert "Traceback" not in line
+    assert torch.get_num_threads() == before and not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("command", [

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from nasplug.core.errors import NasplugError
-from nasplug.runs.environment import environment_record
+from nasplug.runs.environment import ThreadsError, check_threads, environment_record
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 """The precisions a network is timed in: its weights and input cast to this dtype."""
@@ -56,6 +56,11 @@ class LatencyProtocol:
                 problems.append(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.warmup < 0:
             problems.append(f"warmup must be at least 0, got {self.warmup}")
+        try:
+            if self.threads >= 1:  # a count below 1 is reported above
+                check_threads(self.threads)
+        except ThreadsError as exc:
+            problems.append(str(exc))
         if problems:
             raise LatencyError("latency protocol: " + "; ".join(problems))
 

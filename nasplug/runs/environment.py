@@ -22,10 +22,13 @@ from nasplug.core.errors import NasplugError
 
 ENVIRONMENT_KEY = "environment"
 MAX_DEFAULT_THREADS = 1  # measured: docs/cli.md, "CPU threads"
+THREADS_PER_CORE_LIMIT = 4
+"""A thread count above this many per available core is refused: past the cores threads only wait (a
+warning), and a count like 10⁶ would have torch start a million threads."""
 
 
 class ThreadsError(NasplugError, ValueError):
-    """A thread count that is not a positive integer."""
+    """A thread count that is not a positive integer, or far more than the cores."""
 
 
 def available_cores() -> int:
@@ -51,11 +54,21 @@ def oversubscription(threads: int) -> str | None:
             f"slower, not faster; --threads {cores} or fewer is faster")
 
 
+def check_threads(count: Any) -> None:
+    """Raise ThreadsError unless ``count`` is a positive integer of at most THREADS_PER_CORE_LIMIT threads
+    per available core."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ThreadsError(f"the thread count must be a positive integer, got {count!r}")
+    cores = available_cores()
+    if count > THREADS_PER_CORE_LIMIT * cores:
+        raise ThreadsError(f"{count} threads on {cores} available core(s) is refused (at most "
+                           f"{THREADS_PER_CORE_LIMIT} per core); --threads {cores} or fewer is fastest")
+
+
 def use_threads(threads: int | None) -> int:
     """Set torch's intra-op thread count (``None``: :func:`default_threads`) and return it."""
     count = default_threads() if threads is None else threads
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ThreadsError(f"the thread count must be a positive integer, got {threads!r}")
+    check_threads(count)
     torch.set_num_threads(count)
     return count
 
