@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import errno
 import os
 import re
 from pathlib import Path
@@ -44,10 +45,16 @@ def fresh_output_dir(path: Path, *, out: str = "--out", resume: str | None = "--
 
 
 def refuse_unnamable(path: Path, error: type[Exception], out: str = "--out") -> None:
-    """Raise ``error`` where the system cannot even look ``path`` up (a name too long, a loop of links)."""
+    """Raise ``error`` where the system cannot even look ``path`` up (a name too long, a loop of links).
+
+    ``os.stat`` rather than ``Path.exists``, which newer Pythons make return False on any OSError. A path
+    that is absent, or under a file, is left to the caller's own message.
+    """
     try:
-        path.exists()
+        os.stat(path)
     except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return
         raise error(f"{path}: cannot use it as a folder ({exc.strerror or exc}); choose another {out}") from exc
 
 

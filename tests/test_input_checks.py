@@ -1,5 +1,6 @@
-"""Every file nasplug reads goes through nasplug.runs.files' validating reader: sizes are capped, and a
-run's CSV files are read back through it too."""
+"""Fast checks of what nasplug reads and where it writes: every text file goes through
+nasplug.runs.files' capped reader (a run's CSV files included), and a folder name the system cannot look
+up is refused whatever ``Path.exists`` does."""
 
 from __future__ import annotations
 
@@ -48,3 +49,18 @@ def test_a_damaged_csv_is_one_error_naming_it(tmp_path, text, fragment):
     with pytest.raises(CsvError, match=fragment) as caught:
         append_row(path, {"epoch": 2, "loss": 0.1})
     assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize("name, fragment", [("n" * 300, "File name too long"), ("loop/x", "symbolic links")])
+def test_an_unnamable_folder_is_refused_whatever_path_exists_does(tmp_path, monkeypatch, name, fragment):
+    """Python 3.14's Path.exists returns False on any OSError; the check must not rely on it raising."""
+    import os
+    from pathlib import Path
+
+    from nasplug.runs.folder import refuse_unnamable
+
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    monkeypatch.setattr(Path, "exists", lambda self, **kwargs: os.path.exists(self))
+    with pytest.raises(Refused, match=fragment):
+        refuse_unnamable(tmp_path / name, Refused)
+    refuse_unnamable(tmp_path / "absent" / "run", Refused)  # absent: the caller creates it
