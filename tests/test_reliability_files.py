@@ -173,3 +173,14 @@ def test_sixteen_bit_grey_pngs_are_scaled_not_clipped(tmp_path):
     assert read.max() < 255 and len(np.unique(read)) == 64  # 1000, 2000, ... stay distinct
     np.testing.assert_array_equal(read, np.rint(values.astype(float) * 255 / 65535).astype(np.uint8))
     np.testing.assert_array_equal(np.asarray(read_image(path, "RGB"))[..., 0], read)
+
+
+def test_thirty_two_bit_grey_images_are_scaled_by_their_own_range(tmp_path):
+    """Mode I holds 32 bits: a 16-bit scale would clip 1,500,000 to white; its own range keeps every level."""
+    values = np.arange(16, dtype=np.int32).reshape(4, 4) * 100_000
+    path = tmp_path / "grey32.tiff"
+    Image.fromarray(values, mode="I").save(path)
+    assert Image.open(path).mode == "I"
+    read = np.asarray(read_image(path, "L"))
+    np.testing.assert_array_equal(read, np.rint(values * (255 / 1_500_000)).astype(np.uint8))
+    assert read.max() == 255 and len(np.unique(read)) == 16

@@ -108,17 +108,23 @@ def read_image(path: Path, mode: str | None = None) -> Image.Image:
         raise DatasetError(f"folder dataset: cannot read image {path}: {error}") from error
 
 
-SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
-"""Grey modes PIL opens 16-bit files in (a 16-bit PNG is ``I;16``, or ``I`` in older Pillow)."""
+SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
+"""Grey modes PIL opens 16-bit files in (a 16-bit PNG is ``I;16``)."""
+WIDE_MODE = "I"
+"""PIL's 32-bit signed grey mode (a 32-bit TIFF; a 16-bit PNG in Pillow before 10)."""
 
 
 def to_eight_bits(image: Image.Image) -> Image.Image:
-    """A 16-bit grey image scaled to 8 bits (v · 255 / 65535, rounded), as PIL's own ``convert`` would
-    not: that clips every value above 255 to white. Other images are returned as they are."""
-    if image.mode not in SIXTEEN_BIT_MODES:
+    """A wide grey image scaled to 8 bits, as PIL's own ``convert`` would not: that clips every value
+    above 255 to white. 16-bit modes: v · 255 / 65535. Mode ``I``, whose 32 bits no file fills: its own
+    range, from min(0, lowest) to its highest value (a constant image: black). Rounded; other images are
+    returned as they are."""
+    if image.mode not in SIXTEEN_BIT_MODES and image.mode != WIDE_MODE:
         return image
     values = np.asarray(image, dtype=np.float64)
-    return Image.fromarray(np.clip(np.rint(values * (255 / 65535)), 0, 255).astype(np.uint8))
+    low, high = (0.0, 65535.0) if image.mode in SIXTEEN_BIT_MODES else (min(0.0, values.min()), values.max())
+    scale = 255 / (high - low) if high > low else 0.0
+    return Image.fromarray(np.clip(np.rint((values - low) * scale), 0, 255).astype(np.uint8))
 
 
 def _small(root: Path, classes: Sequence[str], train_files: Files, val_files: Files, mode: str, size: int,
