@@ -68,6 +68,25 @@ def test_a_headerless_checkpoint_from_before_the_checksum_still_resumes(finished
     assert (run / "genotype.json").read_text() == (finished_search / "genotype.json").read_text()
 
 
+def test_a_trained_network_comes_from_the_verified_checkpoint_not_the_unchecked_safetensors(finished_training,
+                                                                                           tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from nasplug.plugin import load_plugins
+    from nasplug.train.trained import trained_network
+
+    run = _copy(finished_training, tmp_path)
+    weights = load_file(run / "model.safetensors")
+    save_file({name: torch.zeros_like(tensor) for name, tensor in weights.items()}, run / "model.safetensors")
+    expected = load_checkpoint(sorted((run / "checkpoints").glob("*.pt"))[-1])["model"]
+    loaded = trained_network(run, load_plugins()).module.state_dict()
+    assert all(torch.equal(loaded[name], tensor) for name, tensor in expected.items())
+    for checkpoint in (run / "checkpoints").glob("*.pt"):  # no checkpoint left: the safetensors file it is
+        checkpoint.unlink()
+    assert all(not tensor.any() for tensor in trained_network(run, load_plugins()).module.state_dict().values()
+               if tensor.is_floating_point())
+
+
 def _tensor_in_history(state):
     state["history"][0]["train_loss"] = torch.tensor(1.0)
 

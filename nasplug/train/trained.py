@@ -32,7 +32,9 @@ def is_training_dir(path: Path) -> bool:
 def trained_network(out_dir: Path, hooks: Hooks) -> BuiltNetwork:
     """The network of training directory ``out_dir`` with its latest weights.
 
-    The weights are ``model.safetensors`` if present, else the latest checkpoint's.
+    The weights are the latest checkpoint's, verified against its SHA-256 header before use (the same
+    epoch's weights as ``model.safetensors``, which carries no checksum); ``model.safetensors`` only where
+    the folder holds no checkpoint.
     """
     config = read_config(out_dir)
     entry = hooks.space_entry(config.space)
@@ -41,10 +43,10 @@ def trained_network(out_dir: Path, hooks: Hooks) -> BuiltNetwork:
     if config.input_size is not None:
         data = attrs.evolve(data, input_size=config.input_size)
     module = genotype_network(entry, genotype, data, config.network_options)
-    if (out_dir / WEIGHTS_FILE).is_file():
-        state = read_weights(out_dir / WEIGHTS_FILE)
-    elif checkpoint_paths(out_dir):
+    if checkpoint_paths(out_dir):
         state = load_checkpoint(checkpoint_paths(out_dir)[-1])["model"]
+    elif (out_dir / WEIGHTS_FILE).is_file():
+        state = read_weights(out_dir / WEIGHTS_FILE)
     else:
         raise TrainError(f"{out_dir}: no trained weights yet (no {WEIGHTS_FILE}, no checkpoint)")
     load_weights_into(module, state, str(out_dir))
