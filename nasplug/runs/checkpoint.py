@@ -80,18 +80,18 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     atomic_write(path, write)
 
 
-def verified_payload(path: Path, blob: bytes) -> bytes:
-    """The ``torch.save`` bytes of checkpoint file contents ``blob``, after checking length and SHA-256.
+def verified_payload(path: Path, head: bytes, payload: bytes) -> bytes:
+    """The ``torch.save`` bytes of a checkpoint file, after checking length and SHA-256: ``head`` is its
+    first header-length bytes, ``payload`` the rest (read apart, so the payload is never copied).
 
-    A file from before the header (a bare ``torch.save`` zip) is returned as it is: its fields are
-    still checked when a run restores it.
+    A file from before the header (a bare ``torch.save`` zip) is returned whole: its fields are still
+    checked when a run restores it.
     """
-    if blob.startswith(_LEGACY_MAGIC):
-        return blob
-    header = _HEADER.match(blob[:_HEADER_LENGTH])
+    if head.startswith(_LEGACY_MAGIC):
+        return head + payload
+    header = _HEADER.fullmatch(head)
     if header is None:
         raise CheckpointError(f"{path}: not a readable nasplug checkpoint (no checksum header)")
-    payload = blob[header.end():]
     if len(payload) != int(header.group(2)):
         raise CheckpointError(f"{path}: damaged: {len(payload)} bytes of payload where its header says "
                               f"{int(header.group(2))} (truncated or appended to)")
@@ -229,10 +229,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
-        blob = path.read_bytes()
+        with open(path, "rb", buffering=0) as handle:  # unbuffered: readall sizes its bytes once
+            head, rest = handle.read(_HEADER_LENGTH), handle.readall()
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
-    payload = verified_payload(path, blob)
+    payload = verified_payload(path, head, rest)
     try:
         state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for truncated or foreign files
