@@ -93,8 +93,8 @@ def unmoved(history: Sequence[Mapping[str, Any]]) -> str | None:
         return None
     last = history[-1]
     uniform = last.get("entropy") is not None and last["entropy"] >= (1 - UNMOVED_TOLERANCE) * last["entropy_max"]
-    first = history[0]["distribution"]
-    same = len(history) > 1 and all(
+    first = history[0].get("distribution")  # a record restored from elsewhere may lack it
+    same = len(history) > 1 and bool(first) and all(
         abs(a - b) <= UNMOVED_TOLERANCE
         for key, probabilities in last["distribution"].items()
         for a, b in zip(probabilities, first.get(key, []), strict=False))
