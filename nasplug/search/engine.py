@@ -27,6 +27,7 @@ from torch import nn
 from nasplug.core.architecture import Architecture, Step, entropy
 from nasplug.core.controller import Controller
 from nasplug.core.errors import CheckpointError, NasplugError
+from nasplug.core.options import resolve_options
 from nasplug.core.space import Genotype
 from nasplug.data import DataBundle
 from nasplug.networks.export_metadata import write_run_preprocessing
@@ -189,6 +190,7 @@ class SearchEngine:
             restore_optimisation(state, self.optimizer, self.scheduler, self.device)
         except (KeyError, RuntimeError, TypeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint does not match this run: {exc}") from exc
+        self._record_restored_options()
         self.epoch = state["epoch"]
         self.history = list(state["history"])
         self._check_ranks_agree()  # every rank read the same checkpoint (a stale copy on some node?)
@@ -200,6 +202,24 @@ class SearchEngine:
             )
         if self.world.is_main:
             write_jsonl(self.run_dir / HISTORY_FILE, self.history)
+
+    def _record_restored_options(self) -> None:
+        """The options a controller's state put back (a run started under older defaults) go to config.json.
+
+        A resumed run keeps the behaviour it started with; config.json says what is in effect.
+        """
+        given = self.config.controller_options
+        options = type(self.controller).options
+        started = resolve_options(options, given, f"controller {self.config.controller!r}")
+        restored = {key: value for key, value in self.controller.config.items()
+                    if key in options and started[key] != value}
+        if not restored:
+            return
+        self.config = attrs.evolve(self.config, controller_options={**given, **restored})
+        self.progress.message("resumed with the settings the run started with: "
+                              + ", ".join(f"{key}={value}" for key, value in sorted(restored.items())))
+        if self.world.is_main:
+            write_saved_config(self.run_dir, self.config, self.environment)
 
     def _check_ranks_agree(self) -> None:
         """Verify (not assume) that every rank holds the same controller state and weights."""
