@@ -333,6 +333,8 @@ def train(
         shown = _progress(progress)
         shown.message(f"training {config.genotype_source or config.space} ({config.space}) on {config.dataset} for "
                       f"{config.epochs} epochs; writing {out_dir}")
+        if bundle is None:
+            _say_taken_from_run(shown, config.genotype_source, settings, config)
         with _interruptible(out_dir, shown):
             return train_network(config, out_dir, progress=shown, hooks=hooks, threads=threads, data=bundle)
 
@@ -536,6 +538,19 @@ def exportable_network(
     data_dir = origin.data_dir if origin is not None and built.dataset == origin.dataset else None
     preprocessing = kept if same else dataset_preprocessing(built.dataset, data_dir, built.data.input_size, hooks)
     return attrs.evolve(built, preprocessing=preprocessing)
+
+
+def _say_taken_from_run(shown: Progress, reference: str, given: Mapping[str, Any], config: Any) -> None:
+    """Print the data settings a run folder ``reference`` supplied (those the user left out)."""
+    from nasplug.runs.origin import run_origin
+
+    origin = run_origin(reference) if reference else None
+    if origin is None:
+        return
+    taken = {key: getattr(config, key) for key, value in origin.data_settings(config.dataset).items()
+             if given.get(key) is None and getattr(config, key) == value}
+    if origin.taken(taken):
+        shown.message(origin.taken(taken))
 
 
 def _check_settings(

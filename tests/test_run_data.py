@@ -62,6 +62,26 @@ def test_another_dataset_asked_for_wins_over_the_runs(search_run):
     assert api.train_config(search_run).dataset == "digits"
 
 
+def test_a_searchs_input_size_does_not_travel_a_trainings_does(search_run, trained, tmp_path):
+    # A search at a reduced --input-size (a proxy): the network it found trains at the dataset's shape.
+    import shutil
+
+    from nasplug.runs.origin import run_origin
+
+    reduced = tmp_path / "reduced"
+    shutil.copytree(search_run, reduced)
+    config = json.loads((reduced / "config.json").read_text())
+    (reduced / "config.json").write_text(json.dumps({**config, "input_size": 16}))
+    assert api.train_config(reduced).input_size is None
+    assert api.train_config(reduced, input_size=16).input_size == 16
+    assert run_origin(reduced).data_settings(None) == {"dataset": "digits", "data_dir": None}
+    assert run_origin(trained).data_settings(None)["input_size"] is None  # a training's own size travels
+    shown = []
+    api._say_taken_from_run(type("P", (), {"message": lambda self, text: shown.append(text)})(), str(reduced),
+                            {}, api.train_config(reduced))
+    assert shown == [f"from the run {reduced}: dataset=digits"]
+
+
 def test_info_sizes_the_network_train_would_build(search_run):
     result = cli("info", "--genotype", search_run)
     assert result.exit_code == 0, result.output
