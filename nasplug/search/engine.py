@@ -261,10 +261,11 @@ class SearchEngine:
             if epoch == 0 and too_few_steps(self.history):
                 self.progress.message(f"warning: {too_few_steps(self.history)}")
         genotype = self.hooks.derive_genotype(self.space)
-        summary = summarise(self.history, self.run_dir)
+        summary = summarise(self.history, self.run_dir, type(self.controller).learns_distribution)
         if self.world.is_main:
-            write_json(self.run_dir / GENOTYPE_FILE, genotype.to_json())
+            # The summary first: genotype.json marks the search finished (nasplug protocol skips it).
             write_json(self.run_dir / SUMMARY_FILE, summary.to_json())
+            write_json(self.run_dir / GENOTYPE_FILE, genotype.to_json())
         barrier(self.world)  # every rank returns once the genotype is on disk
         return SearchResult(genotype, self.history, self.run_dir, summary)
 
