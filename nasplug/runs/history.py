@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from nasplug.core.space import SearchSpace
 
@@ -26,3 +27,10 @@ def choice_names(space: SearchSpace, keys: Sequence[str]) -> dict[str, list[str]
 def uniform_entropy(distribution: Mapping[str, Sequence[float]]) -> float:
     """Σ_decisions log(number of choices): the largest entropy a distribution of this shape can have."""
     return sum(math.log(len(probs)) for probs in distribution.values() if len(probs) > 0)
+
+
+def normalised_entropy(records: Sequence[Mapping[str, Any]]) -> list[float]:
+    """Each history record's entropy over the uniform maximum of the last record's distribution (1 = uniform;
+    0 where that maximum is 0: nothing to choose)."""
+    ceiling = uniform_entropy(records[-1]["distribution"])
+    return [record["entropy"] / ceiling if ceiling else 0.0 for record in records]
