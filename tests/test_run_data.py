@@ -165,8 +165,14 @@ def test_an_exported_digits_model_classifies_digits_without_nasplug(trained, fmt
     order = _original_order()
     module = trained_network(trained, HOOKS).module.eval()
     with torch.no_grad():
-        expected = module(images).argmax(1)[order]
-    assert answer["predicted"] == expected.tolist()
+        logits = module(images)[order]
+    # The same class wherever torch's top two are apart; a near tie (top-2 margin < 1e-4) may round
+    # either way in another runtime's float arithmetic.
+    top2 = logits.topk(2, dim=1).values
+    decided = (top2[:, 0] - top2[:, 1]) >= 1e-4
+    predicted = torch.tensor(answer["predicted"])
+    assert torch.equal(predicted[decided], logits.argmax(1)[decided])
+    assert decided.float().mean() > 0.99  # the tolerance excuses a handful of images at most
     assert answer["accuracy"] > 0.8
 
 
