@@ -210,6 +210,7 @@ def test_api_trains_and_sizes_a_network_for_a_users_own_data(search_run, tmp_pat
                        layers=3, channels=4, auxiliary_weight=0.0, batch_size=64)
     config = json.loads((tmp_path / "own" / "config.json").read_text())
     assert config["dataset"] == "Pairs" and 0 <= result.top1 <= 1
+    assert api.train_config(search_run, data=(train, test)).dataset == "Pairs"  # train's data, as train takes it
     # `info` for the same data sizes the network `train` would build for it (the CIFAR protocol: <= 64 px)
     cost = api.info(search_run, data=train)
     assert cost.parameters == api.info(search_run / "genotype.json", dataset="digits",
