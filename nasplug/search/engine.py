@@ -179,8 +179,13 @@ class SearchEngine:
         if missing:
             raise CheckpointError(f"damaged: it has no {', '.join(map(repr, missing))} entry")
         current = self.config.to_json()
-        # A setting newer than the checkpoint is absent from it and at its default in config.json too.
-        if not isinstance(state["config"], dict) or {**current, **state["config"]} != current:
+        # A setting newer than the checkpoint is absent from it and at its default in config.json too;
+        # so is an option a resume recorded later (_record_restored_options), which the state decides.
+        saved = state["config"]
+        if not isinstance(saved, dict) or not isinstance(saved.get("controller_options", {}), dict) or {
+            **current, **saved,
+            "controller_options": {**current["controller_options"], **saved.get("controller_options", {})},
+        } != current:
             raise RunError("the checkpoint was written by a run with a different configuration")
         try:
             if not isinstance(state["epoch"], int) or not isinstance(state["history"], list):

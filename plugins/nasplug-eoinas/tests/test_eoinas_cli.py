@@ -92,3 +92,5 @@ def test_a_run_started_before_eq6_resumes_as_it_started(tmp_path):
     in_effect = json.loads((cut / "config.json").read_text())["controller_options"]
     assert (in_effect["indicator"], in_effect["tau_min"]) == ("mean", 0.1)
     run_search(read_config(cut), cut, resume_from=cut, hooks=load_plugins())  # and again, from its last epoch
+    run_search(read_config(cut), cut, resume_from=first, hooks=load_plugins())  # or from the old checkpoint
+    assert history(cut) == old
