@@ -86,6 +86,7 @@ def test_info_sizes_the_network_train_would_build(search_run):
     result = cli("info", "--genotype", search_run)
     assert result.exit_code == 0, result.output
     assert "layers=8, channels=16" in result.output and "digits 8x8, 10 classes" in result.output
+    assert f"from the run {search_run}: dataset=digits" in result.output
     expected = api.info(search_run / "genotype.json", dataset="digits", options={"layers": 8, "channels": 16})
     assert f"{expected.parameters / 1e6:.6f} M" in result.output
 

@@ -76,3 +76,13 @@ def run_origin(reference: str | Path) -> RunOrigin | None:
         input_size=data.get("input_size"),
         network_options=dict(data.get("network_options") or {}) if training else {},
     )
+
+
+def taken_from_run(reference: str | Path, given: Mapping[str, Any]) -> str:
+    """The line saying which data settings run folder ``reference`` supplies where ``given`` (dataset,
+    data_dir, input_size as the user passed them) leaves them out; empty for a file or a published name."""
+    origin = run_origin(reference)
+    if origin is None:
+        return ""
+    return origin.taken({key: value for key, value in origin.data_settings(given.get("dataset")).items()
+                         if given.get(key) is None})
