@@ -27,6 +27,7 @@ from torch import nn
 from nasplug.core.architecture import Architecture, Step, entropy
 from nasplug.core.controller import Controller
 from nasplug.core.errors import CheckpointError, NasplugError
+from nasplug.core.options import resolve_options
 from nasplug.core.space import Genotype
 from nasplug.data import DataBundle
 from nasplug.networks.build import allocate
@@ -187,8 +188,13 @@ class SearchEngine:
         if missing:
             raise CheckpointError(f"damaged: it has no {', '.join(map(repr, missing))} entry")
         current = self.config.to_json()
-        # A setting newer than the checkpoint is absent from it and at its default in config.json too.
-        if not isinstance(state["config"], dict) or {**current, **state["config"]} != current:
+        # A setting newer than the checkpoint is absent from it and at its default in config.json too;
+        # so is an option a resume recorded later (_record_restored_options), which the state decides.
+        saved = state["config"]
+        if not isinstance(saved, dict) or not isinstance(saved.get("controller_options", {}), dict) or {
+            **current, **saved,
+            "controller_options": {**current["controller_options"], **saved.get("controller_options", {})},
+        } != current:
             raise RunError("the checkpoint was written by a run with a different configuration")
         check_progress(state, self.config.epochs, "history")
         if not isinstance(state["controller"], dict):
@@ -201,6 +207,7 @@ class SearchEngine:
             restore_optimisation(state, self.optimizer, self.scheduler, self.device)
         except (KeyError, RuntimeError, TypeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint does not match this run: {exc}") from exc
+        self._record_restored_options()
         self.epoch = state["epoch"]
         self.history = list(state["history"])
         self._check_ranks_agree()  # every rank read the same checkpoint (a stale copy on some node?)
@@ -212,6 +219,24 @@ class SearchEngine:
             )
         if self.world.is_main:
             write_jsonl(self.run_dir / HISTORY_FILE, self.history)
+
+    def _record_restored_options(self) -> None:
+        """The options a controller's state put back (a run started under older defaults) go to config.json.
+
+        A resumed run keeps the behaviour it started with; config.json says what is in effect.
+        """
+        given = self.config.controller_options
+        options = type(self.controller).options
+        started = resolve_options(options, given, f"controller {self.config.controller!r}")
+        restored = {key: value for key, value in self.controller.config.items()
+                    if key in options and started[key] != value}
+        if not restored:
+            return
+        self.config = attrs.evolve(self.config, controller_options={**given, **restored})
+        self.progress.message("resumed with the settings the run started with: "
+                              + ", ".join(f"{key}={value}" for key, value in sorted(restored.items())))
+        if self.world.is_main:
+            write_saved_config(self.run_dir, self.config, self.environment)
 
     def _check_ranks_agree(self) -> None:
         """Verify (not assume) that every rank holds the same controller state and weights."""
@@ -256,10 +281,11 @@ class SearchEngine:
             if epoch == 0 and too_few_steps(self.history):
                 self.progress.message(f"warning: {too_few_steps(self.history)}")
         genotype = self.hooks.derive_genotype(self.space)
-        summary = summarise(self.history, self.run_dir)
+        summary = summarise(self.history, self.run_dir, type(self.controller).learns_distribution)
         if self.world.is_main:
-            write_json(self.run_dir / GENOTYPE_FILE, genotype.to_json())
+            # The summary first: genotype.json marks the search finished (nasplug protocol skips it).
             write_json(self.run_dir / SUMMARY_FILE, summary.to_json())
+            write_json(self.run_dir / GENOTYPE_FILE, genotype.to_json())
         barrier(self.world)  # every rank returns once the genotype is on disk
         return SearchResult(genotype, self.history, self.run_dir, summary)
 
