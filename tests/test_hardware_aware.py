@@ -215,8 +215,35 @@ def test_a_gradient_based_step_gets_the_gradient_of_the_expected_cost():
     assert float(scored.loss_tensor.detach()) == pytest.approx(float(loss.detach()))  # the value is the loss's
     (gradient,) = torch.autograd.grad(scored.loss_tensor, logits, retain_graph=True)
     (plain,) = torch.autograd.grad(loss, logits)
-    # per-choice costs 1, 2, 3: d E[cost]/d logit_j = p_j (c_j − Σ p c) = (c_j − 2)/3; scaled by −w / cost = 0.07
-    assert (gradient - plain).tolist() == pytest.approx([0.07 * (c - 2) / 3 for c in (1, 2, 3)])
+    # per-choice costs 1, 2, 3, E[cost] = Σ p c = 2: d E/d logit_j = p_j (c_j − 2) = (c_j − 2)/3; the term is
+    # −w · log E, so its gradient is 0.07 · (c_j − 2)/3 / 2
+    assert (gradient - plain).tolist() == pytest.approx([0.07 * (c - 2) / 3 / 2 for c in (1, 2, 3)])
+
+
+def test_a_straight_through_sample_gets_the_gradient_of_its_expected_cost_under_beta():
+    """EoiNAS's shape: one straight-through gate on the drawn op, β = softmax(α) over the live ops (the last one
+    pruned) in ``probabilities``; the added gradient is that of −w · log Σ β_k c_k, hand-computed."""
+    space = tiny_space({"a": 4})
+    target = CostTarget(parse_target("latency=1ms"), ByChoice(space), "by-choice", "soft")
+    alpha = torch.tensor([0.5, -0.3, 0.2, 1.0], dtype=torch.float64, requires_grad=True)
+    alive = torch.tensor([True, True, True, False])
+    logits = alpha.masked_fill(~alive, float("-inf"))
+    beta = torch.softmax(logits, 0)
+    soft = torch.softmax(logits / 0.5, 0)
+    hard = torch.zeros(4, dtype=torch.float64).scatter(0, torch.tensor([1]), 1.0) - soft.detach() + soft
+    sample = Architecture({"a": (GatedChoice(1, hard[1]),)}, {"a": beta})
+    loss = hard[1] * 0.4
+    result = Feedback(loss=0.4, accuracy=0.5, log_likelihood=-1.0, batch_size=1, loss_tensor=loss)
+    (scored,), (cost,) = target.score([sample], [result])
+    assert cost == 2.0  # the drawn op, choice 1
+    assert float(scored.loss_tensor.detach()) == pytest.approx(0.4)
+    (gradient,) = torch.autograd.grad(scored.loss_tensor, alpha, retain_graph=True)
+    (plain,) = torch.autograd.grad(loss, alpha)
+    b = [math.exp(a) for a in (0.5, -0.3, 0.2)]
+    b = [x / sum(b) for x in b]
+    expected = sum(bk * (1 + k) for k, bk in enumerate(b))  # costs 1, 2, 3 of the live ops; the pruned one has p 0
+    hand = [0.07 * b[j] * ((1 + j) - expected) / expected for j in range(3)] + [0.0]
+    assert (gradient - plain).tolist() == pytest.approx(hand, abs=1e-12)
 
 
 def test_a_unit_mismatch_and_a_target_without_cost_model_are_one_line_errors(tmp_path):

@@ -12,11 +12,19 @@ factor enters every field a controller may learn from, so no controller changes 
 * ``accuracy`` becomes the reward (MdeNAS's H^a, EoiNAS's C^a, the random baseline's scores);
 * ``log_likelihood`` gains ``B · w · log(cost / target)``: each of the batch's B likelihoods is
   multiplied by the reward's factor, so PARSEC's importance weights favour the same samples;
-* ``loss_tensor``, where the sample's gates carry a graph to the controller (EoiNAS's α, a DARTS
-  mixture), gains a term with value 0 whose gradient is that of ``−w · log E[cost]``: the cost is
-  linear in the gates, Σ gate · (c_choice − mean c), with c the cost of the sample with that choice
-  swapped in (:meth:`~nasplug.core.cost.CostModel.decision_costs`) — exactly the expected cost under a
-  softmax mixture, the straight-through estimate of its gradient for a hard Gumbel sample.
+* ``loss_tensor``, where the sample carries a graph to the controller, gains a term with value 0 whose
+  gradient is exactly that of ``−w · log E[cost]`` (ProxylessNAS §3.3's expected latency), with
+
+      E[cost] = c(s) + Σ_decisions Σ_k p_k · (c_k − c(s)),
+
+  s the sample's single-path architecture, c_k the cost of s with the decision's choice swapped for k
+  (:meth:`~nasplug.core.cost.CostModel.decision_costs`) and p the controller's probabilities: the
+  sample's ``probabilities`` (EoiNAS: β = softmax(α), a pruned op at p = 0), else, for a decision run
+  as a mixture of several gated paths (DARTS), the gates. For an additive cost model (a lookup
+  table, parameters) this is Σ_k p_k c_k summed over the decisions, the expected cost exactly; for a
+  non-additive one (nas-bench-201's table) it is its linearisation around s. A decision with a single
+  straight-through gate and no probabilities carries no cost gradient (its gate's gradient holds only
+  the drawn op's share).
 
 The raw accuracy, the cost and the reward are recorded in the history; without a target nothing here
 runs and a history is what it was. docs/hardware-aware-search.md says how each controller takes it.
@@ -125,9 +133,10 @@ class CostTarget:
             cost = self.price(reference)
             w = exponent(self.rule, cost, self.target.value)
             loss_tensor = result.loss_tensor
-            surrogate = self._linear_cost(sample, reference) if loss_tensor is not None and w != 0 else None
-            if surrogate is not None:
-                loss_tensor = loss_tensor - w * (surrogate - surrogate.detach()) / cost
+            expected = self.expected_cost(sample, reference, cost) if loss_tensor is not None and w != 0 else None
+            if expected is not None:
+                log_expected = torch.log(expected).to(loss_tensor.device, loss_tensor.dtype)
+                loss_tensor = loss_tensor - w * (log_expected - log_expected.detach())
             scored.append(attrs.evolve(
                 result,
                 accuracy=result.accuracy * self.factor(cost),
@@ -137,18 +146,28 @@ class CostTarget:
             costs.append(cost)
         return scored, costs
 
-    def _linear_cost(self, sample: Architecture, reference: Architecture) -> torch.Tensor | None:
-        """Σ over gated paths of gate · (cost with that choice − the decision's mean): linear in the gates."""
+    def expected_cost(self, sample: Architecture, reference: Architecture, cost: float) -> torch.Tensor | None:
+        """E[cost] under the controller's probabilities (module docstring), with their graph; None where
+        no decision of ``sample`` has probabilities that require grad."""
         table = self.model.decision_costs(reference)
         terms = []
         for key, paths in sample.paths.items():
             row = table.get(key)
             if not row:
                 continue
-            mean = sum(row) / len(row)
-            terms += [path.gate * (row[path.choice] - mean) for path in paths
-                      if isinstance(path.gate, torch.Tensor) and path.gate.requires_grad]
-        return sum(terms[1:], terms[0]) if terms else None
+            probabilities = sample.probabilities.get(key)
+            if probabilities is not None:
+                if tuple(probabilities.shape) != (len(row),):
+                    raise CostError(f"the sample's probabilities for {key!r} have shape {tuple(probabilities.shape)}"
+                                    f", expected ({len(row)},): one per choice of the decision")
+                if probabilities.requires_grad:
+                    deltas = torch.tensor([c - cost for c in row], dtype=probabilities.dtype,
+                                          device=probabilities.device)
+                    terms.append((probabilities * deltas).sum())
+            elif len(paths) > 1:  # a mixture: its gates are the probabilities
+                terms += [path.gate * (row[path.choice] - cost) for path in paths
+                          if isinstance(path.gate, torch.Tensor) and path.gate.requires_grad]
+        return cost + sum(terms[1:], terms[0]) if terms else None
 
 
 def _strongest_path(sample: Architecture) -> Architecture:
