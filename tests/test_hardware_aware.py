@@ -1,5 +1,6 @@
 """Hardware-aware search: the latency protocol, cost models as plugins, and a target any controller learns under."""
 
+import hashlib
 import json
 import shutil
 import math
@@ -119,6 +120,31 @@ def test_proxyless_lookup_table_is_saved_with_its_protocol_and_sums_its_blocks(t
     path.write_text('{"format": "nasplug-latency-table-1", "unit": "s"}')
     with pytest.raises(CostError, match=r"table\.json: the table's unit is 's'"):
         hooks.build_cost_model(f"proxyless-lut:{path}", space)
+
+
+def test_a_lookup_table_refuses_a_search_at_other_shapes_unless_told_and_a_run_records_what_it_priced_as(
+        tmp_path, monkeypatch):
+    options = {"skeleton": "mobilenetv2", "kernels": "3", "expansions": "1"}
+    table = tmp_path / "table.json"
+    api.latency_table(table, dataset="digits", input_size=8, warmup=0, runs=1, options=options)
+    hooks = load_plugins()
+    narrow = hooks.build_space("proxyless-mbv2", hooks.dataset_shape("digits"), {**options, "width_mult": 0.5})
+    with pytest.raises(CostError, match=r"measured at other shapes .*width_mult.*proxyless-lut-other-shape:FILE"):
+        hooks.build_cost_model(f"proxyless-lut:{table}", narrow)
+    assert hooks.build_cost_model(f"proxyless-lut-other-shape:{table}", narrow).priced_as()["space_options"][
+        "width_mult"] == 1.0
+
+    monkeypatch.chdir(tmp_path)  # typed relative: stored resolved, with the table's sha256
+    run = api.search("proxyless-mbv2", "random", out=tmp_path / "run", dataset="digits", input_size=8, epochs=1,
+                     batch_size=32, device="cpu", progress=False, options=options, target="latency=1000ms",
+                     cost_model="proxyless-lut:table.json", search_split="64")
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    digest = hashlib.sha256(table.read_bytes()).hexdigest()
+    assert saved["cost_model"] == f"proxyless-lut:{table.resolve()}#sha256={digest}"
+    assert saved["environment"]["priced_as"]["protocol"]["input_size"] == 8
+    table.write_text(table.read_text().replace('"statistic": "median"', '"statistic": "min"'))
+    with pytest.raises(CostError, match="the latency table changed since this run started"):
+        api.resume_search(run.run_dir, progress=False)
 
 
 # --------------------------------------------------------------------------- cost models as plugins

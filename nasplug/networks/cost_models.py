@@ -6,7 +6,9 @@ Registered like a plugin module (``nasplug.plugin.discovery.BUILTINS``) through 
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+from typing import Any, ClassVar
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -79,8 +81,25 @@ class ProxylessLookupTable(CostModel):
         super().__init__(space, argument)
         if not isinstance(space, ProxylessSpace):
             raise CostError(f"cost model proxyless-lut prices the proxyless-mbv2 space, not {space.name!r}")
-        self.table = load_latency_table(Path(str(argument)).expanduser())
+        path, _, recorded = str(argument).partition("#sha256=")
+        self.path = Path(path).expanduser().resolve()
+        self.table = load_latency_table(self.path)
+        self.sha256 = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        if recorded and recorded != self.sha256:
+            raise CostError(f"{self.path}: the latency table changed since this run started (sha256 {self.sha256}, "
+                            f"the run recorded {recorded}); restore that file or start a new run")
         self.table.check_space(space)
+        if not self.other_shape:
+            self.table.check_shape(space)
+
+    other_shape: ClassVar[bool] = False
+    """Whether a table measured at other shape options may price this space (an explicit opt-in)."""
+
+    def recorded_argument(self) -> str:
+        return f"{self.path}#sha256={self.sha256}"
+
+    def priced_as(self) -> dict[str, Any]:
+        return self.table.priced_as()
 
     def _names(self, architecture: Architecture) -> dict[str, str]:
         names = {}
@@ -103,6 +122,15 @@ class ProxylessLookupTable(CostModel):
         }
 
 
+class ProxylessLookupTableOtherShape(ProxylessLookupTable):
+    """The same table, consenting to price a search at other shapes than it measured (a proxy's)."""
+
+    description = ("proxyless-lut, allowed to price a search at other width, input size, classes or channels than "
+                   "the table measured (e.g. the deployed network's table for a proxy search)")
+    other_shape = True
+
+
 @hookimpl
 def list_cost_models() -> dict[str, type[CostModel]]:
-    return {"params": Parameters, "madds": MultiplyAdds, "proxyless-lut": ProxylessLookupTable}
+    return {"params": Parameters, "madds": MultiplyAdds, "proxyless-lut": ProxylessLookupTable,
+            "proxyless-lut-other-shape": ProxylessLookupTableOtherShape}
