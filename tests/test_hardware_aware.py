@@ -183,6 +183,58 @@ def test_list_cost_models_finds_a_third_party_cost_model_through_its_entry_point
     assert "tiny-device" in run_cli("plugins").output
 
 
+BROKEN_DEVICES = '''
+    import nasplug
+
+
+    class Raises(nasplug.CostModel):
+        quantity = "latency"
+
+        def cost(self, architecture):
+            raise ZeroDivisionError("board offline")
+
+
+    class Text(nasplug.CostModel):
+        quantity = "latency"
+
+        def cost(self, architecture):
+            return "3 ms"
+
+
+    class BadRows(nasplug.CostModel):
+        quantity = "latency"
+
+        def cost(self, architecture):
+            return 2.0
+
+        def decision_costs(self, architecture):
+            return {"a": ["fast", "slow"]}
+
+
+    @nasplug.hookimpl
+    def list_cost_models():
+        return {"raises": Raises, "text": Text, "bad-rows": BadRows}
+'''
+
+
+def test_a_failing_or_non_numeric_plugin_cost_model_is_one_line_naming_the_plugin(fake_dist, tmp_path):
+    fake_dist("nasplug-brokendevices", {"nasplug": {"brokendevices": "nasplug_brokendevices"}},
+              {"nasplug_brokendevices.py": BROKEN_DEVICES})
+    for name, message in (("raises", "cost model 'raises'.cost: ZeroDivisionError: board offline"),
+                          ("text", "priced a sample at '3 ms' ms")):
+        result = run_cli(*search_args("random", tmp_path / name, "--target", "latency=5ms", "--cost-model", name),
+                         exit_code=None)
+        assert_one_line_error(result, "nasplug-brokendevices", message)
+    hooks = load_plugins()
+    space = tiny_space({"a": 2})
+    target = CostTarget(parse_target("latency=1ms"), hooks.build_cost_model("bad-rows", space), "bad-rows",
+                        owner="plugin nasplug-brokendevices")
+    gate = torch.ones((), requires_grad=True)
+    result = Feedback(loss=1.0, accuracy=0.5, log_likelihood=-1.0, batch_size=1, loss_tensor=gate * 1.0)
+    with pytest.raises(CostError, match="nasplug-brokendevices: cost model 'bad-rows'.decision_costs returned"):
+        target.score([Architecture({"a": (GatedChoice(0, gate), GatedChoice(1, gate))})], [result])
+
+
 # --------------------------------------------------------------------------- the target and the reward
 
 

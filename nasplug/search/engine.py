@@ -128,6 +128,7 @@ class SearchEngine:
             name, argument = config.cost_model.partition(":")[0], self.target.model.recorded_argument()
             self.config = config = attrs.evolve(config, cost_model=name if argument is None else f"{name}:{argument}")
             self.target.model_name = config.cost_model
+            self.target.owner = describe(hooks.cost_models()[name].provider, "plugin")
             if self.target.model.priced_as():
                 self.progress.message(f"priced as: {self.target.model.priced_as()}")
 

@@ -41,6 +41,7 @@ import torch
 
 from nasplug.core.architecture import Architecture, Feedback, GatedChoice
 from nasplug.core.cost import QUANTITIES, CostError, CostModel
+from nasplug.plugin.errors import guard_plugin
 
 UNITS = {
     "latency": {"ms": 1.0, "s": 1000.0, "us": 1e-3},
@@ -104,6 +105,8 @@ class CostTarget:
     model: CostModel
     model_name: str
     rule: str = "soft"
+    owner: str = "the cost model's plugin"
+    """Who provides the model (``describe(provider, "plugin")``): named when its code fails."""
 
     def __attrs_post_init__(self) -> None:
         if self.rule not in RULES:
@@ -118,11 +121,23 @@ class CostTarget:
         return (cost / self.target.value) ** exponent(self.rule, cost, self.target.value)
 
     def price(self, architecture: Architecture) -> float:
-        cost = self.model.cost(architecture)
-        if not (math.isfinite(cost) and cost > 0):
-            raise CostError(f"cost model {self.model_name!r} priced a sample at {cost!r} {self.model.unit}; "
-                            f"a cost must be a positive number")
-        return cost
+        cost = guard_plugin(self.owner, f"cost model {self.model_name!r}.cost", lambda: self.model.cost(architecture))
+        if not (_is_number(cost) and math.isfinite(cost) and cost > 0):
+            raise CostError(f"{self.owner}: cost model {self.model_name!r} priced a sample at {cost!r} "
+                            f"{self.model.unit}; a cost must be a positive number")
+        return float(cost)
+
+    def decision_costs(self, reference: Architecture) -> dict[str, list[float]]:
+        """The model's :meth:`~nasplug.core.cost.CostModel.decision_costs`, guarded: numbers, or one line."""
+        table = guard_plugin(self.owner, f"cost model {self.model_name!r}.decision_costs",
+                             lambda: self.model.decision_costs(reference))
+        if not isinstance(table, dict) or not all(
+                isinstance(row, (list, tuple)) and all(_is_number(c) and math.isfinite(c) for c in row)
+                for row in table.values()):
+            raise CostError(f"{self.owner}: cost model {self.model_name!r}.decision_costs returned "
+                            f"{type(table).__name__} {str(table)[:80]}, expected a dict of decision key -> list "
+                            f"of finite numbers")
+        return {key: [float(c) for c in row] for key, row in table.items()}
 
     def score(self, samples: Sequence[Architecture], feedback: Sequence[Feedback]) -> tuple[list[Feedback],
                                                                                           list[float]]:
@@ -149,7 +164,7 @@ class CostTarget:
     def expected_cost(self, sample: Architecture, reference: Architecture, cost: float) -> torch.Tensor | None:
         """E[cost] under the controller's probabilities (module docstring), with their graph; None where
         no decision of ``sample`` has probabilities that require grad."""
-        table = self.model.decision_costs(reference)
+        table = self.decision_costs(reference)
         terms = []
         for key, paths in sample.paths.items():
             row = table.get(key)
@@ -168,6 +183,10 @@ class CostTarget:
                 terms += [path.gate * (row[path.choice] - cost) for path in paths
                           if isinstance(path.gate, torch.Tensor) and path.gate.requires_grad]
         return cost + sum(terms[1:], terms[0]) if terms else None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _strongest_path(sample: Architecture) -> Architecture:
