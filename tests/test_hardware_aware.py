@@ -67,6 +67,22 @@ def test_latency_protocol_excludes_warmup_and_times_the_stated_runs_in_ms():
     assert written["unit"] == "ms" and written["protocol"]["threads"] == 1 and written["software"]["torch"]
 
 
+def test_latency_measurement_restores_the_modules_mode_dtype_and_torchs_thread_count():
+    clock = ScriptedClock([0.0, 0.001] * 2)
+    net = CountingNet(clock).double().train()
+    modes = []
+    net.register_forward_pre_hook(lambda module, _args: modes.append((module.training, module.scale.dtype)))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        measure_latency(net, 3, LatencyProtocol(input_size=4, warmup=1, runs=2, threads=1), clock=clock)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert modes == [(False, torch.float32)] * 3  # timed in eval mode, in the protocol's fp32
+    assert net.training and net.scale.dtype == torch.float64
+
+
 def test_latency_protocol_refuses_what_it_cannot_run():
     with pytest.raises(LatencyError, match="fp16 is timed on CUDA only"):
         LatencyProtocol(precision="fp16")
