@@ -3,7 +3,7 @@
 The latency table (``--table``, from `nasplug latency-table` on this machine: the deployed network,
 width 1.0 at 224×224, 1000 classes, one thread) prices every sample; the search itself trains a proxy
 (``--width-mult``, a CIFAR-10 subset of ``--subset`` images at ``--input-size`` pixels, ``--epochs``
-epochs, one thread, seed 0) under ``--target latency=T --cost-model proxyless-lut:TABLE``. The derived
+epochs, one thread, seed 0) under ``--target latency=T --cost-model proxyless-lut-other-shape:TABLE``. The derived
 genotype's network is then built as deployed and timed with `nasplug latency`'s protocol (batch 1,
 fp32, one thread, 224×224; ``--rounds`` interleaved rounds with the MobileNetV2-like network as a
 reference), and compared with the target and the table's prediction.

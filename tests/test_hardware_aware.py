@@ -340,6 +340,34 @@ def test_a_straight_through_sample_gets_the_gradient_of_its_expected_cost_under_
     assert (gradient - plain).tolist() == pytest.approx(hand, abs=1e-12)
 
 
+class Interacting(CostModel):
+    """Not additive: 1 + a + 2·a·b, as a table measured per whole cell (nas-bench-201's) may be."""
+
+    quantity = "latency"
+
+    def cost(self, architecture):
+        choices = {key: paths[0] for key, paths in architecture.choices().items()}
+        return 1.0 + choices["a"] + 2.0 * choices["a"] * choices["b"]
+
+
+def test_a_non_additive_model_is_linearised_by_one_swap_at_a_time():
+    space = tiny_space({"a": 3, "b": 2})
+    model = Interacting(space)
+    at = Architecture.single_path({"a": 1, "b": 1})  # cost 4
+    assert model.decision_costs(at) == {"a": [1.0, 4.0, 7.0], "b": [2.0, 4.0]}
+    target = CostTarget(parse_target("latency=1ms"), model, "interacting", "soft")
+    pa = torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64, requires_grad=True)
+    pb = torch.tensor([0.6, 0.4], dtype=torch.float64, requires_grad=True)
+    sample = Architecture.single_path({"a": 1, "b": 1})
+    sample = Architecture(sample.paths, {"a": pa, "b": pb})
+    expected = target.expected_cost(sample, at, 4.0)
+    # c(s) + Σ p (c_k − c(s)) = 4 + (0.2·−3 + 0.5·3) + 0.6·−2 = 3.7; the true E[cost] under independent
+    # p would be 1 + 1.3 + 2·1.3·0.4 = 3.34: the interaction is what the linearisation leaves out
+    assert float(expected.detach()) == pytest.approx(3.7)
+    expected.backward()
+    assert pa.grad.tolist() == pytest.approx([-3.0, 0.0, 3.0]) and pb.grad.tolist() == pytest.approx([-2.0, 0.0])
+
+
 def test_a_unit_mismatch_and_a_target_without_cost_model_are_one_line_errors(tmp_path):
     mismatch = run_cli(*search_args("random", tmp_path / "a", "--target", "latency=5ms", "--cost-model", "params"),
                        exit_code=None)
