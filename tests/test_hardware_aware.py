@@ -368,6 +368,25 @@ def test_a_non_additive_model_is_linearised_by_one_swap_at_a_time():
     assert pa.grad.tolist() == pytest.approx([-3.0, 0.0, 3.0]) and pb.grad.tolist() == pytest.approx([-2.0, 0.0])
 
 
+def test_analytical_swaps_are_looked_up_from_one_table_equal_to_counting_each_child(monkeypatch):
+    pytest.importorskip("nasplug_nb201")
+    hooks = load_plugins()
+    space = hooks.build_space("nas-bench-201", hooks.dataset_shape("digits"), {"cells": 1, "channels": 4})
+    builds = []
+    build = space.build_supernet
+    monkeypatch.setattr(space, "build_supernet", lambda *a, **k: builds.append(1) or build(*a, **k))
+    model = hooks.build_cost_model("madds", space)
+    at = Architecture.single_path({d.key: i % len(d) for i, d in enumerate(space.decisions())})
+    first = model.decision_costs(at)
+    assert model._additive and len(builds) == 1 + 6 * 4 + 2  # the base, each swap from it (to 0 is the base), two checks
+    again = model.decision_costs(Architecture.single_path({d.key: 1 for d in space.decisions()}))
+    assert len(builds) == 27  # no build per step once the table exists
+    exact = hooks.build_cost_model("madds", space)
+    exact._additive = False  # count each swapped child, as before
+    assert first == pytest.approx(exact.decision_costs(at)) and again["edge 1<-0"][1] == pytest.approx(
+        exact.cost(Architecture.single_path({d.key: 1 for d in space.decisions()})))
+
+
 def test_a_unit_mismatch_and_a_target_without_cost_model_are_one_line_errors(tmp_path):
     mismatch = run_cli(*search_args("random", tmp_path / "a", "--target", "latency=5ms", "--cost-model", "params"),
                        exit_code=None)
