@@ -4,6 +4,7 @@ import hashlib
 import json
 import shutil
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -399,18 +400,36 @@ def test_a_unit_mismatch_and_a_target_without_cost_model_are_one_line_errors(tmp
     assert not (tmp_path / "a").exists()
 
 
-def test_without_a_target_the_history_is_what_it_was(tmp_path):
+@pytest.mark.parametrize("controller, options", [
+    ("random", {}), ("mdenas", {}), ("parsec", {"samples": 2}), ("eoinas", {"warmup": 0}),
+])
+def test_without_a_target_the_history_is_what_it_was(tmp_path, controller, options):
     """A target that never binds (hard rule, far above any cost) hands controllers what they got without one:
     the history must then hold the same values, bit for bit, plus the cost columns; without one, no new key."""
-    plain = api.search("darts-cell", "random", out=tmp_path / "plain", **{**TINY, "epochs": 2})
-    bound = api.search("darts-cell", "random", out=tmp_path / "bound", target="madds=1000G", cost_model="madds",
-                       target_rule="hard", **{**TINY, "epochs": 2})
+    plain = api.search("darts-cell", controller, out=tmp_path / "plain", options=options, **{**TINY, "epochs": 2})
+    bound = api.search("darts-cell", controller, out=tmp_path / "bound", target="madds=1000G", cost_model="madds",
+                       target_rule="hard", options=options, **{**TINY, "epochs": 2})
     for before, after in zip(plain.history, bound.history):
         assert not {"search_cost", "search_reward", "derived_cost", "derived_reward"} & set(before)
         assert {key: after[key] for key in before if key != "seconds"} == {
             key: value for key, value in before.items() if key != "seconds"}
         assert after["search_reward"] == after["search_accuracy"] and after["derived_cost"] > 0
     assert plain.genotype == bound.genotype
+
+
+@pytest.mark.parametrize("controller", ["random", "mdenas"])
+def test_without_a_target_the_history_is_the_one_recorded_before_hardware_aware_search(tmp_path, controller):
+    """tests/golden holds the history of this tiny search as fa31510 (before issue 27) wrote it, `seconds`
+    dropped (made with that commit's tree on PYTHONPATH: `nasplug run --space darts-cell --controller C
+    --dataset digits --layers 3 --channels 4 --epochs 2 --batch-size 32 --threads 1 --device cpu`); the keys it
+    had must hold the same values, bit for bit (later issues added keys such as `derived` and `prunes`)."""
+    golden = Path(__file__).parent / "golden" / f"fa31510_darts-cell_{controller}_history.jsonl"
+    before = [json.loads(line) for line in golden.read_text().splitlines()]
+    now = api.search("darts-cell", controller, out=tmp_path / "run", dataset="digits", layers=3, channels=4,
+                     epochs=2, batch_size=32, device="cpu", progress=False, threads=1).history
+    assert len(now) == len(before) == 2
+    for old_record, record in zip(before, now):
+        assert {key: record[key] for key in old_record} == old_record
 
 
 @pytest.mark.parametrize("controller, options", [
