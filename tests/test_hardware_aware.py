@@ -13,6 +13,7 @@ from torch import nn
 from nasplug import Architecture, CostError, CostModel, Feedback, GatedChoice, api
 from nasplug.networks.latency import LatencyError, LatencyProtocol, measure_latency
 from nasplug.plugin import load_plugins
+from nasplug.runs.checkpoint import checkpoint_paths, load_checkpoint
 from nasplug.search.target import CostTarget, parse_target
 from nasplug.testing import assert_one_line_error, run_cli, search_args, tiny_space
 
@@ -450,6 +451,57 @@ def test_every_controller_searches_under_a_target_and_records_reward_accuracy_an
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert (config["target"], config["cost_model"], config["target_rule"]) == (
         "latency=5ms", "nb201-latency-pixel3", "soft")
+
+
+EXPENSIVE_CONV = '''
+    import nasplug
+
+
+    class ExpensiveConv(nasplug.CostModel):
+        """1 ms plus 100 ms for every edge running nor_conv_3x3: additive, deterministic."""
+
+        quantity = "latency"
+
+        def cost(self, architecture):
+            names = architecture.to_json(self.space.decisions())
+            return 1.0 + 100.0 * sum(chosen == ["nor_conv_3x3"] for chosen in names.values())
+
+
+    @nasplug.hookimpl
+    def list_cost_models():
+        return {"expensive-conv": ExpensiveConv}
+'''
+
+
+@pytest.mark.parametrize("controller, options", [
+    ("random", {}), ("mdenas", {}), ("parsec", {"samples": 2}), ("eoinas", {"warmup": 0}),
+])
+def test_every_controller_moves_away_from_an_op_the_target_makes_very_expensive(fake_dist, tmp_path, controller,
+                                                                                options):
+    """Planted: one op costs 100× the rest. Under the target, each controller's own measure of that op (its
+    probability; random search's derived choice) must fall against the same search without the target."""
+    pytest.importorskip("nasplug_nb201")
+    fake_dist("nasplug-expensiveconv", {"nasplug": {"expensiveconv": "nasplug_expensiveconv"}},
+              {"nasplug_expensiveconv.py": EXPENSIVE_CONV})
+    hooks = load_plugins()
+    common = {"dataset": "digits", "epochs": 2, "batch_size": 32, "device": "cpu", "progress": False,
+              "options": {"cells": 1, "channels": 4, **options}, "hooks": hooks}
+    free = api.search("nas-bench-201", controller, out=tmp_path / "free", **common)
+    bound = api.search("nas-bench-201", controller, out=tmp_path / "bound", target="latency=2ms",
+                       cost_model="expensive-conv", target_rule="hard", **common)
+
+    def conv_share(result):
+        record = result.history[-1]
+        if controller == "random":  # uniform sampling: its per-choice mean score is what the reward moves
+            state = load_checkpoint(checkpoint_paths(result.run_dir)[-1])["controller"]
+            scores = state["accuracy_sum"] / state["visits"].clamp(min=1)
+            names = [name for choices in record["choices"].values() for name in choices]
+            conv = [float(score) for score, name in zip(scores, names) if name == "nor_conv_3x3"]
+            return sum(conv) / len(conv) / float(scores.mean())
+        return sum(p[record["choices"][key].index("nor_conv_3x3")]
+                   for key, p in record["distribution"].items()) / len(record["distribution"])
+
+    assert conv_share(bound) < conv_share(free)
 
 
 def test_a_search_under_a_target_resumes_exactly(tmp_path):
