@@ -125,6 +125,13 @@ class SearchEngine:
         self.target = None if config.target is None else CostTarget(
             parse_target(config.target), hooks.build_cost_model(config.cost_model, self.space),
             config.cost_model, config.target_rule)
+        if self.target is not None:  # stored as priced: a file resolved, with its sha256 (a resume checks it)
+            name, argument = config.cost_model.partition(":")[0], self.target.model.recorded_argument()
+            self.config = config = attrs.evolve(config, cost_model=name if argument is None else f"{name}:{argument}")
+            self.target.model_name = config.cost_model
+            self.target.owner = describe(hooks.cost_models()[name].provider, "plugin")
+            if self.target.model.priced_as():
+                self.progress.message(f"priced as: {self.target.model.priced_as()}")
 
         supernet = allocate(self.space.build_supernet, f"the {config.space} supernet", config.space_options)
         self.supernet: nn.Module = supernet.to(self.device)
@@ -168,7 +175,8 @@ class SearchEngine:
                          lambda: self.controller.transfer_state(earlier["controller"]))
             self.progress.message(f"controller initialised from {self.config.init_from}")
         if self.world.is_main:
-            write_saved_config(self.run_dir, self.config, self.environment)
+            priced = self.target.model.priced_as() if self.target is not None else {}
+            write_saved_config(self.run_dir, self.config, {**self.environment, **({"priced_as": priced} if priced else {})})
             write_run_preprocessing(self.run_dir, self.data.preprocessing)
 
     def state_dict(self) -> dict[str, Any]:

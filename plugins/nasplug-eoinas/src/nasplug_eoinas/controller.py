@@ -184,7 +184,10 @@ class EoiNAS(Controller):
             choice = int(index[row])
             # Warm-up trains weights only (Alg. 1): no gate, no graph to α.
             paths[decision.key] = (GatedChoice(choice, hard[row, choice] if learning else None),)
-        return [Architecture(paths)]
+        # β with its graph to α, pruned ops at 0: what a cost target's expected cost Σ β·c differentiates.
+        beta = torch.softmax(logits, dim=-1) if learning else None
+        probabilities = {} if beta is None else {d.key: beta[row, : len(d)] for row, d in enumerate(self.decisions)}
+        return [Architecture(paths, probabilities)]
 
     @hookimpl
     def record_feedback(
