@@ -90,6 +90,8 @@ def main() -> None:
     parser.add_argument("--devices", default=",".join(DEVICES), help="the devices whose targets to search under")
     parser.add_argument("--percentiles", default=",".join(map(str, PERCENTILES)),
                         help="the targets, as percentiles of each device's latency over the space")
+    parser.add_argument("--targets-ms", default="",
+                        help="explicit targets in ms (comma-separated), searched instead of --percentiles")
     parser.add_argument("--no-baseline", action="store_true", help="skip the searches without a target")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=Path("/tmp/hardware_aware_nb201"))
@@ -103,15 +105,17 @@ def main() -> None:
     result = {"budget": {"subset": args.subset, "epochs": args.epochs, "input_size": args.input_size,
                          "cells": 1, "channels": 16, "threads": 1, "seed": args.seed, "rule": args.rule,
                          "pixels": "CIFAR-10 python batches, JPEG-decoded pixels"}, "runs": runs}
-    jobs = [] if args.no_baseline else [(None, None)]
-    jobs += [(device, int(p)) for device in args.devices.split(",") for p in args.percentiles.split(",")]
-    for device, percentile in jobs:
+    jobs: list[tuple[str | None, int | None, float | None]] = [] if args.no_baseline else [(None, None, None)]
+    for device in args.devices.split(","):
+        column = table.latency_ms[:, table.devices.index(device)]
+        if args.targets_ms:
+            jobs += [(device, None, float(ms)) for ms in args.targets_ms.split(",")]
+        else:
+            jobs += [(device, int(p), round(float(np.percentile(column, int(p))), 2))
+                     for p in args.percentiles.split(",")]
+    for device, percentile, target in jobs:
         for name in args.controllers.split(","):
             options, epochs = controller_options(name, args.epochs)
-            target = None
-            if device is not None:
-                column = table.latency_ms[:, table.devices.index(device)]
-                target = round(float(np.percentile(column, percentile)), 2)
             config = SearchConfig(
                 space="nas-bench-201", controller=name, dataset="cifar10", data_dir=str(data_dir), epochs=epochs,
                 batch_size=64, seed=args.seed, lr=0.025, lr_min=0.001, momentum=0.9, nesterov=True,
@@ -119,7 +123,7 @@ def main() -> None:
                 space_options={"cells": 1, "channels": 16}, controller_options=options, device="cpu",
                 keep_checkpoints=1, target=None if target is None else f"latency={target}ms",
                 cost_model=None if device is None else f"nb201-latency-{device}", target_rule=args.rule)
-            run_dir = args.work / f"{name}-{device or 'none'}-{percentile or 0}"
+            run_dir = args.work / f"{name}-{device or 'none'}-{percentile or target or 0}"
             started = time.perf_counter()
             found = run_search(config, run_dir, threads=1, hooks=load_plugins(), progress=Progress(False))
             genotype = found.genotype
@@ -127,6 +131,7 @@ def main() -> None:
                 raise TypeError(f"expected a nas-bench-201 cell, got {genotype!r}")
             row: dict[str, Any] = {"controller": name, "device": device, "percentile": percentile,
                                    "target_ms": target, "genotype": genotype.to_string(),
+                                   "options": options, "epochs": epochs,
                                    "accuracy": table.value(genotype, TRUTH),
                                    "seconds": time.perf_counter() - started,
                                    "last_epoch": {key: found.history[-1].get(key) for key in (

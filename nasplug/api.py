@@ -255,6 +255,7 @@ def search_config(
     for key in ("epochs", "batch_size"):
         values.setdefault(key, defaults[key])
     values.update(space=space, controller=name, dataset=dataset)
+    _absolute_data_dir(values)
     return SearchConfig(**values, space_options=space_options, controller_options=controller_options)
 
 
@@ -338,6 +339,8 @@ def train(
         shown = _progress(progress)
         shown.message(f"training {config.genotype_source or config.space} ({config.space}) on {config.dataset} for "
                       f"{config.epochs} epochs; writing {out_dir}")
+        if bundle is None:
+            _say_taken_from_run(shown, config.genotype_source, settings, config)
         with _interruptible(out_dir, shown):
             return train_network(config, out_dir, progress=shown, hooks=hooks, threads=threads, data=bundle)
 
@@ -376,18 +379,22 @@ def train_config(
     space: str | None = None,
     options: Mapping[str, Any] | None = None,
     hooks: Hooks | None = None,
-    data: DataBundle | None = None,
+    data: DataBundle | Dataset | tuple[Dataset, Dataset] | None = None,
     **settings: Any,
 ) -> TrainConfig:
     """The TrainConfig of :func:`train`: the evaluation protocol (``recipe``, else the space's own training
     recipe where it names one, else the dataset's), then the settings given, then a run folder's data;
     takes :func:`train`'s arguments and is checked before any data is loaded (but ``data``'s)."""
+    from nasplug.data import DataBundle
+    from nasplug.data.user import training_bundle
     from nasplug.networks.genotypes import load_genotype
     from nasplug.runs.origin import run_origin
     from nasplug.train import TrainConfig, training_config
 
     _check_settings(train_config, settings, TRAIN_SETTINGS)
     hooks = _plugins(hooks)
+    if data is not None and not isinstance(data, DataBundle):
+        data = training_bundle(data)  # a (train, test) pair, as train() takes it
     values: dict[str, Any] = {}
     network: dict[str, Any] = {}
     entry = load_genotype(str(genotype), hooks, space)[0] if genotype else None  # loaded once if given
@@ -422,6 +429,7 @@ def train_config(
     network.update(options or {})
     network.update({setting.name: settings[setting.name] for setting in TRAIN_SETTINGS
                     if setting.field is None and settings.get(setting.name) is not None})
+    _absolute_data_dir(values)
     return training_config(str(genotype), dataset=dataset, space=space, network_options=network, hooks=hooks,
                            shape=None if data is None else data.shape, **values)
 
@@ -541,6 +549,26 @@ def exportable_network(
     data_dir = origin.data_dir if origin is not None and built.dataset == origin.dataset else None
     preprocessing = kept if same else dataset_preprocessing(built.dataset, data_dir, built.data.input_size, hooks)
     return attrs.evolve(built, preprocessing=preprocessing)
+
+
+def _absolute_data_dir(values: dict[str, Any]) -> None:
+    """A run records its data folder absolute: the folder travels with the run (train RUN, info, export)
+    and is read from wherever that command runs, not only from where the run started."""
+    if values.get("data_dir") is not None:
+        values["data_dir"] = str(Path(values["data_dir"]).absolute())
+
+
+def _say_taken_from_run(shown: Progress, reference: str, given: Mapping[str, Any], config: Any) -> None:
+    """Print the data settings a run folder ``reference`` supplied (those the user left out)."""
+    from nasplug.runs.origin import run_origin
+
+    origin = run_origin(reference) if reference else None
+    if origin is None:
+        return
+    taken = {key: getattr(config, key) for key, value in origin.data_settings(config.dataset).items()
+             if given.get(key) is None and getattr(config, key) == value}
+    if origin.taken(taken):
+        shown.message(origin.taken(taken))
 
 
 def _check_settings(

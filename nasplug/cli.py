@@ -21,6 +21,7 @@ from nasplug.plugin import load_plugins
 from nasplug.protocol.command import protocol
 from nasplug.recipes import load_recipe
 from nasplug.runs.folder import default_run_dir, fresh_output_dir
+from nasplug.runs.origin import taken_from_run
 from nasplug.runs.progress import Progress, resume_hint
 from nasplug.search.settings import SEARCH_SETTINGS
 from nasplug.train.ranking import PLOT_FILE, RESULT_FILE, run_ranking_experiment
@@ -280,6 +281,9 @@ def info(reference: str, space: str | None, dataset: str | None, data_dir: str |
             given[name] = value
     built = api.info_network(reference, hooks=load_plugins(), dataset=dataset, data_dir=data_dir,
                              input_size=input_size, space=space, options=given)
+    taken = taken_from_run(reference, {"dataset": dataset, "data_dir": data_dir, "input_size": input_size})
+    if taken:
+        click.echo(taken)
     cost = model_cost(built.module, built.data)
     described = ", ".join(f"{k}={v}" for k, v in built.options.items())
     size = built.data.input_size
@@ -479,6 +483,9 @@ def export_command(reference: str, fmt: str, out: str | None, space: str | None,
     built = api.exportable_network(reference, untrained=untrained, seed=seed, hooks=load_plugins(),
                                    dataset=dataset, input_size=input_size, space=space, options=options)
     path = export_network(built, fmt, target)
+    taken = taken_from_run(reference, {"dataset": dataset, "input_size": input_size})
+    if taken:
+        click.echo(taken)
     size = built.data.input_size
     click.echo(f"{reference} ({built.space.name}, {built.data.in_channels}x{size}x{size} input, "
                f"{built.data.num_classes} classes) written to {path}")

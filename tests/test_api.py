@@ -115,9 +115,24 @@ def test_an_unknown_or_mistyped_setting_is_one_line_listing_the_accepted_ones(ca
     assert fragment in str(error.value) and "\n" not in str(error.value)
 
 
+def test_a_relative_data_dir_is_recorded_absolute_so_it_travels_with_the_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = api.search_config("darts-cell", "random", dataset="digits", data_dir="data")
+    assert config.data_dir == str(tmp_path / "data")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(config.to_json()))
+    darts = load_plugins().space_entry("darts-cell").cls.published_genotypes()["DARTS_V2"]
+    (run / "genotype.json").write_text(json.dumps(darts.to_json()))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # `nasplug train RUN` from another folder reads the same data folder
+    assert api.train_config(run).data_dir == str(tmp_path / "data")
+
+
 def test_train_config_takes_the_cli_defaults_and_the_settings_by_name():
     config = api.train_config("DARTS_V2", dataset="digits", workers=2, layers=3, data_dir=Path("data"))
-    assert (config.dataset, config.num_workers, config.data_dir) == ("digits", 2, "data")
+    assert (config.dataset, config.num_workers, config.data_dir) == ("digits", 2, str(Path("data").absolute()))
     assert config.network_options["layers"] == 3
     assert api.train_config("DARTS_V2").dataset == "cifar10"
 

@@ -570,3 +570,16 @@ def test_reduction_cells_sit_where_the_option_puts_them():
         DartsCellSpace(DIGITS, {"layers": 6, "reductions": "2,6"})
     with pytest.raises(OptionError, match="'reductions'.*'auto' or comma-separated"):
         DartsCellSpace(DIGITS, {"reductions": "second"})
+
+
+def test_the_mobile_stem_builds_only_its_two_convs():
+    # No ImageNetStem built and cut down: the RNG draws are the two convs' and nothing more.
+    from nasplug.spaces.darts_cell.network import MobileStem, quarter_stem
+
+    torch.manual_seed(0)
+    stem = MobileStem(3, 8)
+    after_stem = torch.rand(1)
+    torch.manual_seed(0)
+    convs = quarter_stem(3, 8)
+    assert torch.equal(torch.rand(1), after_stem)
+    assert all(torch.equal(a, b) for a, b in zip(stem.state_dict().values(), convs.state_dict().values()))

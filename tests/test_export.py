@@ -86,6 +86,20 @@ def test_exported_network_gives_the_module_logits_without_nasplug(networks, spac
     assert torch.allclose(logits_without_nasplug(fmt, path, x, tmp_path), expected, atol=1e-5)
 
 
+def test_a_pt2_export_never_overwrites_a_json_that_is_not_its_own(networks, tmp_path):
+    from nasplug.networks.export import ExportError
+
+    built = networks["darts-cell"]
+    with pytest.raises(ExportError, match="writes its metadata to <name>.json"):
+        export_network(built, "pt2", tmp_path / "model.json")
+    (tmp_path / "net.json").write_text('{"mine": true}')
+    with pytest.raises(ExportError, match="net.json exists and is not the metadata"):
+        export_network(built, "pt2", tmp_path / "net.pt2")
+    assert (tmp_path / "net.json").read_text() == '{"mine": true}' and not (tmp_path / "net.pt2").exists()
+    export_network(built, "pt2", tmp_path / "again.pt2")
+    export_network(built, "pt2", tmp_path / "again.pt2")  # its own metadata is replaced with the model
+
+
 def test_safetensors_weights_load_without_nasplug_and_rebuild_the_network(networks, tmp_path):
     built = networks["darts-cell"]
     path = export_network(built, "safetensors", tmp_path / "model.safetensors")

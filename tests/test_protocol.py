@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import statistics
 
+import attrs
 import pytest
 
+from nasplug.core.errors import NasplugError
 from nasplug.plugin import load_plugins
 from nasplug.protocol import ProtocolError, ProtocolPlan, run_protocol
 from nasplug.protocol import seeds
@@ -116,3 +118,44 @@ def test_the_command_prints_mean_and_std(tmp_path, plan):
                      "--train", "epochs=1", "--threads", "1", "--quiet", "--out", out)
     assert "search 1: test top-1" in result.output and "over 2 seeds" in result.output
     assert (out / "eval-1-2" / "results.json").exists()
+
+
+def test_a_mistyped_plan_is_refused_before_the_folder_is_claimed(tmp_path, plan):
+    out = tmp_path / "protocol"
+    for wrong, match in ((attrs.evolve(plan, eval_recipe="no-such-recipe"), "no-such-recipe"),
+                         (attrs.evolve(plan, search_settings={"epochs": "two"}), "epochs"),
+                         (attrs.evolve(plan, train_options={"no_such_option": 1}), "no_such_option")):
+        with pytest.raises(NasplugError, match=match):
+            run_protocol(wrong, out, progress=False)
+        assert not (out / "protocol.json").exists()
+
+
+@pytest.mark.parametrize("command, key", [("search", "threads"), ("search", "seed"), ("search", "out"),
+                                          ("train", "genotype"), ("train", "recipe"), ("train", "progress")])
+def test_settings_the_protocol_sets_itself_are_refused_in_one_line(tmp_path, plan, command, key):
+    result = run_cli("protocol", "--search-recipe", plan.search_recipe, "--eval-recipe", plan.eval_recipe,
+                     f"--{command}", f"{key}=2", "--out", tmp_path / "out", exit_code=1)
+    assert f"--{command} {key}: set by the protocol" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+
+
+def test_a_member_folder_killed_before_its_config_starts_afresh(tmp_path, plan):
+    out = tmp_path / "protocol"
+    one = attrs.evolve(plan, searches=1, eval_seeds=1)
+    (out / "search-1").mkdir(parents=True)
+    (out / "protocol.json").write_text(json.dumps({"format": 1, "plan": one.to_json()}))  # the first try's
+    # SIGKILL while loading data: the run's lock made the folder
+    (out / "search-1" / ".nasplug.lock").write_text("")
+    (out / "eval-1-1").mkdir()  # and an evaluation killed as early, left empty
+    result = run_protocol(one, out, hooks=load_plugins(), progress=False, threads=1)
+    assert (out / "search-1" / "genotype.json").exists() and (out / "eval-1-1" / "results.json").exists()
+    assert len(result.evaluations) == 1
+
+
+def test_an_empty_or_broken_history_is_a_one_line_error(tmp_path):
+    (tmp_path / "history.jsonl").write_text("")
+    with pytest.raises(ProtocolError, match="history.jsonl: no epoch recorded"):
+        seeds.search_criterion(tmp_path)
+    (tmp_path / "history.jsonl").write_text('{"search_accuracy": 0.5}\n{"trunc')
+    with pytest.raises(ProtocolError, match="history.jsonl: the last line is not an epoch record"):
+        seeds.search_criterion(tmp_path)

@@ -62,10 +62,31 @@ def test_another_dataset_asked_for_wins_over_the_runs(search_run):
     assert api.train_config(search_run).dataset == "digits"
 
 
+def test_a_searchs_input_size_does_not_travel_a_trainings_does(search_run, trained, tmp_path):
+    # A search at a reduced --input-size (a proxy): the network it found trains at the dataset's shape.
+    import shutil
+
+    from nasplug.runs.origin import run_origin
+
+    reduced = tmp_path / "reduced"
+    shutil.copytree(search_run, reduced)
+    config = json.loads((reduced / "config.json").read_text())
+    (reduced / "config.json").write_text(json.dumps({**config, "input_size": 16}))
+    assert api.train_config(reduced).input_size is None
+    assert api.train_config(reduced, input_size=16).input_size == 16
+    assert run_origin(reduced).data_settings(None) == {"dataset": "digits", "data_dir": None}
+    assert run_origin(trained).data_settings(None)["input_size"] is None  # a training's own size travels
+    shown = []
+    api._say_taken_from_run(type("P", (), {"message": lambda self, text: shown.append(text)})(), str(reduced),
+                            {}, api.train_config(reduced))
+    assert shown == [f"from the run {reduced}: dataset=digits"]
+
+
 def test_info_sizes_the_network_train_would_build(search_run):
     result = cli("info", "--genotype", search_run)
     assert result.exit_code == 0, result.output
     assert "layers=8, channels=16" in result.output and "digits 8x8, 10 classes" in result.output
+    assert f"from the run {search_run}: dataset=digits" in result.output
     expected = api.info(search_run / "genotype.json", dataset="digits", options={"layers": 8, "channels": 16})
     assert f"{expected.parameters / 1e6:.6f} M" in result.output
 
@@ -145,8 +166,14 @@ def test_an_exported_digits_model_classifies_digits_without_nasplug(trained, fmt
     order = _original_order()
     module = trained_network(trained, HOOKS).module.eval()
     with torch.no_grad():
-        expected = module(images).argmax(1)[order]
-    assert answer["predicted"] == expected.tolist()
+        logits = module(images)[order]
+    # The same class wherever torch's top two are apart; a near tie (top-2 margin < 1e-4) may round
+    # either way in another runtime's float arithmetic.
+    top2 = logits.topk(2, dim=1).values
+    decided = (top2[:, 0] - top2[:, 1]) >= 1e-4
+    predicted = torch.tensor(answer["predicted"])
+    assert torch.equal(predicted[decided], logits.argmax(1)[decided])
+    assert decided.float().mean() > 0.99  # the tolerance excuses a handful of images at most
     assert answer["accuracy"] > 0.8
 
 
@@ -184,6 +211,7 @@ def test_api_trains_and_sizes_a_network_for_a_users_own_data(search_run, tmp_pat
                        layers=3, channels=4, auxiliary_weight=0.0, batch_size=64)
     config = json.loads((tmp_path / "own" / "config.json").read_text())
     assert config["dataset"] == "Pairs" and 0 <= result.top1 <= 1
+    assert api.train_config(search_run, data=(train, test)).dataset == "Pairs"  # train's data, as train takes it
     # `info` for the same data sizes the network `train` would build for it (the CIFAR protocol: <= 64 px)
     cost = api.info(search_run, data=train)
     assert cost.parameters == api.info(search_run / "genotype.json", dataset="digits",

@@ -73,3 +73,31 @@ def test_the_warnings_stay_silent_where_the_distribution_moved():
     stuck = [dict(moved[0]), dict(moved[0], epoch=2)]
     assert "the same as after epoch 1" in unmoved(stuck)
     assert "2 step(s) per epoch" in too_few_steps([dict(moved[0], steps=2)])
+
+
+def test_the_random_baseline_is_not_warned_that_its_uniform_distribution_has_not_moved(tmp_path):
+    result = api.search("darts-cell", "random", data=Few(), out=tmp_path / "random", epochs=2, batch_size=16,
+                        layers=3, channels=4, progress=False)
+    assert not any("has not moved" in warning for warning in result.summary.warnings)  # it samples uniformly
+    assert unmoved(result.history) is not None  # though its reported distribution is uniform
+
+
+def test_a_kill_before_the_genotype_leaves_the_summary_and_a_resume_finishes(tmp_path, monkeypatch):
+    from nasplug.search import engine
+
+    written = engine.write_json
+
+    def killed_at_the_genotype(path, data):
+        if path.name == "genotype.json":
+            raise KeyboardInterrupt
+        written(path, data)
+
+    monkeypatch.setattr(engine, "write_json", killed_at_the_genotype)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        api.search("darts-cell", "mdenas", data=Few(), out=out, epochs=1, batch_size=64, layers=3, channels=4,
+                   progress=False)
+    assert (out / "summary.json").exists() and not (out / "genotype.json").exists()
+    monkeypatch.setattr(engine, "write_json", written)
+    api.resume_search(out, data=Few(), progress=False)
+    assert (out / "genotype.json").exists() and (out / "summary.json").exists()

@@ -25,6 +25,7 @@ class RandomController(Controller):
     """
 
     description = "uniform sampling baseline (built in)"
+    learns_distribution = False  # reports the uniform it samples from; derives from accuracies, not from it
     options = {
         "derive": Option(str, "accuracy", "score choices by their mean search accuracy, or random",
                          choices=("accuracy", "random")),

@@ -100,6 +100,11 @@ class Architecture:
     """
 
     paths: dict[str, tuple[GatedChoice, ...]] = attrs.field(converter=_paths_converter)
+    probabilities: dict[str, torch.Tensor] = attrs.field(factory=dict, eq=False, repr=False)
+    """Optional, per key: the controller's probability of every choice of the decision (1-D, 0 for a pruned
+    choice), with its graph to the controller's parameters. A cost target differentiates the expected
+    cost Σ p·c through it (nasplug.search.target), which a straight-through gate alone cannot give.
+    Belongs to one step: not serialised, dropped by :meth:`detached`."""
 
     @classmethod
     def single_path(cls, choices: Mapping[str, int]) -> Architecture:
@@ -169,7 +174,8 @@ class Architecture:
             {
                 key: tuple(GatedChoice(p.choice, moved[id(p.gate)]) if id(p.gate) in moved else p for p in paths)
                 for key, paths in self.paths.items()
-            }
+            },
+            self.probabilities,
         )
 
     def requires_grad(self) -> bool:

@@ -36,6 +36,10 @@ class Controller:
     ``nasplug plot`` marks those falls. Leave False where a probability may touch 0 and come back
     (MdeNAS clips its update at 0)."""
 
+    learns_distribution: ClassVar[bool] = True
+    """False where the reported distribution never moves by design (the random baseline samples
+    uniformly throughout): the end-of-search warning that it "has not moved" is then skipped."""
+
     def __init__(self, space: SearchSpace, options: Mapping[str, Any], seed: int) -> None:
         """``options`` as parsed by the engine; an option left out (a controller built by hand) takes its default."""
         self.space = space

@@ -9,7 +9,7 @@ device of the benchmark, and a third party adds a device by listing its own subc
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from nasplug.core.architecture import Architecture
 from nasplug.core.errors import NasplugError
@@ -46,6 +46,14 @@ class CostModel:
                             f"{self.argument_help}")
         self.space = space
         self.argument = argument
+
+    def recorded_argument(self) -> str | None:
+        """The argument as the run's config.json stores it: a file resolved, with what a resume checks."""
+        return self.argument
+
+    def priced_as(self) -> dict[str, Any]:
+        """What the costs stand for (a table's shapes, device, protocol), recorded with the run; {} if plain."""
+        return {}
 
     @property
     def unit(self) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import attrs
 import torch
 from torch import nn
@@ -34,12 +37,13 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
     return main, auxiliary
 
 
-def count_macs(model: nn.Module, data: DataShape) -> int:
+def count_macs(model: nn.Module, data: DataShape, forward: Callable[[torch.Tensor], Any] | None = None) -> int:
     """Multiply-adds of one eval-mode forward of a single image, by torch's own flop counter.
 
     The counter reports 2 FLOPs per multiply-add of convolutions and matrix
     products; normalisation, activations and pooling are not counted, as in the
-    papers' tables.
+    papers' tables. ``forward`` runs the image where ``model(x)`` is not the call
+    (a supernet's child: ``lambda x: child(x, architecture)``).
     """
     was_training = model.training
     model.eval()
@@ -48,7 +52,7 @@ def count_macs(model: nn.Module, data: DataShape) -> int:
     counter = FlopCounterMode(display=False)
     try:
         with torch.no_grad(), counter:
-            model(x)
+            (forward or model)(x)
     finally:
         model.train(was_training)
     return counter.get_total_flops() // 2

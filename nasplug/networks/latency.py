@@ -127,12 +127,28 @@ def measure_latency(
 ) -> LatencyReport:
     """Time ``protocol.runs`` forwards of ``module`` on one random batch after ``protocol.warmup`` untimed ones.
 
-    ``clock`` returns seconds (``time.perf_counter``; a test passes a counting fake). The thread count
-    is set for the measurement and restored afterwards.
+    ``clock`` returns seconds (``time.perf_counter``; a test passes a counting fake). The module is
+    timed in place, in eval mode on the protocol's device and dtype; afterwards its train/eval mode and,
+    where its floating-point parameters share one device and dtype, those are restored, as is torch's
+    thread count.
     """
     device = torch.device(protocol.device)
     dtype = PRECISIONS[protocol.precision]
-    module = module.eval().to(device=device, dtype=dtype)
+    was_training = module.training
+    placed = {(t.device, t.dtype) for t in (*module.parameters(), *module.buffers()) if t.is_floating_point()}
+    try:
+        return _timed(module.eval().to(device=device, dtype=dtype), in_channels, protocol, clock)
+    finally:
+        module.train(was_training)
+        if len(placed) == 1:
+            (where, kind), = placed
+            module.to(device=where, dtype=kind)
+
+
+def _timed(module: nn.Module, in_channels: int, protocol: LatencyProtocol,
+           clock: Callable[[], float]) -> LatencyReport:
+    device = torch.device(protocol.device)
+    dtype = PRECISIONS[protocol.precision]
     size = protocol.input_size
     x = torch.randn(protocol.batch_size, in_channels, size, size, generator=torch.Generator().manual_seed(0))
     x = x.to(device=device, dtype=dtype)

@@ -66,6 +66,27 @@ class LatencyTable:
             raise CostError(f"the latency table was measured for space options {self.space_options}; this "
                             f"space's blocks or choices differ ({', '.join(missing)})")
 
+    def shape(self) -> dict[str, Any]:
+        """What sets the measured blocks' shapes: the space's options (width, ...), input size, classes, channels."""
+        return {"space_options": self.space_options, "input_size": self.input_size,
+                "num_classes": self.num_classes, "in_channels": self.in_channels}
+
+    def check_shape(self, space: ProxylessSpace) -> None:
+        """A CostError unless ``space`` has the options and data shape this table measured: a table of the
+        deployed network (width 1.0, 224 px, 1000 classes) does not silently price a proxy's search."""
+        wanted = {"space_options": dict(space.config), "input_size": space.data.input_size,
+                  "num_classes": space.data.num_classes, "in_channels": space.data.in_channels}
+        differ = [f"{name} {self.shape()[name]!r} here {value!r}" for name, value in wanted.items()
+                  if self.shape()[name] != value]
+        if differ:
+            raise CostError(f"the latency table was measured at other shapes than this search's ({'; '.join(differ)}"
+                            f"); to price this search with it anyway, use --cost-model proxyless-lut-other-shape:FILE")
+
+    def priced_as(self) -> dict[str, Any]:
+        """The table's shape options, device and protocol: what a run's latencies are priced as."""
+        return {**self.shape(), "device_name": self.report.get("device_name"),
+                "protocol": self.report.get("protocol"), "statistic": self.statistic}
+
     def to_json(self) -> dict[str, Any]:
         return {"format": TABLE_FORMAT, "unit": UNIT, **attrs.asdict(self)}
 

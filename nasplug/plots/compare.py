@@ -16,7 +16,7 @@ import attrs
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from nasplug.runs.history import uniform_entropy
+from nasplug.runs.history import normalised_entropy
 
 COMPARED_SETTINGS = ("controller", "space", "dataset", "seed", "epochs", "batch_size", "lr")
 """The settings a run's label shows where they differ between the runs compared."""
@@ -45,8 +45,7 @@ def _series(records: Sequence[Mapping[str, Any]], key: str) -> list[float]:
 def _normalised_entropy(records: Sequence[Mapping[str, Any]]) -> list[float]:
     if not all(record.get("distribution") for record in records):
         return [math.nan] * len(records)
-    ceiling = uniform_entropy(records[-1]["distribution"])
-    return [record["entropy"] / ceiling if ceiling else math.nan for record in records]
+    return normalised_entropy(records)
 
 
 def comparison_figure(runs: Sequence[ComparedRun]) -> Figure:

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from nasplug.runs.history import uniform_entropy
+from nasplug.runs.history import normalised_entropy, uniform_entropy
 
 HEATMAP_COLUMNS = 7
 
@@ -161,8 +161,7 @@ def curves_figure(records: Sequence[Mapping[str, Any]], title: str) -> Figure:
     _loss_and_rate(records, epochs, loss, rate)
     if all(record.get("distribution") for record in records):
         ceiling = uniform_entropy(records[-1]["distribution"])
-        normalised = [record["entropy"] / ceiling if ceiling else 0.0 for record in records]
-        left.plot(epochs, normalised, marker="o", markersize=3, label="entropy / uniform maximum")
+        left.plot(epochs, normalised_entropy(records), marker="o", markersize=3, label="entropy / uniform maximum")
         left.axhline(1.0, color="#888888", linestyle="--", linewidth=1,
                      label=f"uniform maximum = {ceiling:.2f} nats")
         left.set_ylim(0, 1.05)

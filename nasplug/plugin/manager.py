@@ -198,11 +198,7 @@ class Hooks:
     def cost_models(self) -> dict[str, CostModelEntry]:
         """Every cost model any registered plugin lists, by name; a name listed twice carries a conflict."""
         models = [CostModelEntry(name, cls, provider) for provider, listed in self._listings(
-            "list_cost_models", "a dict of name -> CostModel class") for name, cls in listed.items()]
-        for entry in models:
-            if not (isinstance(entry.cls, type) and issubclass(entry.cls, CostModel)):
-                raise PluginError(f"{describe(entry.provider, 'plugin')}: cost model {entry.name!r} is "
-                                  f"{_kind(entry.cls)}, expected a nasplug.CostModel subclass")
+            "list_cost_models", "a dict of name -> nasplug.CostModel subclass") for name, cls in listed.items()]
         return one_per_name(models, "cost model")
 
     def build_cost_model(self, spec: str, space: SearchSpace) -> CostModel:
@@ -404,7 +400,8 @@ class Hooks:
         """Each implementation of listing hook ``hook``, called guarded, with the provider of its plugin;
         a listing that is not a dict of names to what ``expected`` says is that plugin's PluginError."""
         fits = {"list_search_spaces": lambda value: isinstance(value, type) and issubclass(value, SearchSpace),
-                "list_datasets": lambda value: isinstance(value, DatasetInfo)}[hook]
+                "list_datasets": lambda value: isinstance(value, DatasetInfo),
+                "list_cost_models": lambda value: isinstance(value, type) and issubclass(value, CostModel)}[hook]
         listings = []
         for impl in getattr(self.pm.hook, hook).get_hookimpls():
             listed = self._guarded(impl, hook)

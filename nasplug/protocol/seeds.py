@@ -24,13 +24,19 @@ import attrs
 from nasplug import api
 from nasplug.core.errors import NasplugError
 from nasplug.core.schema import SEED_RANGE, field_problems
-from nasplug.plugin import Hooks
+from nasplug.plugin import Hooks, load_plugins
+from nasplug.recipes import recipe_for
 from nasplug.runs.files import read_json_file, write_json
+from nasplug.runs.run_config import CONFIG_FILE
+from nasplug.search.engine import GENOTYPE_FILE, HISTORY_FILE
+from nasplug.train.trainer import RESULTS_FILE
 
 PROTOCOL_FILE = "protocol.json"
-GENOTYPE_FILE = "genotype.json"
-RESULTS_FILE = "results.json"
-HISTORY_FILE = "history.jsonl"
+SET_BY_PROTOCOL = {
+    "search": ("recipe", "out", "options", "seed", "hooks", "progress", "threads", "data"),
+    "train": ("genotype", "recipe", "out", "options", "seed", "hooks", "progress", "threads", "data"),
+}
+"""Arguments of api.search / api.train the protocol sets itself (from its own options): not settings."""
 PICKS = ("all", "search-accuracy")
 """``all``: evaluate every search's genotype; ``search-accuracy``: only the search whose derived
 architecture scored best on its search split in its last epoch (``derived_accuracy`` where the run
@@ -69,6 +75,11 @@ class ProtocolPlan:
                                 f"searches={self.searches}, eval_seeds={self.eval_seeds}")
         if self.pick not in PICKS:
             raise ProtocolError(f"unknown pick {self.pick!r}; available: {', '.join(PICKS)}")
+        for command, settings in (("search", self.search_settings), ("train", self.train_settings)):
+            taken = sorted(set(settings) & set(SET_BY_PROTOCOL[command]))
+            if taken:
+                raise ProtocolError(f"--{command} {', '.join(taken)}: set by the protocol, not a setting (use "
+                                    f"--seed, --threads, --quiet, --out, --{command}-option or the recipes)")
 
     def to_json(self) -> dict[str, Any]:
         return json.loads(json.dumps(attrs.asdict(self)))
@@ -100,6 +111,8 @@ def run_protocol(plan: ProtocolPlan, out: str | Path, *, hooks: Hooks | None = N
                  say: Callable[[str], None] = lambda line: None) -> ProtocolResult:
     """Run (or finish) ``plan`` in folder ``out``; ``say`` reports each member as it starts or is skipped."""
     out = Path(out)
+    hooks = hooks or load_plugins()
+    check_plan(plan, hooks)  # before the folder is claimed: a mistyped name must not lock it
     _claim(out, plan)
     common = {"hooks": hooks, "progress": progress, "threads": threads}
     searches = []
@@ -122,9 +135,35 @@ def run_protocol(plan: ProtocolPlan, out: str | Path, *, hooks: Hooks | None = N
 
 def search_criterion(folder: Path) -> float:
     """The search's last-epoch accuracy on its search split: the derived architecture's, else the samples'."""
-    lines = (folder / HISTORY_FILE).read_text(encoding="utf-8").splitlines()
-    last = json.loads(lines[-1])
-    return float(last.get("derived_accuracy", last["search_accuracy"]))
+    path = folder / HISTORY_FILE
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"{path}: cannot read the search's history ({exc})") from exc
+    try:
+        last = json.loads(lines[-1])
+        return float(last.get("derived_accuracy", last["search_accuracy"]))
+    except IndexError:
+        raise ProtocolError(f"{path}: no epoch recorded; remove {folder} to search again") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ProtocolError(f"{path}: the last line is not an epoch record ({exc}); remove {folder} to "
+                            f"search again") from exc
+
+
+def check_plan(plan: ProtocolPlan, hooks: Hooks) -> None:
+    """Every recipe, setting and option of ``plan``, checked as the members will take them (no data loaded).
+
+    The searches' genotypes do not exist yet: a published genotype of the search's space stands in
+    for them in the evaluations' check (a space that publishes none has its recipe checked only).
+    """
+    config = api.search_config(recipe=plan.search_recipe, options=dict(plan.search_options), hooks=hooks,
+                               **plan.search_settings)
+    published = hooks.space_entry(config.space).cls.published_genotypes()
+    if published:
+        api.train_config(next(iter(published)), space=config.space, recipe=plan.eval_recipe,
+                         options=dict(plan.train_options), hooks=hooks, **plan.train_settings)
+    else:
+        recipe_for(plan.eval_recipe, "train", hooks)
 
 
 def pick_searches(searches: list[dict[str, Any]], pick: str) -> list[int]:
@@ -174,10 +213,14 @@ def _evaluate(plan: ProtocolPlan, search: Path, folder: Path, seed: int, common:
 
 def _member(folder: Path, final_file: str, say: Callable[[str], None], starting: str,
             resume: Callable[[], object], start: Callable[[], object]) -> None:
-    """Skip a member whose folder holds its final file, resume one that was interrupted, start a new one."""
+    """Skip a member whose folder holds its final file, resume one that was interrupted, start a new one.
+
+    A folder without config.json (killed before the run wrote it, e.g. while loading data) holds
+    nothing to resume: the member starts afresh there.
+    """
     if (folder / final_file).exists():
         say(f"{folder.name}: finished, skipped")
-    elif folder.exists():
+    elif (folder / CONFIG_FILE).exists():
         say(f"{folder.name}: resuming")
         resume()
     else:

@@ -53,3 +53,10 @@ def check_history_record(record: Mapping[str, Any], epoch: int, where: str) -> N
         if not isinstance(probabilities, list) or not all(
                 isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p <= 1 for p in probabilities):
             raise SchemaError(f"{where}: distribution[{key!r}] is not a list of probabilities")
+
+
+def normalised_entropy(records: Sequence[Mapping[str, Any]]) -> list[float]:
+    """Each history record's entropy over the uniform maximum of the last record's distribution (1 = uniform;
+    0 where that maximum is 0: nothing to choose)."""
+    ceiling = uniform_entropy(records[-1]["distribution"])
+    return [record["entropy"] / ceiling if ceiling else 0.0 for record in records]

@@ -1,7 +1,8 @@
 """The data a run folder was made on, so that a command given the folder uses the same data by default.
 
-``nasplug train RUN``, ``info --genotype RUN`` and ``export RUN`` read the dataset, its folder and
-the input size from the run's ``config.json`` (a search's or a training's) unless told otherwise;
+``nasplug train RUN``, ``info --genotype RUN`` and ``export RUN`` read the dataset and its folder
+from the run's ``config.json`` (a search's or a training's), and a training's input size, unless
+told otherwise;
 a genotype file or a published name has no origin and takes the command's own defaults.
 """
 
@@ -34,11 +35,24 @@ class RunOrigin:
     network_options: Mapping[str, Any] = attrs.field(factory=dict)
 
     def data_settings(self, dataset: str | None) -> dict[str, Any]:
-        """The run's dataset, folder and input size where ``dataset`` (the one asked for) is None or the
-        run's own; nothing where another dataset was asked for (its folder and size are its own)."""
+        """The run's dataset and folder where ``dataset`` (the one asked for) is None or the run's own;
+        nothing where another dataset was asked for (its folder and size are its own).
+
+        The input size travels from a training folder only (its network was trained at it): a
+        search's ``--input-size`` is a cheap proxy for the search, and the network it found is
+        trained and described at the dataset's own shape unless the user asks otherwise.
+        """
         if dataset is not None and dataset.lower() != self.dataset.lower():
             return {}
-        return {"dataset": self.dataset, "data_dir": self.data_dir, "input_size": self.input_size}
+        settings = {"dataset": self.dataset, "data_dir": self.data_dir}
+        if self.kind == "training":
+            settings["input_size"] = self.input_size
+        return settings
+
+    def taken(self, settings: Mapping[str, Any]) -> str:
+        """``settings`` (name: value) described as taken from this run, for the command's first lines."""
+        listed = ", ".join(f"{key}={value}" for key, value in settings.items() if value is not None)
+        return f"from the run {self.folder}: {listed}" if listed else ""
 
 
 def run_origin(reference: str | Path) -> RunOrigin | None:
@@ -62,3 +76,13 @@ def run_origin(reference: str | Path) -> RunOrigin | None:
         input_size=data.get("input_size"),
         network_options=dict(data.get("network_options") or {}) if training else {},
     )
+
+
+def taken_from_run(reference: str | Path, given: Mapping[str, Any]) -> str:
+    """The line saying which data settings run folder ``reference`` supplies where ``given`` (dataset,
+    data_dir, input_size as the user passed them) leaves them out; empty for a file or a published name."""
+    origin = run_origin(reference)
+    if origin is None:
+        return ""
+    return origin.taken({key: value for key, value in origin.data_settings(given.get("dataset")).items()
+                         if given.get(key) is None})

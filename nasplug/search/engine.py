@@ -27,6 +27,7 @@ from torch import nn
 from nasplug.core.architecture import Architecture, Step, entropy
 from nasplug.core.controller import Controller
 from nasplug.core.errors import CheckpointError, NasplugError
+from nasplug.core.options import resolve_options
 from nasplug.core.space import Genotype
 from nasplug.data import DataBundle
 from nasplug.networks.build import allocate
@@ -124,6 +125,13 @@ class SearchEngine:
         self.target = None if config.target is None else CostTarget(
             parse_target(config.target), hooks.build_cost_model(config.cost_model, self.space),
             config.cost_model, config.target_rule)
+        if self.target is not None:  # stored as priced: a file resolved, with its sha256 (a resume checks it)
+            name, argument = config.cost_model.partition(":")[0], self.target.model.recorded_argument()
+            self.config = config = attrs.evolve(config, cost_model=name if argument is None else f"{name}:{argument}")
+            self.target.model_name = config.cost_model
+            self.target.owner = describe(hooks.cost_models()[name].provider, "plugin")
+            if self.target.model.priced_as():
+                self.progress.message(f"priced as: {self.target.model.priced_as()}")
 
         supernet = allocate(self.space.build_supernet, f"the {config.space} supernet", config.space_options,
                             self.device)
@@ -174,7 +182,8 @@ class SearchEngine:
                          lambda: self.controller.transfer_state(earlier["controller"]))
             self.progress.message(f"controller initialised from {self.config.init_from}")
         if self.world.is_main:
-            write_saved_config(self.run_dir, self.config, self.environment)
+            priced = self.target.model.priced_as() if self.target is not None else {}
+            write_saved_config(self.run_dir, self.config, {**self.environment, **({"priced_as": priced} if priced else {})})
             write_run_preprocessing(self.run_dir, self.data.preprocessing)
 
     def state_dict(self) -> dict[str, Any]:
@@ -194,8 +203,13 @@ class SearchEngine:
         if missing:
             raise CheckpointError(f"damaged: it has no {', '.join(map(repr, missing))} entry")
         current = self.config.to_json()
-        # A setting newer than the checkpoint is absent from it and at its default in config.json too.
-        if not isinstance(state["config"], dict) or {**current, **state["config"]} != current:
+        # A setting newer than the checkpoint is absent from it and at its default in config.json too;
+        # so is an option a resume recorded later (_record_restored_options), which the state decides.
+        saved = state["config"]
+        if not isinstance(saved, dict) or not isinstance(saved.get("controller_options", {}), dict) or {
+            **current, **saved,
+            "controller_options": {**current["controller_options"], **saved.get("controller_options", {})},
+        } != current:
             raise RunError("the checkpoint was written by a run with a different configuration")
         check_progress(state, self.config.epochs, "history", check_history_record)
         if not isinstance(state["controller"], dict):
@@ -208,6 +222,7 @@ class SearchEngine:
             restore_optimisation(state, self.optimizer, self.scheduler, self.device)
         except (KeyError, RuntimeError, TypeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint does not match this run: {exc}") from exc
+        self._record_restored_options()
         self.epoch = state["epoch"]
         self.history = list(state["history"])
         self._check_ranks_agree()  # every rank read the same checkpoint (a stale copy on some node?)
@@ -219,6 +234,24 @@ class SearchEngine:
             )
         if self.world.is_main:
             write_jsonl(self.run_dir / HISTORY_FILE, self.history)
+
+    def _record_restored_options(self) -> None:
+        """The options a controller's state put back (a run started under older defaults) go to config.json.
+
+        A resumed run keeps the behaviour it started with; config.json says what is in effect.
+        """
+        given = self.config.controller_options
+        options = type(self.controller).options
+        started = resolve_options(options, given, f"controller {self.config.controller!r}")
+        restored = {key: value for key, value in self.controller.config.items()
+                    if key in options and started[key] != value}
+        if not restored:
+            return
+        self.config = attrs.evolve(self.config, controller_options={**given, **restored})
+        self.progress.message("resumed with the settings the run started with: "
+                              + ", ".join(f"{key}={value}" for key, value in sorted(restored.items())))
+        if self.world.is_main:
+            write_saved_config(self.run_dir, self.config, self.environment)
 
     def _check_ranks_agree(self) -> None:
         """Verify (not assume) that every rank holds the same controller state and weights."""
@@ -263,10 +296,11 @@ class SearchEngine:
             if epoch == 0 and too_few_steps(self.history):
                 self.progress.message(f"warning: {too_few_steps(self.history)}")
         genotype = self.hooks.derive_genotype(self.space)
-        summary = summarise(self.history, self.run_dir)
+        summary = summarise(self.history, self.run_dir, type(self.controller).learns_distribution)
         if self.world.is_main:
-            write_json(self.run_dir / GENOTYPE_FILE, genotype.to_json())
+            # The summary first: genotype.json marks the search finished (nasplug protocol skips it).
             write_json(self.run_dir / SUMMARY_FILE, summary.to_json())
+            write_json(self.run_dir / GENOTYPE_FILE, genotype.to_json())
         barrier(self.world)  # every rank returns once the genotype is on disk
         return SearchResult(genotype, self.history, self.run_dir, summary)
 

@@ -57,8 +57,11 @@ class RunSummary:
         return lines
 
 
-def summarise(history: Sequence[Mapping[str, Any]], run_dir: Path) -> RunSummary:
-    """The summary of a search whose epochs are ``history`` and whose folder is ``run_dir``."""
+def summarise(
+    history: Sequence[Mapping[str, Any]], run_dir: Path, learns_distribution: bool = True
+) -> RunSummary:
+    """The summary of a search whose epochs are ``history`` and whose folder is ``run_dir``; a controller
+    that does not learn its distribution (``Controller.learns_distribution``) gets no "not moved" warning."""
     scored = [record for record in history if record.get("derived_accuracy") is not None]
     best = max(scored, key=lambda record: record["derived_accuracy"], default=None)
     kept = checkpoint_paths(run_dir)
@@ -70,7 +73,8 @@ def summarise(history: Sequence[Mapping[str, Any]], run_dir: Path) -> RunSummary
         best_epoch=None if best is None else int(best["epoch"]),
         checkpoints=[path.name for path in kept],
         checkpoint_bytes=sum(path.stat().st_size for path in kept),
-        warnings=[warning for warning in (too_few_steps(history), unmoved(history)) if warning],
+        warnings=[warning for warning in (too_few_steps(history), learns_distribution and unmoved(history))
+                  if warning],
     )
 
 
@@ -93,8 +97,8 @@ def unmoved(history: Sequence[Mapping[str, Any]]) -> str | None:
         return None
     last = history[-1]
     uniform = last.get("entropy") is not None and last["entropy"] >= (1 - UNMOVED_TOLERANCE) * last["entropy_max"]
-    first = history[0]["distribution"]
-    same = len(history) > 1 and all(
+    first = history[0].get("distribution")  # a record restored from elsewhere may lack it
+    same = len(history) > 1 and bool(first) and all(
         abs(a - b) <= UNMOVED_TOLERANCE
         for key, probabilities in last["distribution"].items()
         for a, b in zip(probabilities, first.get(key, []), strict=False))

@@ -12,11 +12,19 @@ factor enters every field a controller may learn from, so no controller changes 
 * ``accuracy`` becomes the reward (MdeNAS's H^a, EoiNAS's C^a, the random baseline's scores);
 * ``log_likelihood`` gains ``B · w · log(cost / target)``: each of the batch's B likelihoods is
   multiplied by the reward's factor, so PARSEC's importance weights favour the same samples;
-* ``loss_tensor``, where the sample's gates carry a graph to the controller (EoiNAS's α, a DARTS
-  mixture), gains a term with value 0 whose gradient is that of ``−w · log E[cost]``: the cost is
-  linear in the gates, Σ gate · (c_choice − mean c), with c the cost of the sample with that choice
-  swapped in (:meth:`~nasplug.core.cost.CostModel.decision_costs`) — exactly the expected cost under a
-  softmax mixture, the straight-through estimate of its gradient for a hard Gumbel sample.
+* ``loss_tensor``, where the sample carries a graph to the controller, gains a term with value 0 whose
+  gradient is exactly that of ``−w · log E[cost]`` (ProxylessNAS §3.3's expected latency), with
+
+      E[cost] = c(s) + Σ_decisions Σ_k p_k · (c_k − c(s)),
+
+  s the sample's single-path architecture, c_k the cost of s with the decision's choice swapped for k
+  (:meth:`~nasplug.core.cost.CostModel.decision_costs`) and p the controller's probabilities: the
+  sample's ``probabilities`` (EoiNAS: β = softmax(α), a pruned op at p = 0), else, for a decision run
+  as a mixture of several gated paths (DARTS), the gates. For an additive cost model (a lookup
+  table, parameters) this is Σ_k p_k c_k summed over the decisions, the expected cost exactly; for a
+  non-additive one (nas-bench-201's table) it is its linearisation around s. A decision with a single
+  straight-through gate and no probabilities carries no cost gradient (its gate's gradient holds only
+  the drawn op's share).
 
 The raw accuracy, the cost and the reward are recorded in the history; without a target nothing here
 runs and a history is what it was. docs/hardware-aware-search.md says how each controller takes it.
@@ -33,6 +41,7 @@ import torch
 
 from nasplug.core.architecture import Architecture, Feedback, GatedChoice
 from nasplug.core.cost import QUANTITIES, CostError, CostModel
+from nasplug.plugin.errors import guard_plugin
 
 UNITS = {
     "latency": {"ms": 1.0, "s": 1000.0, "us": 1e-3},
@@ -96,6 +105,8 @@ class CostTarget:
     model: CostModel
     model_name: str
     rule: str = "soft"
+    owner: str = "the cost model's plugin"
+    """Who provides the model (``describe(provider, "plugin")``): named when its code fails."""
 
     def __attrs_post_init__(self) -> None:
         if self.rule not in RULES:
@@ -110,11 +121,23 @@ class CostTarget:
         return (cost / self.target.value) ** exponent(self.rule, cost, self.target.value)
 
     def price(self, architecture: Architecture) -> float:
-        cost = self.model.cost(architecture)
-        if not (math.isfinite(cost) and cost > 0):
-            raise CostError(f"cost model {self.model_name!r} priced a sample at {cost!r} {self.model.unit}; "
-                            f"a cost must be a positive number")
-        return cost
+        cost = guard_plugin(self.owner, f"cost model {self.model_name!r}.cost", lambda: self.model.cost(architecture))
+        if not (_is_number(cost) and math.isfinite(cost) and cost > 0):
+            raise CostError(f"{self.owner}: cost model {self.model_name!r} priced a sample at {cost!r} "
+                            f"{self.model.unit}; a cost must be a positive number")
+        return float(cost)
+
+    def decision_costs(self, reference: Architecture) -> dict[str, list[float]]:
+        """The model's :meth:`~nasplug.core.cost.CostModel.decision_costs`, guarded: numbers, or one line."""
+        table = guard_plugin(self.owner, f"cost model {self.model_name!r}.decision_costs",
+                             lambda: self.model.decision_costs(reference))
+        if not isinstance(table, dict) or not all(
+                isinstance(row, (list, tuple)) and all(_is_number(c) and math.isfinite(c) for c in row)
+                for row in table.values()):
+            raise CostError(f"{self.owner}: cost model {self.model_name!r}.decision_costs returned "
+                            f"{type(table).__name__} {str(table)[:80]}, expected a dict of decision key -> list "
+                            f"of finite numbers")
+        return {key: [float(c) for c in row] for key, row in table.items()}
 
     def score(self, samples: Sequence[Architecture], feedback: Sequence[Feedback]) -> tuple[list[Feedback],
                                                                                           list[float]]:
@@ -125,9 +148,10 @@ class CostTarget:
             cost = self.price(reference)
             w = exponent(self.rule, cost, self.target.value)
             loss_tensor = result.loss_tensor
-            surrogate = self._linear_cost(sample, reference) if loss_tensor is not None and w != 0 else None
-            if surrogate is not None:
-                loss_tensor = loss_tensor - w * (surrogate - surrogate.detach()) / cost
+            expected = self.expected_cost(sample, reference, cost) if loss_tensor is not None and w != 0 else None
+            if expected is not None:
+                log_expected = torch.log(expected).to(loss_tensor.device, loss_tensor.dtype)
+                loss_tensor = loss_tensor - w * (log_expected - log_expected.detach())
             scored.append(attrs.evolve(
                 result,
                 accuracy=result.accuracy * self.factor(cost),
@@ -137,18 +161,32 @@ class CostTarget:
             costs.append(cost)
         return scored, costs
 
-    def _linear_cost(self, sample: Architecture, reference: Architecture) -> torch.Tensor | None:
-        """Σ over gated paths of gate · (cost with that choice − the decision's mean): linear in the gates."""
-        table = self.model.decision_costs(reference)
+    def expected_cost(self, sample: Architecture, reference: Architecture, cost: float) -> torch.Tensor | None:
+        """E[cost] under the controller's probabilities (module docstring), with their graph; None where
+        no decision of ``sample`` has probabilities that require grad."""
+        table = self.decision_costs(reference)
         terms = []
         for key, paths in sample.paths.items():
             row = table.get(key)
             if not row:
                 continue
-            mean = sum(row) / len(row)
-            terms += [path.gate * (row[path.choice] - mean) for path in paths
-                      if isinstance(path.gate, torch.Tensor) and path.gate.requires_grad]
-        return sum(terms[1:], terms[0]) if terms else None
+            probabilities = sample.probabilities.get(key)
+            if probabilities is not None:
+                if tuple(probabilities.shape) != (len(row),):
+                    raise CostError(f"the sample's probabilities for {key!r} have shape {tuple(probabilities.shape)}"
+                                    f", expected ({len(row)},): one per choice of the decision")
+                if probabilities.requires_grad:
+                    deltas = torch.tensor([c - cost for c in row], dtype=probabilities.dtype,
+                                          device=probabilities.device)
+                    terms.append((probabilities * deltas).sum())
+            elif len(paths) > 1:  # a mixture: its gates are the probabilities
+                terms += [path.gate * (row[path.choice] - cost) for path in paths
+                          if isinstance(path.gate, torch.Tensor) and path.gate.requires_grad]
+        return cost + sum(terms[1:], terms[0]) if terms else None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _strongest_path(sample: Architecture) -> Architecture:

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from nasplug.networks.build import BuiltNetwork, build_network, genotype_network
+from nasplug.networks.build import BuiltNetwork, genotype_network
 from nasplug.networks.export_metadata import read_run_preprocessing
 from nasplug.networks.weights import WEIGHTS_FILE, load_weights_into, read_weights
 from nasplug.plugin import Hooks
@@ -55,13 +55,10 @@ def trained_network(out_dir: Path, hooks: Hooks) -> BuiltNetwork:
 
 
 def network_for(reference: str, *, hooks: Hooks, **build: Any) -> BuiltNetwork:
-    """A training directory's trained network, or a genotype reference's freshly built one (``build`` are
-    :func:`~nasplug.networks.build.build_network`'s keywords, refused for a training directory)."""
-    path = Path(reference)
-    if is_training_dir(path):
-        given = [name for name, value in build.items() if value not in (None, {})]
-        if given:
-            raise TrainError(f"{reference} is a training directory: its network is fixed; drop "
-                             f"{', '.join('--' + name.replace('_', '-') for name in given)}")
-        return trained_network(path, hooks)
-    return build_network(reference, hooks=hooks, **build)
+    """Training directory ``reference``'s trained network; ``build`` (network flags given for it, as
+    :func:`~nasplug.networks.build.build_network` takes them) are refused: its network is fixed."""
+    given = [name for name, value in build.items() if value not in (None, {})]
+    if given:
+        raise TrainError(f"{reference} is a training directory: its network is fixed; drop "
+                         f"{', '.join('--' + name.replace('_', '-') for name in given)}")
+    return trained_network(Path(reference), hooks)

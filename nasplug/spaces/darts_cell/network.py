@@ -113,18 +113,23 @@ class CifarStem(nn.Module):
         return s, s
 
 
+def quarter_stem(in_channels: int, channels: int) -> nn.Sequential:
+    """Two stride-2 3×3 convs (→ C/2 → C): the input at 1/4 resolution, the ImageNet stems' first part."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, channels // 2, 3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(channels // 2),
+        nn.ReLU(),
+        nn.Conv2d(channels // 2, channels, 3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(channels),
+    )
+
+
 class ImageNetStem(nn.Module):
     """Two stride-2 3×3 convs (→ C/2 → C) give s0; one more stride-2 conv gives s1 (1/8 resolution)."""
 
     def __init__(self, in_channels: int, channels: int) -> None:
         super().__init__()
-        self.stem0 = nn.Sequential(
-            nn.Conv2d(in_channels, channels // 2, 3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(channels // 2),
-            nn.ReLU(),
-            nn.Conv2d(channels // 2, channels, 3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(channels),
-        )
+        self.stem0 = quarter_stem(in_channels, channels)
         self.stem1 = nn.Sequential(
             nn.ReLU(),
             nn.Conv2d(channels, channels, 3, stride=2, padding=1, bias=False),
@@ -141,7 +146,7 @@ class MobileStem(nn.Module):
 
     def __init__(self, in_channels: int, channels: int) -> None:
         super().__init__()
-        self.convs = ImageNetStem(in_channels, channels).stem0
+        self.convs = quarter_stem(in_channels, channels)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         s = self.convs(x)

@@ -63,3 +63,34 @@ def test_proxyless_search_prunes_every_block_down_to_one_op(tmp_path):
     sizes = [len(probs) for probs in records[0]["distribution"].values()]
     assert set(sizes) == {2, 3}
     assert [live_ops(r) for r in records] == [[n - 1 for n in sizes], [1] * len(sizes)]
+
+
+def test_a_run_started_before_eq6_resumes_as_it_started(tmp_path):
+    # The old code's defaults were indicator=mean and tau_min=0.1; its config.json kept only the options
+    # given and its controller state no "indicator" or "tau_min". Resumed today, the run keeps them.
+    import torch
+
+    settings = ("--epochs", "3", "--layers", "3", "--channels", "4", "-o", "warmup=1", "--keep-checkpoints", "3")
+    old = search(tmp_path / "old", "darts-cell", *settings, "-o", "indicator=mean", "-o", "tau_min=0.1")
+    cut = tmp_path / "cut"
+    shutil.copytree(tmp_path / "old", cut)
+    first, *later = checkpoint_paths(cut)
+    for path in later:
+        path.unlink()
+    (cut / "genotype.json").unlink()
+    config = json.loads((cut / "config.json").read_text())
+    config["controller_options"] = {"interval": "1", "warmup": "1"}
+    (cut / "config.json").write_text(json.dumps(config))
+    state = torch.load(first, weights_only=True)
+    state["config"]["controller_options"] = config["controller_options"]
+    for key in ("indicator", "tau_min"):
+        del state["controller"][key]
+    torch.save(state, first)
+
+    run_search(read_config(cut), cut, resume_from=cut, hooks=load_plugins())
+    assert history(cut) == old
+    in_effect = json.loads((cut / "config.json").read_text())["controller_options"]
+    assert (in_effect["indicator"], in_effect["tau_min"]) == ("mean", 0.1)
+    run_search(read_config(cut), cut, resume_from=cut, hooks=load_plugins())  # and again, from its last epoch
+    run_search(read_config(cut), cut, resume_from=first, hooks=load_plugins())  # or from the old checkpoint
+    assert history(cut) == old

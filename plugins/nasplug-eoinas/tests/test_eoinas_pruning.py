@@ -88,9 +88,14 @@ def test_eq6_is_the_latest_accuracy_in_percent_over_the_iterations_since_the_las
 
     drive(controller, space, 1, picks[2:], [0.80], epochs=3, first=2)  # g again, at 80 %; the prune
     # Before it: g has C^a = 80 (the latest, not the sum or mean) over C^e = 2 → C = 40; f has 60/1 = 60.
-    # I = (1/3, 1/3 + 30, 1/3 + 20): g goes. The mean reading (C^a/C^e of summed fractions: f 0.60,
-    # g 0.85) would have pruned f instead.
+    # I = (1/3, 1/3 + 30, 1/3 + 20): g goes.
     assert controller.alive[2, :3].tolist() == [True, True, False]
+    # The mean reading, driven through the same steps, sums fractions from the first step (f 0.60/1,
+    # g (0.90 + 0.80)/2 = 0.85): I = 1/3 + 0.5·C ranks f lowest of the prunable, and prunes f instead.
+    mean = make(space, warmup=1, interval=1, indicator="mean")
+    drive(mean, space, 0, [{"first": 3, "second": 0, "third": 0}] * 3, [0.99] * 3, epochs=3)
+    drive(mean, space, 1, picks, [0.60, 0.90, 0.80], epochs=3)
+    assert mean.alive[2, :3].tolist() == [True, False, True]
     # "first": a 90/2 = 45 and b 80/1 = 80 over none and c, untried (β only): c goes (none is kept).
     assert controller.alive[0].tolist() == [True, True, True, False]
     # C^e restarts after a prune; C^a keeps each op's latest accuracy.

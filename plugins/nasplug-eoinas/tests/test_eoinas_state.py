@@ -66,11 +66,19 @@ def test_state_of_another_space_is_a_clear_error():
         make(space).load_state_dict({k: v for k, v in state.items() if k != "alive"})
 
 
-def test_a_state_of_the_other_reading_is_refused():
-    # A state saved before the option existed summed accuracy fractions (the mean reading): read as
-    # Eq. 6's latest percent it would prune by wrong numbers, so it resumes only under its own reading.
+def test_a_state_from_before_eq6_resumes_with_the_mean_reading_and_tau_min_0_1():
+    # The state the code wrote before the indicator option: no "indicator", no "tau_min". Its run read
+    # C^a/C^e as the mean and annealed to 0.1; the resumed controller keeps both, whatever the defaults now.
     space = tiny_space()
-    older = {k: v for k, v in make(space).state_dict().items() if k != "indicator"}
-    with pytest.raises(CheckpointError, match="'mean' reading, this run uses 'eq6': resume with -o indicator=mean"):
-        make(space).load_state_dict(older)
-    make(space, indicator="mean").load_state_dict(older)
+    older = {k: v for k, v in make(space, indicator="mean", tau_min=0.1).state_dict().items()
+             if k not in ("indicator", "tau_min")}
+    resumed = make(space)
+    resumed.load_state_dict(older)
+    assert (resumed.config["indicator"], resumed.config["tau_min"]) == ("mean", 0.1)
+    chosen = make(space, tau_min=0.2)  # a tau_min the run chose stays
+    chosen.load_state_dict(older)
+    assert (chosen.config["indicator"], chosen.config["tau_min"]) == ("mean", 0.2)
+    current = make(space, indicator="mean", tau_min=0.05).state_dict()
+    other = make(space)
+    other.load_state_dict(current)  # a current state says its own reading
+    assert (other.config["indicator"], other.config["tau_min"]) == ("mean", 0.05)

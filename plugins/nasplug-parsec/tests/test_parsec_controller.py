@@ -159,6 +159,16 @@ def test_checkpoint_round_trip_continues_exactly(tmp_path):
     ]
 
 
+def test_a_state_from_before_the_decay_resumes_without_it():
+    # Before the option, Adam ran with weight decay 0; its restored groups say so, and the option follows.
+    older = controller(arch_weight_decay=0.0)
+    run_steps(older, 2)
+    resumed = controller()
+    resumed.load_state_dict(older.state_dict())
+    assert resumed.config["arch_weight_decay"] == 0.0
+    assert resumed.optimizer.param_groups[0]["weight_decay"] == 0.0
+
+
 def test_load_state_rejects_foreign_state():
     state = controller().state_dict()
     with pytest.raises(CheckpointError, match="no PARSEC logits"):

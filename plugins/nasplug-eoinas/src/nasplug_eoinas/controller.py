@@ -38,6 +38,9 @@ from nasplug_eoinas.schedule import anneal_progress, is_prune_epoch, temperature
 ADAM_BETAS = (0.5, 0.999)  # the paper's (and DARTS') Adam momentum for α
 ZERO_OP = "none"  # DARTS's zero op: derivation never picks it, so pruning never leaves it alone
 PERCENT = 100.0  # C^a is an accuracy in percent, the unit of the authors' code (Eq. 6)
+# A state saved before the Eq. 6 reading records no "indicator": its run read C^a/C^e as the mean
+# and annealed to GDAS's 0.1 unless told otherwise; a resume keeps what the run started with.
+EARLIER_DEFAULTS = {"indicator": "mean", "tau_min": 0.1}
 READINGS = ("eq6", "mean")
 """How C^a/C^e is read: Eq. 6 as the authors' code computes it, or nasplug's earlier mean accuracy."""
 
@@ -181,7 +184,10 @@ class EoiNAS(Controller):
             choice = int(index[row])
             # Warm-up trains weights only (Alg. 1): no gate, no graph to α.
             paths[decision.key] = (GatedChoice(choice, hard[row, choice] if learning else None),)
-        return [Architecture(paths)]
+        # β with its graph to α, pruned ops at 0: what a cost target's expected cost Σ β·c differentiates.
+        beta = torch.softmax(logits, dim=-1) if learning else None
+        probabilities = {} if beta is None else {d.key: beta[row, : len(d)] for row, d in enumerate(self.decisions)}
+        return [Architecture(paths, probabilities)]
 
     @hookimpl
     def record_feedback(
@@ -230,6 +236,7 @@ class EoiNAS(Controller):
         state = super().state_dict()
         state.update(
             indicator=self.config["indicator"],
+            tau_min=self.config["tau_min"],
             alpha=self.alpha.detach().clone(),
             alive=self.alive.clone(),
             trained=self.trained.clone(),
@@ -239,13 +246,16 @@ class EoiNAS(Controller):
         return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        # States saved before the option existed hold the mean reading.
-        saved = state.get("indicator", "mean")
-        if saved != self.config["indicator"]:
-            raise CheckpointError(
-                f"eoinas state kept C^a/C^e under the {saved!r} reading, this run uses "
-                f"{self.config['indicator']!r}: resume with -o indicator={saved} or start the search again"
-            )
+        # The state decides the reading and the anneal's end: a resume continues as the run began.
+        if "indicator" in state:
+            self.config["indicator"] = state["indicator"]
+            self.config["tau_min"] = state.get("tau_min", self.config["tau_min"])
+        else:
+            self.config["indicator"] = EARLIER_DEFAULTS["indicator"]
+            if self.config["tau_min"] == self.options["tau_min"].default:  # not chosen by the run
+                self.config["tau_min"] = EARLIER_DEFAULTS["tau_min"]
+        if self.config["indicator"] not in READINGS:
+            raise CheckpointError(f"eoinas state has an unknown indicator reading {self.config['indicator']!r}")
         for name in ("alpha", "alive", "trained", "accuracy"):
             if name not in state:
                 raise CheckpointError(f"eoinas state has no {name!r}: not a checkpoint of this controller")

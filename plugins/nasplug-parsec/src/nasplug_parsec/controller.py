@@ -153,6 +153,9 @@ class PARSEC(Controller):
         super().load_state_dict(state)
         self.prior.assign(logits)
         self.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))
+        # Adam's restored groups hold the decay the run started with (0 before the option existed):
+        # the resume keeps it, and the option says so.
+        self.config["arch_weight_decay"] = self.optimizer.param_groups[0]["weight_decay"]
         self.evidence = None
 
     def transfer_state(self, state: Mapping[str, Any]) -> None:
