@@ -8,6 +8,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from nasplug import NasplugError
 from nasplug.cli import main
 from nasplug.plugin import load_plugins
 from nasplug.networks.export import export_network
@@ -86,18 +87,16 @@ def test_exported_network_gives_the_module_logits_without_nasplug(networks, spac
     assert torch.allclose(logits_without_nasplug(fmt, path, x, tmp_path), expected, atol=1e-5)
 
 
-def test_a_pt2_export_never_overwrites_a_json_that_is_not_its_own(networks, tmp_path):
-    from nasplug.networks.export import ExportError
+def test_a_pt2_export_never_overwrites_a_json_unasked(tmp_path):
+    from nasplug.networks.export import ExportError, refuse_export_overwrite
 
-    built = networks["darts-cell"]
-    with pytest.raises(ExportError, match="writes its metadata to <name>.json"):
-        export_network(built, "pt2", tmp_path / "model.json")
+    with pytest.raises(ExportError, match="keeps its metadata in NAME.json"):
+        refuse_export_overwrite("pt2", tmp_path / "model.json", force=True)
     (tmp_path / "net.json").write_text('{"mine": true}')
-    with pytest.raises(ExportError, match="net.json exists and is not the metadata"):
-        export_network(built, "pt2", tmp_path / "net.pt2")
-    assert (tmp_path / "net.json").read_text() == '{"mine": true}' and not (tmp_path / "net.pt2").exists()
-    export_network(built, "pt2", tmp_path / "again.pt2")
-    export_network(built, "pt2", tmp_path / "again.pt2")  # its own metadata is replaced with the model
+    with pytest.raises(NasplugError, match="net.json"):
+        refuse_export_overwrite("pt2", tmp_path / "net.pt2", force=False)
+    refuse_export_overwrite("safetensors", tmp_path / "net.safetensors", force=False)  # no metadata file beside
+    refuse_export_overwrite("pt2", tmp_path / "net.pt2", force=True)
 
 
 def test_safetensors_weights_load_without_nasplug_and_rebuild_the_network(networks, tmp_path):

@@ -74,7 +74,6 @@ def export_network(built: BuiltNetwork, fmt: str, path: Path) -> Path:
     example = (example_input(built.data),)
     batch = ({0: torch.export.Dim.AUTO},)
     if fmt == "pt2":
-        _check_sidecar_free(path)
         program = torch.export.export(module, example, dynamic_shapes=batch)
         buffer = io.BytesIO()
         torch.export.save(program, buffer)
@@ -93,21 +92,6 @@ def export_network(built: BuiltNetwork, fmt: str, path: Path) -> Path:
     blob = proto.SerializeToString()
     atomic_write(path, lambda handle: handle.write(blob))
     return path
-
-
-def _check_sidecar_free(path: Path) -> None:
-    """Refuse a pt2 path whose metadata JSON would overwrite the model itself or an unrelated file.
-
-    An existing ``<name>.json`` beside an existing ``<name>.pt2`` is that model's metadata, replaced
-    with it; without the model beside it, the JSON is someone else's and stays.
-    """
-    sidecar = sidecar_path(path)
-    if sidecar == Path(path):
-        raise ExportError(f"{path}: a pt2 export writes its metadata to <name>.json beside the model; give the "
-                          f"model another name (net.pt2)")
-    if sidecar.exists() and not Path(path).exists():
-        raise ExportError(f"{sidecar} exists and is not the metadata of {path}: the pt2 export would overwrite "
-                          f"it; move it or choose another --out")
 
 
 def _name_batch_dimension(proto: Any) -> None:
